@@ -1,0 +1,86 @@
+"""Sessions: tests, lint, docs (the default set), bench, docs-live.
+
+Locally, reuse the session venvs (`nox -r`, or `nox -R` to skip installs);
+with uv on PATH the venvs are made by uv, which is much faster. CI passes from
+nothing: `.ci/run` installs nox and uv, then runs `nox`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "lint", "docs"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+IN_CI = bool(os.environ.get("CI"))
+QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+
+
+def _install(session, *groups, extra="tensorflow-cpu"):
+    session.install("-e", f".[{extra}]" if extra else ".")
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+@nox.session
+def tests(session):
+    """Unit, property (hypothesis, vs real Keras), doctest and CLI tests."""
+    _install(session, "test")
+    env = dict(QUIET_TF)
+    if IN_CI:
+        env["HYPOTHESIS_PROFILE"] = "ci"
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def lint(session):
+    """ruff check and ruff format --check."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+def _docs_env():
+    env = dict(QUIET_TF)
+    # The MyST-NB cache hashes only code cells: it does not notice a changed
+    # rnnguide or TensorFlow, so CI always executes every page.
+    env["RNNGUIDE_NB_EXECUTION_MODE"] = "force" if IN_CI else "cache"
+    return env
+
+
+@nox.session(reuse_venv=True)
+def docs(session):
+    """Build the site strictly (warnings are errors) into docs/_build/html."""
+    _install(session, "docs")
+    if "--clean" in session.posargs:
+        shutil.rmtree("docs/_build", ignore_errors=True)
+    session.run(
+        "sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
+        *[a for a in session.posargs if a != "--clean"],
+        env=_docs_env(),
+    )
+
+
+@nox.session(name="docs-live", reuse_venv=True)
+def docs_live(session):
+    """Rebuild the site on change and serve it (interactive use only)."""
+    _install(session, "docs")
+    session.install("sphinx-autobuild")
+    session.run("sphinx-autobuild", "docs", "docs/_build/html", *session.posargs, env=_docs_env())
+
+
+@nox.session(reuse_venv=True)
+def bench(session):
+    """Print, and write to build/bench.json, import and forward-pass timings."""
+    _install(session, "test")
+    session.run("python", "benchmarks/bench.py", *session.posargs, env=dict(QUIET_TF))
+
+
+if __name__ == "__main__":  # `python noxfile.py` works too
+    sys.exit(nox.main())

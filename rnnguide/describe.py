@@ -1,0 +1,131 @@
+"""describe(): a table of a model's recurrent layers, for people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._table import html_table, text_table
+from .errors import RNNGuideError
+from .shapes import _is_keras, resolve, shapes_of, state_shapes
+from .spec import BidirectionalSpec
+
+__all__ = ["describe", "Description", "LayerRow"]
+
+
+@dataclass
+class LayerRow:
+    name: str
+    kind: str
+    input_shape: tuple
+    output_shape: object
+    state_shapes: list
+    params: int
+    formula: str
+
+
+@dataclass
+class Description:
+    """The table :func:`describe` returns; ``rows`` holds one :class:`LayerRow` per layer."""
+
+    title: str
+    rows: list[LayerRow] = field(default_factory=list)
+
+    HEADERS = ("layer", "kind", "input", "output", "states", "params", "formula")
+
+    @property
+    def total_params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    def _cells(self):
+        return [
+            (
+                r.name,
+                r.kind,
+                _fmt(r.input_shape),
+                _fmt(r.output_shape),
+                _fmt(r.state_shapes),
+                f"{r.params:,}",
+                r.formula,
+            )
+            for r in self.rows
+        ]
+
+    def __repr__(self) -> str:
+        foot = f"recurrent parameters: {self.total_params:,}"
+        return f"{self.title}\n{text_table(self.HEADERS, self._cells())}\n{foot}"
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        cap = f"{self.title} (recurrent parameters: {self.total_params:,})"
+        return html_table(self.HEADERS, self._cells(), caption=cap)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, tuple) and all(not isinstance(v, (list, tuple)) for v in value):
+        return "(" + ", ".join(str(v) for v in value) + ")"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _recurrent_layers(obj):
+    from . import _keras
+
+    if _keras.is_recurrent(obj):
+        return [obj]
+    found = []
+    for layer in getattr(obj, "layers", []) or []:
+        found.extend(_recurrent_layers(layer))
+    return found
+
+
+def _row(layer) -> LayerRow:
+    from . import _keras
+
+    spec = resolve(layer)
+    shape = _keras.input_shape_of(layer)
+    if shape is None:
+        if spec.input_dim is None:
+            raise RNNGuideError(
+                f"{type(layer).__name__} {layer.name!r} is not built: expected a built layer "
+                "or a model whose input shape is known"
+            )
+        shape = (None, None, spec.input_dim)
+    out = shapes_of(spec, shape)
+    batch = shape[0]
+    if isinstance(spec, BidirectionalSpec):
+        states = state_shapes(spec.forward, batch) + state_shapes(spec.backward, batch)
+        n_out = 2 if spec.merge_mode is None else 1
+    else:
+        states = state_shapes(spec, batch)
+        n_out = 1
+    if spec.return_state:
+        out = out[:n_out] if n_out > 1 else out[0]
+    kind = spec.class_name
+    if isinstance(spec, BidirectionalSpec):
+        kind = f"Bidirectional({spec.forward.class_name}, {spec.merge_mode})"
+    return LayerRow(layer.name, kind, shape, out, states, spec.count_params(), spec.formula())
+
+
+def describe(model_or_layer) -> Description:
+    """A table of the recurrent layers in a model (or one layer).
+
+    One row per recurrent layer: kind, input shape, output shape(s), state
+    shapes, parameter count and its formula. Prints as text; renders as an
+    HTML table in notebooks.
+    """
+    if not _is_keras(model_or_layer):
+        raise RNNGuideError(
+            f"expected a Keras model or layer, got {type(model_or_layer).__name__}"
+        )
+    layers = _recurrent_layers(model_or_layer)
+    name = getattr(model_or_layer, "name", type(model_or_layer).__name__)
+    if not layers:
+        raise RNNGuideError(
+            f"expected a model with at least one recurrent layer (RNN, SimpleRNN, LSTM, GRU, "
+            f"Bidirectional), got {type(model_or_layer).__name__} {name!r} with none"
+        )
+    return Description(
+        f"{type(model_or_layer).__name__} {name!r}", [_row(layer) for layer in layers]
+    )

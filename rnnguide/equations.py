@@ -1,0 +1,273 @@
+"""The cell equations and the time loop, in numpy.
+
+Gate order and names follow :mod:`rnnguide.kinds` (Keras' layout). With
+``x_t`` the step input, ``h`` the previous state, ``W``/``U``/``b`` the
+kernel, recurrent kernel and bias split per gate, ``act`` the activation and
+``rec`` the recurrent activation:
+
+SimpleRNN
+    ``h' = act(x_t W + b + h U)``; the output is ``h'``.
+LSTM (gates i, f, c, o)
+    ``i = rec(x_t W_i + h U_i + b_i)``, likewise ``f`` and ``o``;
+    ``c' = f * c + i * act(x_t W_c + h U_c + b_c)``; ``h' = o * act(c')``.
+GRU (gates z, r, h), ``reset_after=True`` (Keras' default)
+    ``z = rec(x_t W_z + b_z + h U_z + b'_z)``, likewise ``r``;
+    ``g = act(x_t W_h + b_h + r * (h U_h + b'_h))``; ``h' = z * h + (1 - z) * g``.
+GRU, ``reset_after=False``
+    as above but ``g = act(x_t W_h + b_h + (r * h) U_h)`` and one bias row.
+
+The loop projects every timestep's input at once (``x W + b``), then runs the
+recurrence; masked steps keep the previous state and repeat the previous output
+(or output zeros when ``zero_output_for_mask``), as Keras does.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import UnsupportedError
+from .spec import BidirectionalSpec, CellSpec, RNNSpec
+
+__all__ = ["ACTIVATIONS", "get_activation", "cell_step", "run_rnn", "run_bidirectional"]
+
+
+# -- activations --------------------------------------------------------------
+
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+
+
+def _sigmoid(x):
+    # 0.5 * (1 + tanh(x / 2)) is exact and never overflows
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _softplus(x):
+    return np.logaddexp(0.0, x).astype(x.dtype, copy=False)
+
+
+def _erf(x):
+    # vectorised math.erf: exact to double precision, fine for the sizes here
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False)
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _elu(x, alpha=1.0):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def _hard_sigmoid(x):
+    return np.clip(x / 6.0 + 0.5, 0.0, 1.0)
+
+
+#: Keras' built-in activations (their serialized names) as numpy functions.
+ACTIVATIONS = {
+    "linear": lambda x: x,
+    "tanh": np.tanh,
+    "sigmoid": _sigmoid,
+    "relu": lambda x: np.maximum(x, 0),
+    "relu6": lambda x: np.clip(x, 0, 6),
+    "leaky_relu": lambda x: np.where(x >= 0, x, 0.2 * x),
+    "elu": _elu,
+    "selu": lambda x: _SELU_SCALE * _elu(x, _SELU_ALPHA),
+    "celu": lambda x: np.maximum(x, 0) + np.minimum(np.expm1(np.minimum(x, 0)), 0),
+    "softplus": _softplus,
+    "softsign": lambda x: x / (1 + np.abs(x)),
+    "silu": lambda x: x * _sigmoid(x),
+    "swish": lambda x: x * _sigmoid(x),
+    "gelu": lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2.0).astype(x.dtype))),
+    "mish": lambda x: x * np.tanh(_softplus(x)),
+    "exponential": np.exp,
+    "hard_sigmoid": _hard_sigmoid,
+    "hard_silu": lambda x: x * _hard_sigmoid(x),
+    "hard_swish": lambda x: x * _hard_sigmoid(x),
+    "hard_tanh": lambda x: np.clip(x, -1, 1),
+    "tanh_shrink": lambda x: x - np.tanh(x),
+    "soft_shrink": lambda x: np.where(x > 0.5, x - 0.5, np.where(x < -0.5, x + 0.5, 0)),
+    "hard_shrink": lambda x: np.where(np.abs(x) > 0.5, x, 0),
+    "sparse_plus": lambda x: np.where(x <= -1, 0, np.where(x >= 1, x, (x + 1) ** 2 / 4)),
+    "sparse_sigmoid": lambda x: np.clip(0.5 * (x + 1), 0, 1),
+    "squareplus": lambda x: (x + np.sqrt(x * x + 4)) / 2,
+    "log_sigmoid": lambda x: -_softplus(-x),
+    "softmax": _softmax,
+    "log_softmax": lambda x: np.log(_softmax(x)),
+}
+
+
+def get_activation(name):
+    """The numpy function for a Keras activation name (``None`` is linear)."""
+    if name is None:
+        return ACTIVATIONS["linear"]
+    if isinstance(name, str) and name in ACTIVATIONS:
+        return ACTIVATIONS[name]
+    shown = name if isinstance(name, str) else getattr(name, "__name__", repr(name))
+    raise UnsupportedError(
+        f"unknown activation {shown!r}: expected one of Keras' built-in activations "
+        f"({', '.join(sorted(ACTIVATIONS))})"
+    )
+
+
+# -- one step -------------------------------------------------------------------
+
+
+def _split_bias(cell: CellSpec, dtype):
+    """(input bias, recurrent bias) as rows; either may be None."""
+    if not cell.use_bias or cell.bias is None:
+        return None, None
+    b = np.asarray(cell.bias, dtype=dtype)
+    if cell.kind.reset_after:
+        return b[0], b[1]
+    return b, None
+
+
+class _Cell:
+    """A CellSpec's weights in the compute dtype, ready for the loop."""
+
+    def __init__(self, cell: CellSpec, dtype):
+        self.spec = cell
+        self.kind = cell.kind.name
+        self.u = cell.units
+        self.W = np.asarray(cell.kernel, dtype=dtype)
+        self.U = np.asarray(cell.recurrent_kernel, dtype=dtype)
+        self.b_in, self.b_rec = _split_bias(cell, dtype)
+        self.act = get_activation(cell.activation)
+        self.rec = get_activation(cell.recurrent_activation)
+        self.reset_after = bool(cell.kind.reset_after)
+
+    def project(self, x):
+        """x W + b for every step at once (x may be (B, D) or (B, T, D))."""
+        xw = x @ self.W
+        if self.b_in is not None:
+            xw += self.b_in
+        return xw
+
+    def step(self, xw, states, record=None):
+        """One step from a projected input; returns (output, new states)."""
+        u, h = self.u, states[0]
+        if self.kind == "SimpleRNN":
+            h_new = self.act(xw + h @ self.U)
+            if record is not None:
+                record["h"].append(h_new)
+            return h_new, (h_new,)
+        if self.kind == "LSTM":
+            z = xw + h @ self.U
+            i = self.rec(z[:, :u])
+            f = self.rec(z[:, u : 2 * u])
+            g = self.act(z[:, 2 * u : 3 * u])
+            o = self.rec(z[:, 3 * u :])
+            c_new = f * states[1] + i * g
+            h_new = o * self.act(c_new)
+            if record is not None:
+                for key, val in zip(("i", "f", "g", "o", "c", "h"), (i, f, g, o, c_new, h_new)):
+                    record[key].append(val)
+            return h_new, (h_new, c_new)
+        # GRU
+        if self.reset_after:
+            hu = h @ self.U
+            if self.b_rec is not None:
+                hu += self.b_rec
+            z = self.rec(xw[:, :u] + hu[:, :u])
+            r = self.rec(xw[:, u : 2 * u] + hu[:, u : 2 * u])
+            g = self.act(xw[:, 2 * u :] + r * hu[:, 2 * u :])
+        else:
+            hu = h @ self.U[:, : 2 * u]
+            z = self.rec(xw[:, :u] + hu[:, :u])
+            r = self.rec(xw[:, u : 2 * u] + hu[:, u:])
+            g = self.act(xw[:, 2 * u :] + (r * h) @ self.U[:, 2 * u :])
+        h_new = z * h + (1 - z) * g
+        if record is not None:
+            for key, val in zip(("z", "r", "g", "h"), (z, r, g, h_new)):
+                record[key].append(val)
+        return h_new, (h_new,)
+
+
+#: what gates() records per kind, in order: gate activations, then the states
+RECORDED = {
+    "SimpleRNN": ("h",),
+    "LSTM": ("i", "f", "g", "o", "c", "h"),
+    "GRU": ("z", "r", "g", "h"),
+}
+
+
+def cell_step(cell: CellSpec, x_t, states, dtype=np.float32):
+    """One step of a cell: ``(output, new_states)`` with states as a tuple."""
+    c = _Cell(cell, dtype)
+    return c.step(c.project(np.asarray(x_t, dtype=dtype)), tuple(states))
+
+
+# -- the time loop --------------------------------------------------------------
+
+
+def _scan(cell: _Cell, seq, states, mask, zero_output_for_mask, record=None):
+    """Run one cell over a sequence already in processing order."""
+    batch, steps, _ = seq.shape
+    xw = cell.project(seq)
+    outputs = np.empty((batch, steps, cell.u), dtype=xw.dtype)
+    prev = np.zeros((batch, cell.u), dtype=xw.dtype)
+    states = tuple(states)
+    for t in range(steps):
+        out, new = cell.step(xw[:, t], states, record)
+        if mask is not None:
+            m = mask[:, t, None]
+            new = tuple(np.where(m, n, s) for n, s in zip(new, states))
+            out = np.where(m, out, 0 if zero_output_for_mask else prev)
+        outputs[:, t] = out
+        prev, states = out, new
+    return outputs, states
+
+
+def run_rnn(spec: RNNSpec, x, initial_state, mask, dtype, record=None):
+    """A recurrent layer over ``x`` (batch, timesteps, features).
+
+    ``initial_state`` is one tuple of arrays per cell. Returns
+    ``(sequence in processing order, last output, final states per cell)``.
+    A stack is run cell by cell over the whole sequence: each cell's state
+    depends only on its own past and the cell below at the same step, and
+    masked steps are discarded for every cell alike, so this is the same
+    computation as Keras' step-by-step stack, with the input projection of
+    every cell done for all timesteps at once.
+    """
+    seq = np.asarray(x, dtype=dtype)
+    if spec.go_backwards:
+        seq = seq[:, ::-1]
+        mask = None if mask is None else mask[:, ::-1]
+    finals = []
+    for i, (cell, states) in enumerate(zip(spec.cells, initial_state)):
+        rec = None if record is None else record[i]
+        seq, states = _scan(_Cell(cell, dtype), seq, states, mask, spec.zero_output_for_mask, rec)
+        finals.append(states)
+    return seq, seq[:, -1], finals
+
+
+def run_bidirectional(spec: BidirectionalSpec, x, fw_state, bw_state, mask, dtype, record=None):
+    """Both halves; returns ``(y_fw, y_bw, fw_states, bw_states)`` merged-ready."""
+    rec_fw = rec_bw = None
+    if record is not None:
+        rec_fw, rec_bw = record
+    fw_seq, fw_last, fw_states = run_rnn(spec.forward, x, fw_state, mask, dtype, rec_fw)
+    bw_seq, bw_last, bw_states = run_rnn(spec.backward, x, bw_state, mask, dtype, rec_bw)
+    if spec.return_sequences:
+        # Keras flips the backward half's returned sequence back, always
+        y_fw, y_bw = fw_seq, bw_seq[:, ::-1]
+    else:
+        y_fw, y_bw = fw_last, bw_last
+    return y_fw, y_bw, fw_states, bw_states
+
+
+def merge(mode, y_fw, y_bw):
+    """Bidirectional's merge of the two halves."""
+    if mode == "concat":
+        return np.concatenate([y_fw, y_bw], axis=-1)
+    if mode == "sum":
+        return y_fw + y_bw
+    if mode == "mul":
+        return y_fw * y_bw
+    if mode == "ave":
+        return (y_fw + y_bw) / 2
+    return (y_fw, y_bw)

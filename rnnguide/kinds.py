@@ -1,0 +1,147 @@
+"""One table of facts per recurrent kind.
+
+Everything else in rnnguide (shapes, parameter counts, weight splitting, the
+equations' gate names, the docs' tables) reads these records, so a fact about a
+kind is written exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import RNNGuideError, RNNGuideTypeError
+
+__all__ = ["Kind", "KINDS", "get_kind", "check_units"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Facts about one recurrent kind, in Keras' own order and names.
+
+    ``gates`` are the column blocks of ``kernel`` and ``recurrent_kernel`` in
+    the order Keras stores them; ``states`` are the state tensors a cell
+    carries, in the order Keras returns them.
+    """
+
+    name: str
+    gates: tuple[str, ...]
+    gate_titles: tuple[str, ...]
+    states: tuple[str, ...]
+    reset_after: bool | None = None
+
+    @property
+    def n_gates(self) -> int:
+        return len(self.gates)
+
+    @property
+    def label(self) -> str:
+        if self.reset_after is None:
+            return self.name
+        return f"{self.name}(reset_after={self.reset_after})"
+
+    def bias_shape(self, units: int) -> tuple[int, ...]:
+        """Shape of the ``bias`` weight: GRU with reset_after keeps two rows."""
+        if self.reset_after:
+            return (2, self.n_gates * units)
+        return (self.n_gates * units,)
+
+    def weight_shapes(self, units: int, input_dim: int, use_bias: bool = True) -> dict:
+        shapes = {
+            "kernel": (input_dim, self.n_gates * units),
+            "recurrent_kernel": (units, self.n_gates * units),
+        }
+        if use_bias:
+            shapes["bias"] = self.bias_shape(units)
+        return shapes
+
+    def count_params(self, units: int, input_dim: int, use_bias: bool = True) -> int:
+        total = 0
+        for shape in self.weight_shapes(units, input_dim, use_bias).values():
+            n = 1
+            for dim in shape:
+                n *= dim
+            total += n
+        return total
+
+    def bias_per_gate(self, use_bias: bool = True) -> int:
+        """Bias vectors per gate: 2 for GRU(reset_after=True), else 1 (0 without bias)."""
+        if not use_bias:
+            return 0
+        return 2 if self.reset_after else 1
+
+    def formula(self, units: int, input_dim: int, use_bias: bool = True) -> str:
+        """One line: the general formula, the numbers put in, the total."""
+        g, u, d, nb = self.n_gates, units, input_dim, self.bias_per_gate(use_bias)
+        general = "units*(input_dim + units" + (f" + {nb}" if nb else "") + ")"
+        numbers = f"{u}*({d} + {u}" + (f" + {nb}" if nb else "") + ")"
+        per_gate = u * (d + u + nb)
+        total = g * per_gate
+        prefix = "" if g == 1 else f"{g} x "
+        return (
+            f"{self.label}: {prefix}{general} = {prefix}{numbers}"
+            + (f" = {prefix}{per_gate:,}" if g > 1 else "")
+            + f" = {total:,}"
+        )
+
+
+_SIMPLE = Kind("SimpleRNN", ("h",), ("candidate state",), ("h",))
+_LSTM = Kind(
+    "LSTM",
+    ("i", "f", "c", "o"),
+    ("input gate", "forget gate", "cell candidate", "output gate"),
+    ("h", "c"),
+)
+_GRU_AFTER = Kind(
+    "GRU", ("z", "r", "h"), ("update gate", "reset gate", "candidate state"), ("h",), True
+)
+_GRU_BEFORE = Kind(
+    "GRU", ("z", "r", "h"), ("update gate", "reset gate", "candidate state"), ("h",), False
+)
+
+#: Every kind rnnguide knows, keyed by ``(name, reset_after)``.
+KINDS = {
+    ("SimpleRNN", None): _SIMPLE,
+    ("LSTM", None): _LSTM,
+    ("GRU", True): _GRU_AFTER,
+    ("GRU", False): _GRU_BEFORE,
+}
+
+_ALIASES = {
+    "simplernn": "SimpleRNN",
+    "simplernncell": "SimpleRNN",
+    "rnn": "SimpleRNN",
+    "lstm": "LSTM",
+    "lstmcell": "LSTM",
+    "gru": "GRU",
+    "grucell": "GRU",
+}
+
+
+def get_kind(name: str, reset_after: bool = True) -> Kind:
+    """The :class:`Kind` for a name such as ``"LSTM"`` or ``"GRUCell"``."""
+    if not isinstance(name, str):
+        raise RNNGuideTypeError(
+            f"expected a kind name such as 'LSTM', got {type(name).__name__} {name!r}"
+        )
+    key = _ALIASES.get(name.replace("_", "").lower())
+    if key is None:
+        known = "SimpleRNN, LSTM, GRU (or SimpleRNNCell, LSTMCell, GRUCell)"
+        raise RNNGuideError(f"unknown recurrent kind {name!r}: expected one of {known}")
+    if key == "GRU":
+        return KINDS[("GRU", bool(reset_after))]
+    return KINDS[(key, None)]
+
+
+def check_units(value, what: str = "units") -> int:
+    """A positive integer, or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        # numpy integers are fine, floats that happen to be whole are not
+        if type(value).__name__.startswith(("int", "uint")) and hasattr(value, "dtype"):
+            value = int(value)
+        else:
+            raise RNNGuideTypeError(
+                f"expected {what} to be a positive integer, got {type(value).__name__} {value!r}"
+            )
+    if value <= 0:
+        raise RNNGuideError(f"expected {what} to be a positive integer, got {value}")
+    return int(value)

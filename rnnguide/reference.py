@@ -1,0 +1,386 @@
+"""The equations applied to a real layer's weights: reference_call, split_weights, gates.
+
+Inputs are checked here, before any TensorFlow code runs, so a wrong shape or
+state gets a message naming what was expected and what came.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from .equations import RECORDED, _Cell, merge, run_bidirectional, run_rnn
+from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
+from .shapes import resolve
+from .spec import BidirectionalSpec, CellSpec, RNNSpec
+
+__all__ = ["reference_call", "split_weights", "gates", "GateWeights"]
+
+
+# -- checking inputs ------------------------------------------------------------
+
+
+def _as_array(value, what):
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # noqa: BLE001
+        raise RNNGuideTypeError(f"expected {what} as an array, got {type(value).__name__}") from exc
+    return arr
+
+
+def _check_float(arr, what):
+    if arr.dtype.kind not in "f":
+        raise RNNGuideTypeError(
+            f"expected a floating-point {what}, got dtype {arr.dtype}: recurrent layers "
+            f"compute in float (cast with .astype('float32'); integer token ids need an "
+            "Embedding first)"
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        n_nan = int(np.isnan(arr).sum())
+        raise RNNGuideError(
+            f"expected finite values in the {what}, got {n_nan} NaN and "
+            f"{int(bad.sum()) - n_nan} inf"
+        )
+
+
+def check_input(x, ndim, input_dim, owner):
+    arr = _as_array(x, "the input")
+    if arr.ndim != ndim:
+        want = (
+            "a 3D input (batch, timesteps, features)"
+            if ndim == 3
+            else "a 2D step input (batch, features)"
+        )
+        hint = ""
+        if ndim == 3 and arr.ndim == 2:
+            hint = " (add a features axis with x[..., None], or a batch axis with x[None])"
+        raise RNNGuideError(f"expected {want}, got shape {describe_shape(arr.shape)}{hint}")
+    _check_float(arr, "input")
+    if input_dim is not None and arr.shape[-1] != input_dim:
+        raise RNNGuideError(
+            f"expected {input_dim} features per step (the kernel of {owner} has "
+            f"{input_dim} rows), got input of shape {describe_shape(arr.shape)}"
+        )
+    if 0 in arr.shape:
+        raise RNNGuideError(f"expected a non-empty input, got shape {describe_shape(arr.shape)}")
+    return arr
+
+
+def check_mask(mask, batch, steps):
+    if mask is None:
+        return None
+    m = _as_array(mask, "the mask")
+    if m.dtype != np.bool_:
+        raise RNNGuideTypeError(
+            f"expected a boolean mask (True = keep the step), got dtype {m.dtype}"
+        )
+    if m.shape != (batch, steps):
+        raise RNNGuideError(
+            f"expected a mask of shape (batch, timesteps) = {describe_shape((batch, steps))}, "
+            f"got {describe_shape(m.shape)}"
+        )
+    return m
+
+
+def _check_state(value, batch, units, what, dtype):
+    arr = _as_array(value, what)
+    if arr.shape != (batch, units):
+        raise RNNGuideError(
+            f"expected {what} of shape (batch, units) = {describe_shape((batch, units))}, "
+            f"got {describe_shape(arr.shape)}"
+        )
+    _check_float(arr, what)
+    return arr.astype(dtype, copy=False)
+
+
+def _is_seq(value):
+    return isinstance(value, (list, tuple))
+
+
+def _cell_states(cell: CellSpec, value, batch, dtype, where):
+    """One cell's state as a tuple of arrays, and whether it was given bare."""
+    names = cell.kind.states
+    bare = not _is_seq(value)
+    items = [value] if bare else list(value)
+    if len(items) != len(names):
+        raise RNNGuideError(
+            f"expected {len(names)} state tensor{'s' * (len(names) > 1)} "
+            f"({', '.join(names)}) for {where}, got {len(items)}"
+        )
+    return tuple(
+        _check_state(v, batch, cell.units, f"state {n!r} of {where}", dtype)
+        for v, n in zip(items, names)
+    ), bare
+
+
+def _zero_states(cell: CellSpec, batch, dtype):
+    return tuple(np.zeros((batch, cell.units), dtype=dtype) for _ in cell.kind.states)
+
+
+def rnn_states(spec: RNNSpec, initial_state, batch, dtype, where=""):
+    """Initial states per cell (tuples) and, per cell, whether they were bare."""
+    where = where or f"{spec.class_name} {spec.name!r}".strip()
+    if initial_state is None and spec.stateful:
+        if spec.states is None:
+            raise RNNGuideError(
+                f"{where} is stateful but has no state yet: expected a layer built with a "
+                "fixed batch size (keras.Input(batch_shape=(batch, timesteps, features)))"
+            )
+        initial_state = spec.states
+        if spec.batch_size != batch:
+            raise RNNGuideError(
+                f"{where} is stateful with batch size {spec.batch_size}, got an input "
+                f"with batch size {batch}"
+            )
+    if initial_state is None:
+        return [_zero_states(c, batch, dtype) for c in spec.cells], [False] * len(spec.cells)
+    if spec.stacked:
+        given = list(initial_state) if _is_seq(initial_state) else [initial_state]
+        if len(given) != len(spec.cells):
+            raise RNNGuideError(
+                f"expected one initial state per stacked cell ({len(spec.cells)}) for "
+                f"{where}, got {len(given)}"
+            )
+        pairs = [
+            _cell_states(c, v, batch, dtype, f"cell {i} of {where}")
+            for i, (c, v) in enumerate(zip(spec.cells, given))
+        ]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    states, _ = _cell_states(spec.cells[0], initial_state, batch, dtype, where)
+    return [states], [False]
+
+
+def _dtype(spec, x):
+    cells = list(_cells(spec))
+    kinds = [np.asarray(c.kernel).dtype for c in cells if c.kernel is not None]
+    return np.result_type(np.float32, x.dtype, *kinds)
+
+
+def _cells(spec):
+    if isinstance(spec, BidirectionalSpec):
+        return [*spec.forward.cells, *spec.backward.cells]
+    if isinstance(spec, RNNSpec):
+        return spec.cells
+    return [spec]
+
+
+def _need_weights(spec, owner):
+    for c in _cells(spec):
+        if c.kernel is None:
+            raise RNNGuideError(
+                f"{owner} has no weights yet: build it (call it once, or "
+                "layer.build(input_shape)) before computing its equations"
+            )
+
+
+def _owner(spec):
+    return f"{spec.class_name} {spec.name!r}".strip() if spec.name else spec.class_name
+
+
+# -- assembling outputs like Keras ------------------------------------------------
+
+
+def _rnn_result(spec: RNNSpec, seq, last, finals, bare):
+    out = seq if spec.return_sequences else last
+    if not spec.return_state:
+        return out
+    if spec.stacked:
+        states = [f[0] if b else list(f) for f, b in zip(finals, bare)]
+        return (out, *states)
+    return (out, *finals[0])
+
+
+def _prepare(layer, x, mask, ndim=3):
+    spec = resolve(layer)
+    _need_weights(spec, _owner(spec))
+    arr = check_input(x, ndim, next(iter(_cells(spec))).input_dim, _owner(spec))
+    m = check_mask(mask, arr.shape[0], arr.shape[1]) if ndim == 3 else None
+    return spec, arr, m, _dtype(spec, arr)
+
+
+def _bidirectional_states(spec, initial_state, batch, dtype):
+    if initial_state is None:
+        return (
+            rnn_states(spec.forward, None, batch, dtype),
+            rnn_states(spec.backward, None, batch, dtype),
+        )
+    given = list(initial_state) if _is_seq(initial_state) else [initial_state]
+    half = len(given) // 2
+    n_fw = len(spec.forward.cells) if spec.forward.stacked else spec.forward.cells[0].n_states
+    if len(given) != 2 * n_fw:
+        raise RNNGuideError(
+            f"expected {2 * n_fw} initial states for {_owner(spec)} (forward states, then "
+            f"backward states), got {len(given)}"
+        )
+    fw = rnn_states(spec.forward, given[:half], batch, dtype, f"the forward half of {_owner(spec)}")
+    bw = rnn_states(
+        spec.backward, given[half:], batch, dtype, f"the backward half of {_owner(spec)}"
+    )
+    return fw, bw
+
+
+def reference_call(layer, x, initial_state=None, mask=None):
+    """What the equations say ``layer(x, ...)`` returns, computed in numpy.
+
+    For a layer: ``reference_call(layer, x, initial_state=None, mask=None)``
+    with ``x`` of shape (batch, timesteps, features); the result is structured
+    like the layer's own output (a tuple ``(output, *states)`` with
+    ``return_state``). For a cell: ``reference_call(cell, x_t, states)`` returns
+    ``(output, new_states)`` like ``cell(x_t, states)``.
+
+    >>> import numpy as np
+    >>> import keras
+    >>> layer = keras.layers.GRU(4, return_state=True)
+    >>> x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    >>> layer.build(x.shape)            # or call it once: the weights must exist
+    >>> out, h = reference_call(layer, x)
+    >>> out.shape, h.shape, bool(np.allclose(out, h))
+    ((2, 4), (2, 4), True)
+    """
+    spec = resolve(layer)
+    if isinstance(spec, CellSpec) or (isinstance(spec, RNNSpec) and spec.class_name == "StackedRNNCells"):
+        return _reference_cell(spec, x, initial_state)
+    spec, arr, m, dtype = _prepare(layer, x, mask)
+    batch = arr.shape[0]
+    if isinstance(spec, BidirectionalSpec):
+        (fw, _), (bw, _) = _bidirectional_states(spec, initial_state, batch, dtype)
+        y_fw, y_bw, fw_f, bw_f = run_bidirectional(spec, arr, fw, bw, m, dtype)
+        merged = merge(spec.merge_mode, y_fw, y_bw)
+        outs = merged if spec.merge_mode is None else (merged,)
+        if not spec.return_state:
+            return outs if spec.merge_mode is None else merged
+
+        def flat(rnn, finals):
+            return [list(f) for f in finals] if rnn.stacked else list(finals[0])
+
+        return (*outs, *flat(spec.forward, fw_f), *flat(spec.backward, bw_f))
+    states, bare = rnn_states(spec, initial_state, batch, dtype)
+    seq, last, finals = run_rnn(spec, arr, states, m, dtype)
+    return _rnn_result(spec, seq, last, finals, bare)
+
+
+def _reference_cell(spec, x_t, states):
+    owner = _owner(spec)
+    _need_weights(spec, owner)
+    cells = _cells(spec)
+    arr = check_input(x_t, 2, cells[0].input_dim, owner)
+    dtype = _dtype(spec, arr)
+    batch = arr.shape[0]
+    if states is None:
+        raise RNNGuideError(f"expected states for {owner}: call it as reference_call(cell, x_t, states)")
+    if isinstance(spec, CellSpec):
+        st, bare = _cell_states(spec, states, batch, dtype, owner)
+        c = _Cell(spec, dtype)
+        out, new = c.step(c.project(arr.astype(dtype)), st)
+        return out, (new[0] if bare and spec.single_state else list(new))
+    given = list(states) if _is_seq(states) else [states]
+    if len(given) != len(cells):
+        raise RNNGuideError(
+            f"expected one state per stacked cell ({len(cells)}) for {owner}, got {len(given)}"
+        )
+    h = arr.astype(dtype)
+    new_states = []
+    for i, (cell, value) in enumerate(zip(cells, given)):
+        st, bare = _cell_states(cell, value, batch, dtype, f"cell {i} of {owner}")
+        c = _Cell(cell, dtype)
+        h, new = c.step(c.project(h), st)
+        new_states.append(new[0] if bare and cell.single_state else list(new))
+    return h, new_states
+
+
+# -- per-gate weights and activations --------------------------------------------------
+
+
+@dataclass
+class GateWeights:
+    """One gate's slice of the weights: input weights W, state weights U, bias b.
+
+    ``b_rec`` is GRU(reset_after=True)'s second, recurrent bias; ``None`` otherwise.
+    """
+
+    gate: str
+    title: str
+    W: np.ndarray
+    U: np.ndarray
+    b: np.ndarray | None
+    b_rec: np.ndarray | None = None
+
+    def __repr__(self):
+        parts = [f"W{self.W.shape}", f"U{self.U.shape}"]
+        if self.b is not None:
+            parts.append(f"b{self.b.shape}")
+        if self.b_rec is not None:
+            parts.append(f"b_rec{self.b_rec.shape}")
+        return f"GateWeights({self.gate!r}, {self.title}: {', '.join(parts)})"
+
+
+def _split_cell(cell: CellSpec) -> dict:
+    u = cell.units
+    b = None if cell.bias is None else np.asarray(cell.bias)
+    out = {}
+    for k, (gate, title) in enumerate(zip(cell.kind.gates, cell.kind.gate_titles)):
+        cols = slice(k * u, (k + 1) * u)
+        b_in = b_rec = None
+        if b is not None:
+            b_in, b_rec = (b[0, cols], b[1, cols]) if b.ndim == 2 else (b[cols], None)
+        out[gate] = GateWeights(
+            gate, title, cell.kernel[:, cols], cell.recurrent_kernel[:, cols], b_in, b_rec
+        )
+    return out
+
+
+def split_weights(layer):
+    """The layer's weights per gate, in Keras' gate order.
+
+    A dict ``{gate: GateWeights}`` for one cell (LSTM: i, f, c, o; GRU: z, r, h;
+    SimpleRNN: h); a list of those for stacked cells; ``{"forward": ...,
+    "backward": ...}`` for Bidirectional.
+    """
+    spec = resolve(layer)
+    _need_weights(spec, _owner(spec))
+
+    def of(rnn):
+        if isinstance(rnn, CellSpec):
+            return _split_cell(rnn)
+        parts = [_split_cell(c) for c in rnn.cells]
+        return parts if rnn.stacked else parts[0]
+
+    if isinstance(spec, BidirectionalSpec):
+        return {"forward": of(spec.forward), "backward": of(spec.backward)}
+    return of(spec)
+
+
+def gates(layer, x, initial_state=None, mask=None):
+    """Per-timestep gate activations and states, in processing order.
+
+    Returns ``{name: array (batch, timesteps, units)}`` with, per kind:
+    SimpleRNN ``h``; LSTM ``i, f, g, o`` (g = the cell candidate), ``c, h``;
+    GRU ``z, r, g`` (g = the candidate state), ``h``. Values on masked steps
+    are the ones the cell computed before the mask kept the old state.
+    A list of those per cell for stacked cells; ``{"forward", "backward"}``
+    for Bidirectional (the backward half in its own, reversed, order).
+    """
+    spec, arr, m, dtype = _prepare(layer, x, mask)
+    batch = arr.shape[0]
+
+    def blank(rnn):
+        return [defaultdict(list) for _ in rnn.cells]
+
+    def finish(rnn, record):
+        out = []
+        for cell, rec in zip(rnn.cells, record):
+            out.append({k: np.stack(rec[k], axis=1) for k in RECORDED[cell.kind.name]})
+        return out if rnn.stacked else out[0]
+
+    if isinstance(spec, BidirectionalSpec):
+        (fw, _), (bw, _) = _bidirectional_states(spec, initial_state, batch, dtype)
+        rec = (blank(spec.forward), blank(spec.backward))
+        run_bidirectional(spec, arr, fw, bw, m, dtype, rec)
+        return {"forward": finish(spec.forward, rec[0]), "backward": finish(spec.backward, rec[1])}
+    states, _ = rnn_states(spec, initial_state, batch, dtype)
+    rec = blank(spec)
+    run_rnn(spec, arr, states, m, dtype, rec)
+    return finish(spec, rec)

@@ -1,0 +1,211 @@
+"""Shapes and parameter counts: pure arithmetic, no TensorFlow import.
+
+Every function takes either a kind name plus sizes, or a Keras layer/cell
+instance (whose config and weights are read, nothing is run).
+"""
+
+from __future__ import annotations
+
+from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
+from .kinds import check_units
+from .spec import BidirectionalSpec, CellSpec, RNNSpec, layer_spec
+
+__all__ = ["output_shapes", "count_params", "param_formula", "weight_shapes", "resolve"]
+
+
+def _is_keras(obj) -> bool:
+    return any(c.__module__.split(".")[0] in ("keras", "tf_keras") for c in type(obj).__mro__)
+
+
+def resolve(kind_or_layer, units=None, input_dim=None, **options):
+    """A spec from a Keras object, or from a kind name and sizes."""
+    if _is_keras(kind_or_layer):
+        from . import _keras
+
+        if units is not None or options:
+            given = ", ".join(["units"] * (units is not None) + sorted(options))
+            raise RNNGuideError(
+                f"got a Keras object and also {given}: the layer's own config is used, "
+                "so pass the layer alone (or a kind name with its sizes)"
+            )
+        return _keras.spec_from(kind_or_layer)
+    if isinstance(kind_or_layer, (str, list, tuple)):
+        if units is None:
+            raise RNNGuideError(f"expected units=... for kind {kind_or_layer!r}, got none")
+        return layer_spec(kind_or_layer, units, input_dim, **options)
+    raise RNNGuideTypeError(
+        "expected a kind name ('SimpleRNN', 'LSTM', 'GRU', or a list of cell kinds) or a "
+        f"Keras recurrent layer or cell, got {type(kind_or_layer).__name__}"
+    )
+
+
+def _check_shape(input_shape, ndim: int):
+    if not isinstance(input_shape, (tuple, list)):
+        raise RNNGuideTypeError(
+            f"expected input_shape as a tuple, got {type(input_shape).__name__} {input_shape!r}"
+        )
+    shape = tuple(input_shape)
+    if len(shape) != ndim:
+        want = (
+            "a 3D input shape (batch, timesteps, features)"
+            if ndim == 3
+            else "a 2D step input shape (batch, features)"
+        )
+        raise RNNGuideError(f"expected {want}, got shape {describe_shape(shape)}")
+    for d in shape:
+        if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d <= 0):
+            raise RNNGuideError(
+                f"expected each dimension to be a positive integer or None, "
+                f"got shape {describe_shape(shape)}"
+            )
+    return shape
+
+
+def _with_input_dim(spec, features):
+    """Fill in (or check) the first cell's input dimension from an input shape."""
+    if features is None:
+        return
+    cells = (
+        [spec.forward.cells[0], spec.backward.cells[0]]
+        if isinstance(spec, BidirectionalSpec)
+        else [spec.cells[0]]
+    )
+    for cell in cells:
+        if cell.input_dim is None:
+            cell.input_dim = features
+        elif cell.input_dim != features:
+            raise RNNGuideError(
+                f"expected {cell.input_dim} features (the layer's input_dim), got {features}"
+            )
+
+
+def state_shapes(spec: RNNSpec, batch):
+    """The states as the layer returns them: flat for one cell, per cell for a stack."""
+    if spec.stacked:
+        return [[(batch, c.units)] * c.n_states for c in spec.cells]
+    return [(batch, spec.units)] * spec.cells[0].n_states
+
+
+def _rnn_shapes(spec: RNNSpec, batch, steps):
+    out = (batch, steps, spec.units) if spec.return_sequences else (batch, spec.units)
+    if spec.return_state:
+        return [out, *state_shapes(spec, batch)]
+    return out
+
+
+def _bidirectional_shapes(spec: BidirectionalSpec, batch, steps):
+    fw = spec.forward
+    out = (batch, steps, fw.units) if fw.return_sequences else (batch, fw.units)
+    if spec.merge_mode == "concat":
+        out = out[:-1] + (fw.units + spec.backward.units,)
+    outs = [out, out] if spec.merge_mode is None else [out]
+    if fw.return_state:
+        return outs + state_shapes(fw, batch) + state_shapes(spec.backward, batch)
+    return outs if spec.merge_mode is None else out
+
+
+def shapes_of(spec, input_shape):
+    """Output shapes of a spec for an input shape (3D for layers, 2D for cells)."""
+    if isinstance(spec, CellSpec):
+        batch, features = _check_shape(input_shape, 2)
+        _with_input_dim(RNNSpec([spec]), features)
+        return [(batch, spec.units), [(batch, spec.units)] * spec.n_states]
+    if isinstance(spec, RNNSpec) and spec.class_name == "StackedRNNCells":
+        batch, features = _check_shape(input_shape, 2)
+        _with_input_dim(spec, features)
+        return [(batch, spec.units), state_shapes(spec, batch)]
+    batch, steps, features = _check_shape(input_shape, 3)
+    _with_input_dim(spec, features)
+    if isinstance(spec, BidirectionalSpec):
+        return _bidirectional_shapes(spec, batch, steps)
+    return _rnn_shapes(spec, batch, steps)
+
+
+def output_shapes(kind_or_layer, units=None, input_shape=None, **options):
+    """Shapes of what a recurrent layer returns, in the layer's own structure.
+
+    A single shape when the layer returns one tensor; a list in the layer's
+    order otherwise (output first, then the states; stacked cells give one
+    list of states per cell).
+
+    >>> output_shapes("LSTM", units=50, input_shape=(None, 10, 30),
+    ...               return_sequences=True, return_state=True)
+    [(None, 10, 50), (None, 50), (None, 50)]
+    >>> output_shapes("GRU", units=8, input_shape=(4, 7, 3), bidirectional=True)
+    (4, 16)
+    >>> output_shapes(["SimpleRNNCell", "LSTMCell"], units=[4, 5],
+    ...               input_shape=(2, 7, 3), return_state=True)
+    [(2, 5), [(2, 4)], [(2, 5), (2, 5)]]
+    """
+    spec = resolve(kind_or_layer, units, **options)
+    if input_shape is None:
+        input_shape = _default_input_shape(spec)
+    return shapes_of(spec, input_shape)
+
+
+def _default_input_shape(spec):
+    dim = spec.input_dim if not isinstance(spec, CellSpec) else spec.input_dim
+    if dim is None:
+        raise RNNGuideError(
+            "expected input_shape=(batch, timesteps, features): the layer is not built, "
+            "so its input size is unknown"
+        )
+    if isinstance(spec, CellSpec) or (
+        isinstance(spec, RNNSpec) and spec.class_name == "StackedRNNCells"
+    ):
+        return (None, dim)
+    batch = spec.forward.batch_size if isinstance(spec, BidirectionalSpec) else spec.batch_size
+    return (batch, None, dim)
+
+
+def _spec_for_count(kind_or_layer, units, input_dim, options):
+    if input_dim is not None:
+        input_dim = check_units(input_dim, "input_dim")
+    spec = resolve(kind_or_layer, units, input_dim, **options)
+    return spec
+
+
+def count_params(kind_or_layer, units=None, input_dim=None, **options) -> int:
+    """Number of weights, by the kind's formula (no TensorFlow needed).
+
+    >>> count_params("GRU", units=128, input_dim=256)           # reset_after=True
+    148224
+    >>> count_params("GRU", units=128, input_dim=256, reset_after=False)
+    147840
+    >>> count_params("LSTM", units=256, input_dim=28, bidirectional=True)
+    583680
+    """
+    return _spec_for_count(kind_or_layer, units, input_dim, options).count_params()
+
+
+def param_formula(kind_or_layer, units=None, input_dim=None, **options) -> str:
+    """The parameter count as a derivation a reader can follow.
+
+    >>> print(param_formula("LSTM", units=256, input_dim=28))
+    LSTM: 4 x units*(input_dim + units + 1) = 4 x 256*(28 + 256 + 1) = 4 x 72,960 = 291,840
+    """
+    return _spec_for_count(kind_or_layer, units, input_dim, options).formula()
+
+
+def weight_shapes(kind_or_layer, units=None, input_dim=None, **options):
+    """Shapes of ``kernel``, ``recurrent_kernel`` and ``bias`` in Keras' layout.
+
+    A dict for one cell; a list of dicts for stacked cells; a dict with
+    ``forward`` and ``backward`` for Bidirectional.
+
+    >>> weight_shapes("LSTM", units=4, input_dim=3)
+    {'kernel': (3, 16), 'recurrent_kernel': (4, 16), 'bias': (16,)}
+    >>> weight_shapes("GRU", units=4, input_dim=3)["bias"]
+    (2, 12)
+    """
+    spec = _spec_for_count(kind_or_layer, units, input_dim, options)
+
+    def of(rnn):
+        if isinstance(rnn, CellSpec):
+            return rnn.weight_shapes()
+        shapes = [c.weight_shapes() for c in rnn.cells]
+        return shapes if rnn.stacked else shapes[0]
+
+    if isinstance(spec, BidirectionalSpec):
+        return {"forward": of(spec.forward), "backward": of(spec.backward)}
+    return of(spec)

@@ -1,0 +1,242 @@
+"""A plain description of a recurrent layer or cell, in the table's terms.
+
+Both entry points produce these records: a kind name plus sizes
+(:func:`cell_spec`, :func:`layer_spec`) and a Keras object
+(:mod:`rnnguide._keras`). Shapes, parameter counts, the equations and the
+tables all read them, so no code path looks at Keras objects directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .errors import RNNGuideError
+from .kinds import Kind, check_units, get_kind
+
+__all__ = ["CellSpec", "RNNSpec", "BidirectionalSpec", "cell_spec", "layer_spec"]
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+@dataclass
+class CellSpec:
+    """One cell: its kind, sizes, activations and (optionally) its weights."""
+
+    kind: Kind
+    units: int
+    input_dim: int | None = None
+    activation: str = "tanh"
+    recurrent_activation: str = "sigmoid"
+    use_bias: bool = True
+    kernel: np.ndarray | None = None
+    recurrent_kernel: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    name: str = ""
+    #: "SimpleRNNCell", "LSTMCell", ... : what a reader would call it
+    class_name: str = ""
+    #: whether the cell gets/returns its state as a bare tensor (SimpleRNN/GRU)
+    single_state: bool = True
+
+    @property
+    def n_states(self) -> int:
+        return len(self.kind.states)
+
+    @property
+    def has_weights(self) -> bool:
+        return self.kernel is not None
+
+    def count_params(self) -> int:
+        return self.kind.count_params(self.units, self._input_dim(), self.use_bias)
+
+    def weight_shapes(self) -> dict:
+        return self.kind.weight_shapes(self.units, self._input_dim(), self.use_bias)
+
+    def formula(self) -> str:
+        return self.kind.formula(self.units, self._input_dim(), self.use_bias)
+
+    def _input_dim(self) -> int:
+        if self.input_dim is None:
+            raise RNNGuideError(
+                f"{self.class_name or self.kind.name} has no input dimension yet: "
+                "pass input_dim=... (or input_shape=...), or build the layer first"
+            )
+        return self.input_dim
+
+
+@dataclass
+class RNNSpec:
+    """A recurrent layer: one cell, or a stack of cells run as one step."""
+
+    cells: list[CellSpec]
+    stacked: bool = False
+    return_sequences: bool = False
+    return_state: bool = False
+    go_backwards: bool = False
+    stateful: bool = False
+    zero_output_for_mask: bool = False
+    #: the stateful layer's current state, in the layer's state structure
+    states: list | None = None
+    batch_size: int | None = None
+    name: str = ""
+    class_name: str = ""
+
+    @property
+    def units(self) -> int:
+        return self.cells[-1].units
+
+    @property
+    def input_dim(self) -> int | None:
+        return self.cells[0].input_dim
+
+    def count_params(self) -> int:
+        return sum(c.count_params() for c in self.cells)
+
+    def formula(self) -> str:
+        lines = [c.formula() for c in self.cells]
+        if len(lines) == 1:
+            return lines[0]
+        return "\n".join(lines) + f"\ntotal = {self.count_params():,}"
+
+
+@dataclass
+class BidirectionalSpec:
+    forward: RNNSpec
+    backward: RNNSpec
+    merge_mode: str | None = "concat"
+    name: str = ""
+    class_name: str = "Bidirectional"
+
+    @property
+    def return_sequences(self) -> bool:
+        return self.forward.return_sequences
+
+    @property
+    def return_state(self) -> bool:
+        return self.forward.return_state
+
+    @property
+    def stateful(self) -> bool:
+        return self.forward.stateful
+
+    @property
+    def input_dim(self) -> int | None:
+        return self.forward.input_dim
+
+    def count_params(self) -> int:
+        return self.forward.count_params() + self.backward.count_params()
+
+    def formula(self) -> str:
+        fw, bw = self.forward.count_params(), self.backward.count_params()
+        return (
+            "forward:  " + self.forward.formula().replace("\n", "\n          ")
+            + "\nbackward: " + self.backward.formula().replace("\n", "\n          ")
+            + f"\nBidirectional total = {fw:,} + {bw:,} = {fw + bw:,}"
+        )
+
+
+_CELL_NAMES = {"SimpleRNN": "SimpleRNNCell", "LSTM": "LSTMCell", "GRU": "GRUCell"}
+
+
+def cell_spec(
+    kind: str,
+    units: int,
+    input_dim: int | None = None,
+    *,
+    activation: str = "tanh",
+    recurrent_activation: str = "sigmoid",
+    use_bias: bool = True,
+    reset_after: bool = True,
+) -> CellSpec:
+    """A :class:`CellSpec` from a kind name and sizes (no weights)."""
+    k = get_kind(kind, reset_after=reset_after)
+    units = check_units(units)
+    if input_dim is not None:
+        input_dim = check_units(input_dim, "input_dim")
+    from .equations import get_activation  # validates the names up front
+
+    get_activation(activation)
+    get_activation(recurrent_activation)
+    return CellSpec(
+        kind=k,
+        units=units,
+        input_dim=input_dim,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        use_bias=bool(use_bias),
+        class_name=_CELL_NAMES[k.name],
+        single_state=k.name != "LSTM",
+    )
+
+
+def layer_spec(
+    kind,
+    units,
+    input_dim: int | None = None,
+    *,
+    return_sequences: bool = False,
+    return_state: bool = False,
+    go_backwards: bool = False,
+    stateful: bool = False,
+    bidirectional: bool = False,
+    merge_mode: str | None = "concat",
+    **cell_options,
+):
+    """An :class:`RNNSpec` (or :class:`BidirectionalSpec`) from kind names.
+
+    ``kind`` is a kind name (``"LSTM"``), or a list of cell kinds for
+    ``RNN(StackedRNNCells([...]))``; then ``units`` is a list of the same length.
+    """
+    stacked = isinstance(kind, (list, tuple))
+    if stacked:
+        kinds = list(kind)
+        unit_list = list(units) if isinstance(units, (list, tuple)) else [units] * len(kinds)
+        if not kinds or len(unit_list) != len(kinds):
+            raise RNNGuideError(
+                f"expected one units value per stacked cell ({len(kinds)} cells), "
+                f"got units={units!r}"
+            )
+    else:
+        kinds, unit_list = [kind], [units]
+    cells = []
+    d = input_dim
+    for k, u in zip(kinds, unit_list):
+        c = cell_spec(k, u, d, **cell_options)
+        cells.append(c)
+        d = c.units
+    class_name = (
+        "RNN(StackedRNNCells)" if stacked else cells[0].kind.name
+    )
+    spec = RNNSpec(
+        cells=cells,
+        stacked=stacked,
+        return_sequences=bool(return_sequences),
+        return_state=bool(return_state),
+        go_backwards=bool(go_backwards),
+        stateful=bool(stateful),
+        class_name=class_name,
+    )
+    if not bidirectional:
+        return spec
+    if merge_mode not in MERGE_MODES:
+        raise RNNGuideError(
+            f"expected merge_mode to be one of 'concat', 'sum', 'mul', 'ave' or None, "
+            f"got {merge_mode!r}"
+        )
+    fw = replace(spec, zero_output_for_mask=spec.return_sequences)
+    bw = replace(fw, go_backwards=not fw.go_backwards, cells=[replace(c) for c in cells])
+    return BidirectionalSpec(fw, bw, merge_mode)
+
+
+def iter_cells(spec):
+    """Every CellSpec in a spec, forward half first."""
+    if isinstance(spec, BidirectionalSpec):
+        yield from spec.forward.cells
+        yield from spec.backward.cells
+    elif isinstance(spec, RNNSpec):
+        yield from spec.cells
+    else:
+        yield spec
+
+

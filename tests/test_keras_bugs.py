@@ -1,0 +1,55 @@
+"""Places where Keras 3 disagrees with its own equations, pinned down.
+
+Each test states the bug; the strict xfails start passing (and so fail the
+suite) on the day Keras fixes it, which is the signal to drop the exclusion in
+tests/test_reference_vs_keras.py and the note on the masking page.
+"""
+
+import numpy as np
+import pytest
+
+import rnnguide as rg
+
+pytestmark = pytest.mark.keras
+
+
+def _bidirectional_gru(keras, unroll):
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    return L.Bidirectional(L.GRU(2, return_sequences=True, unroll=unroll), merge_mode=None)
+
+
+X = np.random.default_rng(0).normal(size=(1, 4, 2)).astype("float32")
+MASK = np.array([[True, True, False, True]])
+
+
+def test_equations_agree_with_the_while_loop_path(keras):
+    layer = _bidirectional_gru(keras, unroll=False)
+    assert rg.verify(layer, X, mask=MASK).ok
+
+
+@pytest.mark.xfail(strict=True, reason="Keras 3.15: unrolled go_backwards zeroes mirrored steps")
+def test_unrolled_backward_pass_zeroes_the_masked_step(keras):
+    # unroll=True reverses the inputs and the mask for the loop, but zeroes
+    # masked outputs with the *unreversed* mask afterwards
+    layer = _bidirectional_gru(keras, unroll=True)
+    report = rg.verify(layer, X, mask=MASK)
+    assert report.ok, report
+
+
+def test_verify_localises_the_unrolled_bug(keras):
+    layer = _bidirectional_gru(keras, unroll=True)
+    report = rg.verify(layer, X, mask=MASK)
+    rows = {r.name: r for r in report.rows}
+    assert rows["forward output"].ok
+    assert not rows["backward output"].ok
+    # the backward half runs over reversed time: input step 2 is its step 1
+    assert rows["backward output"].detail.startswith("from step 1")
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError, reason="Keras 3.15 Bidirectional.compute_mask")
+def test_stateful_bidirectional_with_return_state_can_be_called(keras):
+    L = keras.layers
+    layer = L.Bidirectional(L.SimpleRNN(2, stateful=True, return_state=True))
+    layer.build((1, 3, 2))
+    layer(np.ones((1, 3, 2), "float32"))
