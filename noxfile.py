@@ -61,7 +61,14 @@ def docs(session):
     if "--clean" in session.posargs:
         shutil.rmtree("docs/_build", ignore_errors=True)
     session.run(
-        "sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
+        "sphinx-build",
+        "-n",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
         *[a for a in session.posargs if a != "--clean"],
         env=_docs_env(),
     )

@@ -6,6 +6,8 @@ already imported it, and ``import rnnguide`` stays free of TensorFlow.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .errors import RNNGuideError, UnsupportedError
@@ -82,7 +84,7 @@ def cell_from(cell, owner: str = "") -> CellSpec:
 
 def _stack_from(stack, owner) -> list[CellSpec]:
     cells = [cell_from(c, owner) for c in stack.cells]
-    for below, above in zip(cells, cells[1:]):
+    for below, above in itertools.pairwise(cells):
         if above.input_dim is None:
             above.input_dim = below.units
     return cells
@@ -198,6 +200,6 @@ def load_model(path):
     keras = _keras()
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:  # noqa: BLE001 - Keras raises many types here
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RNNGuideError(f"could not load {path} as a Keras model: {first}") from exc

@@ -7,7 +7,9 @@ import html
 
 def text_table(headers, rows) -> str:
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(line) for row in cells for line in row[i].split("\n")) for i in range(len(headers))]
+    widths = [
+        max(len(line) for row in cells for line in row[i].split("\n")) for i in range(len(headers))
+    ]
 
     def fmt(row):
         parts = [c.split("\n") for c in row]
@@ -32,9 +34,7 @@ def html_table(headers, rows, caption: str = "") -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join(
         "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(c)).replace(chr(10), '<br>')}</td>" for c in row
-        )
+        + "".join(f"<td>{html.escape(str(c)).replace(chr(10), '<br>')}</td>" for c in row)
         + "</tr>"
         for row in rows
     )

@@ -48,7 +48,9 @@ def _spec_args(args):
     kind = kinds if len(kinds) > 1 else kinds[0]
     if len(kinds) == 1:
         units = units[0]
-    if isinstance(units, str) or (isinstance(units, list) and any(isinstance(u, str) for u in units)):
+    if isinstance(units, str) or (
+        isinstance(units, list) and any(isinstance(u, str) for u in units)
+    ):
         raise RNNGuideError(f"expected --units as whole numbers, got {args.units!r}")
     options = {
         "use_bias": not args.no_bias,

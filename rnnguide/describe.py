@@ -9,7 +9,7 @@ from .errors import RNNGuideError
 from .shapes import _is_keras, resolve, shapes_of, state_shapes
 from .spec import BidirectionalSpec
 
-__all__ = ["describe", "Description", "LayerRow"]
+__all__ = ["Description", "LayerRow", "describe"]
 
 
 @dataclass
@@ -116,9 +116,7 @@ def describe(model_or_layer) -> Description:
     HTML table in notebooks.
     """
     if not _is_keras(model_or_layer):
-        raise RNNGuideError(
-            f"expected a Keras model or layer, got {type(model_or_layer).__name__}"
-        )
+        raise RNNGuideError(f"expected a Keras model or layer, got {type(model_or_layer).__name__}")
     layers = _recurrent_layers(model_or_layer)
     name = getattr(model_or_layer, "name", type(model_or_layer).__name__)
     if not layers:

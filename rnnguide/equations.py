@@ -30,7 +30,7 @@ import numpy as np
 from .errors import UnsupportedError
 from .spec import BidirectionalSpec, CellSpec, RNNSpec
 
-__all__ = ["ACTIVATIONS", "get_activation", "cell_step", "run_rnn", "run_bidirectional"]
+__all__ = ["ACTIVATIONS", "cell_step", "get_activation", "run_bidirectional", "run_rnn"]
 
 
 # -- activations --------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import RNNGuideError, RNNGuideTypeError
 
-__all__ = ["Kind", "KINDS", "get_kind", "check_units"]
+__all__ = ["KINDS", "Kind", "check_units", "get_kind"]
 
 
 @dataclass(frozen=True)

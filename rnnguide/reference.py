@@ -16,7 +16,7 @@ from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .shapes import resolve
 from .spec import BidirectionalSpec, CellSpec, RNNSpec
 
-__all__ = ["reference_call", "split_weights", "gates", "GateWeights"]
+__all__ = ["GateWeights", "gates", "reference_call", "split_weights"]
 
 
 # -- checking inputs ------------------------------------------------------------
@@ -25,7 +25,7 @@ __all__ = ["reference_call", "split_weights", "gates", "GateWeights"]
 def _as_array(value, what):
     try:
         arr = np.asarray(value)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise RNNGuideTypeError(f"expected {what} as an array, got {type(value).__name__}") from exc
     return arr
 
@@ -241,7 +241,9 @@ def reference_call(layer, x, initial_state=None, mask=None):
     ((2, 4), (2, 4), True)
     """
     spec = resolve(layer)
-    if isinstance(spec, CellSpec) or (isinstance(spec, RNNSpec) and spec.class_name == "StackedRNNCells"):
+    if isinstance(spec, CellSpec) or (
+        isinstance(spec, RNNSpec) and spec.class_name == "StackedRNNCells"
+    ):
         return _reference_cell(spec, x, initial_state)
     spec, arr, m, dtype = _prepare(layer, x, mask)
     batch = arr.shape[0]
@@ -270,7 +272,9 @@ def _reference_cell(spec, x_t, states):
     dtype = _dtype(spec, arr)
     batch = arr.shape[0]
     if states is None:
-        raise RNNGuideError(f"expected states for {owner}: call it as reference_call(cell, x_t, states)")
+        raise RNNGuideError(
+            f"expected states for {owner}: call it as reference_call(cell, x_t, states)"
+        )
     if isinstance(spec, CellSpec):
         st, bare = _cell_states(spec, states, batch, dtype, owner)
         c = _Cell(spec, dtype)

@@ -10,7 +10,7 @@ from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .kinds import check_units
 from .spec import BidirectionalSpec, CellSpec, RNNSpec, layer_spec
 
-__all__ = ["output_shapes", "count_params", "param_formula", "weight_shapes", "resolve"]
+__all__ = ["count_params", "output_shapes", "param_formula", "resolve", "weight_shapes"]
 
 
 def _is_keras(obj) -> bool:
@@ -136,15 +136,32 @@ def output_shapes(kind_or_layer, units=None, input_shape=None, **options):
     >>> output_shapes(["SimpleRNNCell", "LSTMCell"], units=[4, 5],
     ...               input_shape=(2, 7, 3), return_state=True)
     [(2, 5), [(2, 4)], [(2, 5), (2, 5)]]
+
+    A cell name with a 2D (batch, features) shape describes one step,
+    ``cell(x_t, states)``, which returns ``(output, new_states)``:
+
+    >>> output_shapes("LSTMCell", units=5, input_shape=(2, 3))
+    [(2, 5), [(2, 5), (2, 5)]]
     """
     spec = resolve(kind_or_layer, units, **options)
+    if _is_step_query(kind_or_layer, input_shape):
+        # a cell (or stack of cells) called on one step: cell(x_t, states)
+        spec = spec.cells[0] if not spec.stacked else spec
+        spec.class_name = spec.class_name if not isinstance(spec, RNNSpec) else "StackedRNNCells"
     if input_shape is None:
         input_shape = _default_input_shape(spec)
     return shapes_of(spec, input_shape)
 
 
+def _is_step_query(kind, input_shape) -> bool:
+    """A cell name (or list of cell names) with a 2D (batch, features) shape."""
+    names = kind if isinstance(kind, (list, tuple)) else [kind]
+    is_cells = all(isinstance(n, str) and n.lower().endswith("cell") for n in names)
+    return is_cells and isinstance(input_shape, (list, tuple)) and len(input_shape) == 2
+
+
 def _default_input_shape(spec):
-    dim = spec.input_dim if not isinstance(spec, CellSpec) else spec.input_dim
+    dim = spec.input_dim
     if dim is None:
         raise RNNGuideError(
             "expected input_shape=(batch, timesteps, features): the layer is not built, "

@@ -15,7 +15,7 @@ import numpy as np
 from .errors import RNNGuideError
 from .kinds import Kind, check_units, get_kind
 
-__all__ = ["CellSpec", "RNNSpec", "BidirectionalSpec", "cell_spec", "layer_spec"]
+__all__ = ["BidirectionalSpec", "CellSpec", "RNNSpec", "cell_spec", "layer_spec"]
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -130,8 +130,10 @@ class BidirectionalSpec:
     def formula(self) -> str:
         fw, bw = self.forward.count_params(), self.backward.count_params()
         return (
-            "forward:  " + self.forward.formula().replace("\n", "\n          ")
-            + "\nbackward: " + self.backward.formula().replace("\n", "\n          ")
+            "forward:  "
+            + self.forward.formula().replace("\n", "\n          ")
+            + "\nbackward: "
+            + self.backward.formula().replace("\n", "\n          ")
             + f"\nBidirectional total = {fw:,} + {bw:,} = {fw + bw:,}"
         )
 
@@ -205,9 +207,7 @@ def layer_spec(
         c = cell_spec(k, u, d, **cell_options)
         cells.append(c)
         d = c.units
-    class_name = (
-        "RNN(StackedRNNCells)" if stacked else cells[0].kind.name
-    )
+    class_name = "RNN(StackedRNNCells)" if stacked else cells[0].kind.name
     spec = RNNSpec(
         cells=cells,
         stacked=stacked,
@@ -238,5 +238,3 @@ def iter_cells(spec):
         yield from spec.cells
     else:
         yield spec
-
-

@@ -11,7 +11,7 @@ from .errors import RNNGuideError
 from .shapes import resolve
 from .spec import BidirectionalSpec, CellSpec, RNNSpec
 
-__all__ = ["verify", "assert_equations", "Report", "Row"]
+__all__ = ["Report", "Row", "assert_equations", "verify"]
 
 
 @dataclass
@@ -110,7 +110,11 @@ def equations_label(spec) -> str:
     cells = _cells_of(spec)
     parts = []
     for c in cells:
-        acts = c.activation if c.kind.name == "SimpleRNN" else f"{c.activation}/{c.recurrent_activation}"
+        acts = (
+            c.activation
+            if c.kind.name == "SimpleRNN"
+            else f"{c.activation}/{c.recurrent_activation}"
+        )
         parts.append(f"{c.kind.label} {c.units} {acts}" + ("" if c.use_bias else " no bias"))
     flags = []
     if isinstance(spec, RNNSpec):
@@ -193,7 +197,9 @@ def verify(layer, x, initial_state=None, mask=None, atol=1e-5, rtol=1e-5) -> Rep
     want = reference_call(layer, x, initial_state, mask)
     if is_cell:
         if initial_state is None:
-            raise RNNGuideError(f"expected states for {label}: call it as verify(cell, x_t, states)")
+            raise RNNGuideError(
+                f"expected states for {label}: call it as verify(cell, x_t, states)"
+            )
         got = layer(np.asarray(x), initial_state)
     else:
         saved = _keras.snapshot_states(layer)

@@ -65,9 +65,7 @@ class Config:
         ]
         if self.wrapper in ("layer", "bidirectional"):
             k, ra = self.kinds[0]
-            inner = getattr(L, k)(
-                self.units[0], **self.cell_options(k, ra), **self.layer_options()
-            )
+            inner = getattr(L, k)(self.units[0], **self.cell_options(k, ra), **self.layer_options())
         elif self.wrapper == "rnn_cell":
             inner = L.RNN(cells[0], **self.layer_options())
         else:

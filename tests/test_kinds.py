@@ -8,7 +8,6 @@ import pytest
 import rnnguide as rg
 from rnnguide.kinds import KINDS
 
-
 # The parameter counts printed by the tutorials this project grew from (model.summary()
 # in Keras 2), independent of rnnguide's formulas.
 TUTORIAL_COUNTS = [

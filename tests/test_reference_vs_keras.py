@@ -11,7 +11,6 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
-
 from tests.conftest import randomize_weights
 from tests.strategies import configs
 
@@ -33,7 +32,11 @@ def _inputs(cfg, layer, rng):
         mask = rng.random((cfg.batch, cfg.steps)) > 0.35
     state = None
     if cfg.use_initial_state:
-        halves = [layer.forward_layer, layer.backward_layer] if hasattr(layer, "forward_layer") else [layer]
+        halves = (
+            [layer.forward_layer, layer.backward_layer]
+            if hasattr(layer, "forward_layer")
+            else [layer]
+        )
         state = []
         for half in halves:
             cell = half.cell
@@ -65,7 +68,11 @@ def _run(keras, cfg):
     rng = np.random.default_rng(cfg.seed)
     if cfg.stateful:
         # a non-zero current state, so that using it (or not) shows
-        halves = [layer.forward_layer, layer.backward_layer] if hasattr(layer, "forward_layer") else [layer]
+        halves = (
+            [layer.forward_layer, layer.backward_layer]
+            if hasattr(layer, "forward_layer")
+            else [layer]
+        )
         for half in halves:
             for v in keras.tree.flatten(half.states):
                 v.assign(rng.normal(size=tuple(v.shape)).astype("float32"))

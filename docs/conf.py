@@ -1,0 +1,60 @@
+"""Sphinx configuration: MyST-NB text notebooks executed at build, strictly."""
+
+from __future__ import annotations
+
+import os
+
+import rnnguide
+
+project = "rnnguide"
+author = "rnnguide developers"
+copyright = "2026, rnnguide developers"
+release = version = rnnguide.__version__
+
+REPO_URL = os.environ.get("RNNGUIDE_REPO_URL", "https://github.com/rnnguide/rnnguide")
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.mathjax",
+    "sphinx_copybutton",
+]
+
+exclude_patterns = ["_build", "jupyter_execute", ".jupyter_cache", "**.ipynb_checkpoints"]
+source_suffix = {".md": "myst-nb", ".rst": "restructuredtext"}
+
+# -- MyST and notebook execution ----------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+# "cache" locally (fast rebuilds); noxfile sets "force" in CI, because the cache
+# hashes only code cells and does not notice a changed rnnguide or TensorFlow.
+nb_execution_mode = os.environ.get("RNNGUIDE_NB_EXECUTION_MODE", "cache")
+nb_execution_cache_path = os.path.join(os.path.dirname(__file__), "_build", ".jupyter_cache")
+nb_execution_timeout = 180  # seconds per cell
+nb_execution_raise_on_error = True  # an untagged cell error fails the build
+nb_execution_show_tb = True
+nb_merge_streams = True
+nb_execution_excludepatterns: list[str] = []
+
+# -- autodoc -------------------------------------------------------------------------
+autodoc_typehints = "none"
+autodoc_member_order = "bysource"
+autodoc_default_options = {"members": True}
+
+# -- HTML ----------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "rnnguide"
+html_static_path = ["_static"]
+html_css_files = ["rnnguide.css"]
+html_theme_options = {
+    "repository_url": REPO_URL,
+    "repository_branch": "main",
+    "path_to_docs": "docs",
+    "use_repository_button": True,
+    "use_download_button": True,
+    "use_source_button": True,
+    "launch_buttons": {"colab_url": "https://colab.research.google.com"},
+    "show_toc_level": 2,
+}
+html_last_updated_fmt = ""
+nitpicky = True

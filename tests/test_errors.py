@@ -1,0 +1,231 @@
+"""Every bad input gets an RNNGuideError naming what was expected and what came."""
+
+import numpy as np
+import pytest
+
+import rnnguide as rg
+from rnnguide import RNNGuideError, RNNGuideTypeError, UnsupportedError
+
+
+@pytest.fixture
+def lstm(keras):
+    layer = keras.layers.LSTM(4, return_state=True)
+    layer.build((2, 5, 3))
+    return layer
+
+
+X = np.zeros((2, 5, 3), "float32")
+
+
+def test_error_types_are_value_errors():
+    assert issubclass(RNNGuideError, ValueError)
+    assert issubclass(RNNGuideTypeError, TypeError) and issubclass(RNNGuideTypeError, ValueError)
+    assert issubclass(UnsupportedError, RNNGuideError)
+
+
+def test_2d_input(lstm):
+    with pytest.raises(
+        RNNGuideError,
+        match=r"expected a 3D input \(batch, timesteps, features\), got shape \(32, 10\)",
+    ):
+        rg.reference_call(lstm, np.zeros((32, 10), "float32"))
+
+
+def test_2d_input_shape_to_output_shapes():
+    with pytest.raises(RNNGuideError, match=r"expected a 3D input shape .* got shape \(32, 10\)"):
+        rg.output_shapes("LSTM", units=4, input_shape=(32, 10))
+
+
+def test_wrong_feature_dimension(lstm):
+    with pytest.raises(
+        RNNGuideError, match=r"expected 3 features per step .* got input of shape \(2, 5, 7\)"
+    ):
+        rg.verify(lstm, np.zeros((2, 5, 7), "float32"))
+
+
+def test_wrong_feature_dimension_in_shapes(lstm):
+    with pytest.raises(RNNGuideError, match="expected 3 features .* got 7"):
+        rg.output_shapes(lstm, input_shape=(None, 5, 7))
+
+
+@pytest.mark.parametrize(
+    ("bad", "counts"), [(np.nan, "1 NaN and 0 inf"), (np.inf, "0 NaN and 1 inf")]
+)
+def test_nan_or_inf_in_input(lstm, bad, counts):
+    x = X.copy()
+    x[1, 2, 0] = bad
+    with pytest.raises(RNNGuideError, match=f"expected finite values in the input, got {counts}"):
+        rg.verify(lstm, x)
+
+
+def test_unsupported_layer(keras):
+    conv = keras.layers.ConvLSTM2D(2, 3)
+    with pytest.raises(
+        UnsupportedError, match="ConvLSTM2D.*no known equations.*supports SimpleRNN"
+    ):
+        rg.verify(conv, np.zeros((1, 2, 5, 5, 1), "float32"))
+
+
+def test_non_recurrent_layer(keras):
+    with pytest.raises(
+        UnsupportedError, match="Dense 'd' is not a layer rnnguide has equations for"
+    ):
+        rg.count_params(keras.layers.Dense(3, name="d"))
+
+
+def test_custom_cell_without_known_equations(keras):
+    class MinimalCell(keras.layers.Layer):
+        state_size = 2
+
+        def call(self, x, states):
+            return x, states
+
+    layer = keras.layers.RNN(MinimalCell())
+    with pytest.raises(UnsupportedError, match="MinimalCell, a cell with no known equations"):
+        rg.count_params(layer)
+
+
+def test_unknown_kind_name():
+    with pytest.raises(
+        RNNGuideError, match=r"unknown recurrent kind 'LSMT': expected one of SimpleRNN, LSTM, GRU"
+    ):
+        rg.count_params("LSMT", units=4, input_dim=3)
+
+
+@pytest.mark.parametrize("units", [0, -3])
+def test_units_not_positive(units):
+    with pytest.raises(
+        RNNGuideError, match=f"expected units to be a positive integer, got {units}"
+    ):
+        rg.count_params("GRU", units=units, input_dim=3)
+
+
+def test_units_not_integer():
+    with pytest.raises(
+        RNNGuideTypeError, match="expected units to be a positive integer, got float 4.5"
+    ):
+        rg.count_params("GRU", units=4.5, input_dim=3)
+
+
+def test_wrong_number_of_initial_states(lstm):
+    with pytest.raises(
+        RNNGuideError, match=r"expected 2 state tensors \(h, c\) for LSTM 'lstm.*', got 1"
+    ):
+        rg.reference_call(lstm, X, initial_state=[np.zeros((2, 4), "float32")])
+
+
+def test_initial_state_of_wrong_shape(lstm):
+    state = [np.zeros((2, 4), "float32"), np.zeros((2, 5), "float32")]
+    with pytest.raises(
+        RNNGuideError,
+        match=r"expected state 'c' of .* of shape \(batch, units\) = \(2, 4\), got \(2, 5\)",
+    ):
+        rg.reference_call(lstm, X, initial_state=state)
+
+
+def test_mismatched_batch_between_input_and_state(lstm):
+    state = [np.zeros((3, 4), "float32")] * 2
+    with pytest.raises(RNNGuideError, match=r"= \(2, 4\), got \(3, 4\)"):
+        rg.verify(lstm, X, initial_state=state)
+
+
+def test_mask_of_wrong_shape(lstm):
+    with pytest.raises(
+        RNNGuideError,
+        match=r"expected a mask of shape \(batch, timesteps\) = \(2, 5\), got \(2, 4\)",
+    ):
+        rg.verify(lstm, X, mask=np.ones((2, 4), bool))
+
+
+def test_mask_of_wrong_dtype(lstm):
+    with pytest.raises(RNNGuideTypeError, match="expected a boolean mask .* got dtype float32"):
+        rg.verify(lstm, X, mask=np.ones((2, 5), "float32"))
+
+
+def test_integer_input(lstm):
+    with pytest.raises(RNNGuideTypeError, match="expected a floating-point input, got dtype int64"):
+        rg.verify(lstm, np.zeros((2, 5, 3), "int64"))
+
+
+def test_stateful_layer_without_batch_size(keras):
+    layer = keras.layers.GRU(3, stateful=True)
+    # Keras itself only complains once it builds; rnnguide says why up front
+    with pytest.raises(
+        RNNGuideError,
+        match="stateful but has no state yet: expected a layer built with a fixed batch size",
+    ):
+        layer.cell.build((None, 2))
+        rg.reference_call(layer, np.zeros((2, 4, 2), "float32"))
+
+
+def test_stateful_batch_mismatch(keras):
+    layer = keras.layers.GRU(3, stateful=True)
+    layer.build((4, 5, 2))
+    with pytest.raises(
+        RNNGuideError, match="stateful with batch size 4, got an input with batch size 2"
+    ):
+        rg.verify(layer, np.zeros((2, 5, 2), "float32"))
+
+
+def test_bidirectional_halves_of_different_kinds(keras):
+    L = keras.layers
+    layer = L.Bidirectional(L.LSTM(3), backward_layer=L.GRU(3, go_backwards=True))
+    with pytest.raises(
+        UnsupportedError, match="halves of different kinds: forward LSTM .* backward GRU"
+    ):
+        rg.verify(layer, np.zeros((2, 5, 2), "float32"))
+
+
+def test_model_without_recurrent_layer(keras):
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(2)(inp), name="plain")
+    with pytest.raises(
+        RNNGuideError,
+        match="expected a model with at least one recurrent layer .* 'plain' with none",
+    ):
+        rg.describe(model)
+
+
+def test_unknown_activation_name():
+    with pytest.raises(
+        UnsupportedError, match="unknown activation 'tanhh': expected one of Keras' built-in"
+    ):
+        rg.count_params("LSTM", units=3, input_dim=2, activation="tanhh")
+
+
+def test_custom_activation_function(keras):
+    layer = keras.layers.SimpleRNN(3, activation=lambda v: v * 2)
+    layer.build((1, 2, 2))
+    with pytest.raises(UnsupportedError, match="activation"):
+        rg.verify(layer, np.zeros((1, 2, 2), "float32"))
+
+
+def test_layer_without_weights(keras):
+    with pytest.raises(RNNGuideError, match="has no weights yet: build it"):
+        rg.reference_call(keras.layers.LSTM(3), X)
+
+
+def test_keras_object_with_extra_options(lstm):
+    with pytest.raises(RNNGuideError, match="got a Keras object and also units"):
+        rg.count_params(lstm, units=5)
+
+
+def test_not_a_kind_or_layer():
+    with pytest.raises(RNNGuideTypeError, match="expected a kind name .* got int"):
+        rg.count_params(3)
+
+
+def test_bad_merge_mode():
+    with pytest.raises(RNNGuideError, match="expected merge_mode to be one of .* got 'max'"):
+        rg.output_shapes(
+            "GRU", units=3, input_shape=(1, 2, 3), bidirectional=True, merge_mode="max"
+        )
+
+
+def test_errors_come_before_tensorflow_runs(lstm, monkeypatch):
+    # the layer is never called when the input is wrong
+    calls = []
+    monkeypatch.setattr(type(lstm), "__call__", lambda *a, **k: calls.append(1))
+    with pytest.raises(RNNGuideError):
+        rg.verify(lstm, np.zeros((2, 5), "float32"))
+    assert calls == []
