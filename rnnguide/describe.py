@@ -25,7 +25,7 @@ class LayerRow:
 
 @dataclass
 class Description:
-    """The table :func:`describe` returns; ``rows`` holds one :class:`LayerRow` per layer."""
+    """The table :func:`rnnguide.describe` returns; ``rows`` holds one ``LayerRow`` per layer."""
 
     title: str
     rows: list[LayerRow] = field(default_factory=list)

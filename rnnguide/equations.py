@@ -1,6 +1,6 @@
 """The cell equations and the time loop, in numpy.
 
-Gate order and names follow :mod:`rnnguide.kinds` (Keras' layout). With
+Gate order and names follow ``rnnguide.kinds`` (Keras' layout). With
 ``x_t`` the step input, ``h`` the previous state, ``W``/``U``/``b`` the
 kernel, recurrent kernel and bias split per gate, ``act`` the activation and
 ``rec`` the recurrent activation:
