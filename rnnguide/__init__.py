@@ -7,13 +7,37 @@ rnnguide a Keras object.
 
 from __future__ import annotations
 
-from .describe import describe
-from .equations import ACTIVATIONS
 from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 from .kinds import KINDS, Kind, get_kind
-from .reference import gates, reference_call, split_weights
 from .shapes import count_params, output_shapes, param_formula, weight_shapes
-from .verify import Report, assert_equations, verify
+
+# The rest needs numpy (and loads in ~0.5 s on a small machine): it is imported
+# on first use, so `import rnnguide; rnnguide.count_params(...)` stays instant.
+_LAZY = {
+    "ACTIVATIONS": "equations",
+    "describe": "description",
+    "gates": "reference",
+    "reference_call": "reference",
+    "split_weights": "reference",
+    "Report": "verification",
+    "assert_equations": "verification",
+    "verify": "verification",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'rnnguide' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 
 from .errors import RNNGuideError, UnsupportedError
-from .kinds import get_kind
+from .kinds import check_activation, get_kind
 from .spec import BidirectionalSpec, CellSpec, RNNSpec
 
 SUPPORTED = (
@@ -70,10 +70,8 @@ def cell_from(cell, owner: str = "") -> CellSpec:
         class_name=type(cell).__name__,
         single_state=single,
     )
-    from .equations import get_activation
-
-    get_activation(spec.activation)
-    get_activation(spec.recurrent_activation)
+    check_activation(spec.activation)
+    check_activation(spec.recurrent_activation)
     if cell.built:
         spec.kernel = to_numpy(cell.kernel)
         spec.recurrent_kernel = to_numpy(cell.recurrent_kernel)

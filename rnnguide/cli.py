@@ -93,8 +93,8 @@ def _cmd_inspect(args):
     import numpy as np
 
     from . import _keras
-    from .describe import describe
-    from .verify import verify
+    from .description import describe
+    from .verification import verify
 
     model = _keras.load_model(args.path)
     table = describe(model)
@@ -116,7 +116,7 @@ def _cmd_inspect(args):
 
 
 def _recurrent(model):
-    from .describe import _recurrent_layers
+    from .description import _recurrent_layers
 
     return _recurrent_layers(model)
 

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from .errors import UnsupportedError
+from .kinds import check_activation
 from .spec import BidirectionalSpec, CellSpec, RNNSpec
 
 __all__ = ["ACTIVATIONS", "cell_step", "get_activation", "run_bidirectional", "run_rnn"]
@@ -100,17 +100,39 @@ ACTIVATIONS = {
 }
 
 
+def _sigmoid_(x):
+    x *= 0.5
+    np.tanh(x, out=x)
+    x += 1.0
+    x *= 0.5
+    return x
+
+
+#: in-place versions of the activations the loop meets most (same values)
+_INPLACE = {
+    "tanh": lambda x: np.tanh(x, out=x),
+    "sigmoid": _sigmoid_,
+    "relu": lambda x: np.maximum(x, 0, out=x),
+    "linear": lambda x: x,
+}
+
+
+def _inplace(name):
+    """An activation that overwrites its argument (a view into a gate buffer)."""
+    if name in _INPLACE:
+        return _INPLACE[name]
+    fn = get_activation(name)
+
+    def apply(x):
+        x[...] = fn(x)
+        return x
+
+    return apply
+
+
 def get_activation(name):
     """The numpy function for a Keras activation name (``None`` is linear)."""
-    if name is None:
-        return ACTIVATIONS["linear"]
-    if isinstance(name, str) and name in ACTIVATIONS:
-        return ACTIVATIONS[name]
-    shown = name if isinstance(name, str) else getattr(name, "__name__", repr(name))
-    raise UnsupportedError(
-        f"unknown activation {shown!r}: expected one of Keras' built-in activations "
-        f"({', '.join(sorted(ACTIVATIONS))})"
-    )
+    return ACTIVATIONS[check_activation(name)]
 
 
 # -- one step -------------------------------------------------------------------
@@ -127,7 +149,12 @@ def _split_bias(cell: CellSpec, dtype):
 
 
 class _Cell:
-    """A CellSpec's weights in the compute dtype, ready for the loop."""
+    """A CellSpec's weights in the compute dtype, ready for the loop.
+
+    ``step`` works on one preallocated gate buffer with in-place activations:
+    the recurrence is a long chain of small operations, so avoiding temporaries
+    is what makes the numpy loop competitive with a compiled graph.
+    """
 
     def __init__(self, cell: CellSpec, dtype):
         self.spec = cell
@@ -136,12 +163,15 @@ class _Cell:
         self.W = np.asarray(cell.kernel, dtype=dtype)
         self.U = np.asarray(cell.recurrent_kernel, dtype=dtype)
         self.b_in, self.b_rec = _split_bias(cell, dtype)
-        self.act = get_activation(cell.activation)
-        self.rec = get_activation(cell.recurrent_activation)
+        self.act = _inplace(cell.activation)
+        self.rec = _inplace(cell.recurrent_activation)
         self.reset_after = bool(cell.kind.reset_after)
+        if self.kind == "GRU" and not self.reset_after:
+            self.U_zr = np.ascontiguousarray(self.U[:, : 2 * self.u])
+            self.U_h = np.ascontiguousarray(self.U[:, 2 * self.u :])
 
     def project(self, x):
-        """x W + b for every step at once (x may be (B, D) or (B, T, D))."""
+        """x W + b for every step at once (x may be (B, D) or (T, B, D))."""
         xw = x @ self.W
         if self.b_in is not None:
             xw += self.b_in
@@ -151,39 +181,54 @@ class _Cell:
         """One step from a projected input; returns (output, new states)."""
         u, h = self.u, states[0]
         if self.kind == "SimpleRNN":
-            h_new = self.act(xw + h @ self.U)
+            z = h @ self.U
+            z += xw
+            h_new = self.act(z)
             if record is not None:
-                record["h"].append(h_new)
+                record["h"].append(h_new.copy())
             return h_new, (h_new,)
         if self.kind == "LSTM":
-            z = xw + h @ self.U
+            z = h @ self.U
+            z += xw
             i = self.rec(z[:, :u])
             f = self.rec(z[:, u : 2 * u])
             g = self.act(z[:, 2 * u : 3 * u])
             o = self.rec(z[:, 3 * u :])
-            c_new = f * states[1] + i * g
-            h_new = o * self.act(c_new)
+            c_new = f * states[1]
+            c_new += i * g
+            h_new = self.act(c_new.copy())
+            h_new *= o
             if record is not None:
                 for key, val in zip(("i", "f", "g", "o", "c", "h"), (i, f, g, o, c_new, h_new)):
-                    record[key].append(val)
+                    record[key].append(val.copy())
             return h_new, (h_new, c_new)
         # GRU
         if self.reset_after:
             hu = h @ self.U
             if self.b_rec is not None:
                 hu += self.b_rec
-            z = self.rec(xw[:, :u] + hu[:, :u])
-            r = self.rec(xw[:, u : 2 * u] + hu[:, u : 2 * u])
-            g = self.act(xw[:, 2 * u :] + r * hu[:, 2 * u :])
+            zr = hu[:, : 2 * u]
+            zr += xw[:, : 2 * u]
+            self.rec(zr)
+            z, r = zr[:, :u], zr[:, u:]
+            g = hu[:, 2 * u :]
+            g *= r
+            g += xw[:, 2 * u :]
         else:
-            hu = h @ self.U[:, : 2 * u]
-            z = self.rec(xw[:, :u] + hu[:, :u])
-            r = self.rec(xw[:, u : 2 * u] + hu[:, u:])
-            g = self.act(xw[:, 2 * u :] + (r * h) @ self.U[:, 2 * u :])
-        h_new = z * h + (1 - z) * g
+            zr = h @ self.U_zr
+            zr += xw[:, : 2 * u]
+            self.rec(zr)
+            z, r = zr[:, :u], zr[:, u:]
+            g = (r * h) @ self.U_h
+            g += xw[:, 2 * u :]
+        g = self.act(g)
+        # h' = z * h + (1 - z) * g  ==  g + z * (h - g)
+        h_new = h - g
+        h_new *= z
+        h_new += g
         if record is not None:
             for key, val in zip(("z", "r", "g", "h"), (z, r, g, h_new)):
-                record[key].append(val)
+                record[key].append(val.copy())
         return h_new, (h_new,)
 
 
@@ -205,20 +250,22 @@ def cell_step(cell: CellSpec, x_t, states, dtype=np.float32):
 
 
 def _scan(cell: _Cell, seq, states, mask, zero_output_for_mask, record=None):
-    """Run one cell over a sequence already in processing order."""
-    batch, steps, _ = seq.shape
-    xw = cell.project(seq)
-    outputs = np.empty((batch, steps, cell.u), dtype=xw.dtype)
-    prev = np.zeros((batch, cell.u), dtype=xw.dtype)
+    """Run one cell over a time-major sequence (T, B, D) in processing order."""
+    steps, batch, _ = seq.shape
+    xw = cell.project(seq)  # (T, B, G): each step's slice is contiguous
+    outputs = np.empty((steps, batch, cell.u), dtype=xw.dtype)
     states = tuple(states)
+    if mask is None:
+        for t in range(steps):
+            outputs[t], states = cell.step(xw[t], states, record)
+        return outputs, states
+    prev = np.zeros((batch, cell.u), dtype=xw.dtype)
     for t in range(steps):
-        out, new = cell.step(xw[:, t], states, record)
-        if mask is not None:
-            m = mask[:, t, None]
-            new = tuple(np.where(m, n, s) for n, s in zip(new, states))
-            out = np.where(m, out, 0 if zero_output_for_mask else prev)
-        outputs[:, t] = out
-        prev, states = out, new
+        out, new = cell.step(xw[t], states, record)
+        m = mask[t, :, None]
+        states = tuple(np.where(m, n, s) for n, s in zip(new, states))
+        out = np.where(m, out, 0 if zero_output_for_mask else prev)
+        outputs[t] = prev = out
     return outputs, states
 
 
@@ -233,16 +280,19 @@ def run_rnn(spec: RNNSpec, x, initial_state, mask, dtype, record=None):
     computation as Keras' step-by-step stack, with the input projection of
     every cell done for all timesteps at once.
     """
-    seq = np.asarray(x, dtype=dtype)
+    seq = np.asarray(x, dtype=dtype).transpose(1, 0, 2)  # time-major
+    if mask is not None:
+        mask = np.asarray(mask).T
     if spec.go_backwards:
-        seq = seq[:, ::-1]
-        mask = None if mask is None else mask[:, ::-1]
+        seq = seq[::-1]
+        mask = None if mask is None else mask[::-1]
+    seq = np.ascontiguousarray(seq)
     finals = []
     for i, (cell, states) in enumerate(zip(spec.cells, initial_state)):
         rec = None if record is None else record[i]
         seq, states = _scan(_Cell(cell, dtype), seq, states, mask, spec.zero_output_for_mask, rec)
         finals.append(states)
-    return seq, seq[:, -1], finals
+    return seq.transpose(1, 0, 2), seq[-1], finals
 
 
 def run_bidirectional(spec: BidirectionalSpec, x, fw_state, bw_state, mask, dtype, record=None):

@@ -145,3 +145,29 @@ def check_units(value, what: str = "units") -> int:
     if value <= 0:
         raise RNNGuideError(f"expected {what} to be a positive integer, got {value}")
     return int(value)
+
+
+#: Keras' built-in activations (serialized names) that rnnguide has equations for.
+#: ``glu`` (halves the units), ``threshold`` (needs arguments) and ``sparsemax``
+#: are left out on purpose.
+ACTIVATION_NAMES = (
+    "linear", "tanh", "sigmoid", "relu", "relu6", "leaky_relu", "elu", "selu", "celu",
+    "softplus", "softsign", "silu", "swish", "gelu", "mish", "exponential", "hard_sigmoid",
+    "hard_silu", "hard_swish", "hard_tanh", "tanh_shrink", "soft_shrink", "hard_shrink",
+    "sparse_plus", "sparse_sigmoid", "squareplus", "log_sigmoid", "softmax", "log_softmax",
+)  # fmt: skip
+
+
+def check_activation(name) -> str:
+    """The activation's name (``None`` means linear), or a clear error."""
+    from .errors import UnsupportedError
+
+    if name is None:
+        return "linear"
+    if isinstance(name, str) and name in ACTIVATION_NAMES:
+        return name
+    shown = name if isinstance(name, str) else getattr(name, "__name__", repr(name))
+    raise UnsupportedError(
+        f"unknown activation {shown!r}: expected one of Keras' built-in activations "
+        f"({', '.join(sorted(ACTIVATION_NAMES))})"
+    )

@@ -9,11 +9,13 @@ tables all read them, so no code path looks at Keras objects directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import RNNGuideError
-from .kinds import Kind, check_units, get_kind
+from .kinds import Kind, check_activation, check_units, get_kind
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["BidirectionalSpec", "CellSpec", "RNNSpec", "cell_spec", "layer_spec"]
 
@@ -156,10 +158,8 @@ def cell_spec(
     units = check_units(units)
     if input_dim is not None:
         input_dim = check_units(input_dim, "input_dim")
-    from .equations import get_activation  # validates the names up front
-
-    get_activation(activation)
-    get_activation(recurrent_activation)
+    activation = check_activation(activation)
+    recurrent_activation = check_activation(recurrent_activation)
     return CellSpec(
         kind=k,
         units=units,
