@@ -28,7 +28,10 @@ def resolve(kind_or_layer, units=None, input_dim=None, **options):
                 f"got a Keras object and also {given}: the layer's own config is used, "
                 "so pass the layer alone (or a kind name with its sizes)"
             )
-        return _keras.spec_from(kind_or_layer)
+        spec = _keras.spec_from(kind_or_layer)
+        if input_dim is not None:  # sizes an unbuilt layer, or checks a built one
+            _with_input_dim(spec, input_dim)
+        return spec
     if isinstance(kind_or_layer, (str, list, tuple)):
         if units is None:
             raise RNNGuideError(f"expected units=... for kind {kind_or_layer!r}, got none")

@@ -229,3 +229,13 @@ def test_errors_come_before_tensorflow_runs(lstm, monkeypatch):
     with pytest.raises(RNNGuideError):
         rg.verify(lstm, np.zeros((2, 5), "float32"))
     assert calls == []
+
+
+def test_unbuilt_layer_needs_an_input_dim(keras):
+    layer = keras.layers.RNN(keras.layers.LSTMCell(5))
+    with pytest.raises(RNNGuideError, match="LSTMCell has no input dimension yet: pass input_dim"):
+        rg.count_params(layer)
+    assert rg.count_params(layer, input_dim=3) == 4 * 5 * (3 + 5 + 1)
+    layer.build((None, 4, 3))
+    with pytest.raises(RNNGuideError, match="expected 3 features .* got 7"):
+        rg.count_params(layer, input_dim=7)

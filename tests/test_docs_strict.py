@@ -1,0 +1,78 @@
+"""The site build is strict: a failing cell, or a warning, fails it.
+
+Runs in the `docs` nox session (which has Sphinx and MyST-NB); skipped elsewhere.
+Each case copies docs/conf.py into a scratch project with one page.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("myst_nb")
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+HEADER = """---
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# Page
+
+"""
+
+
+def build(tmp_path, body: str) -> subprocess.CompletedProcess:
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(DOCS / "conf.py", src / "conf.py")
+    shutil.copytree(DOCS / "_static", src / "_static")
+    (src / "index.md").write_text(HEADER + body)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-n",
+            "-W",
+            "--keep-going",
+            "-b",
+            "html",
+            "-q",
+            str(src),
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "RNNGUIDE_NB_EXECUTION_MODE": "force"},
+    )
+
+
+CELL = "```{{code-cell}} ipython3\n{tags}{code}\n```\n"
+
+
+def test_a_clean_page_builds(tmp_path):
+    result = build(tmp_path, CELL.format(tags="", code="assert 1 + 1 == 2"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_failing_cell_fails_the_build(tmp_path):
+    result = build(tmp_path, CELL.format(tags="", code="raise ValueError('boom')"))
+    assert result.returncode != 0
+    assert "boom" in result.stderr or "boom" in result.stdout
+
+
+def test_a_tagged_expected_error_is_allowed(tmp_path):
+    body = CELL.format(tags=":tags: [raises-exception]\n", code="raise ValueError('expected')")
+    result = build(tmp_path, body)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_broken_reference_fails_the_build(tmp_path):
+    result = build(tmp_path, "See {doc}`no-such-page`.\n")
+    assert result.returncode != 0
+    assert "no-such-page" in result.stderr
