@@ -69,6 +69,8 @@ def cell_from(cell, owner: str = "") -> CellSpec:
         name=cell.name,
         class_name=type(cell).__name__,
         single_state=single,
+        dropout=float(getattr(cell, "dropout", 0.0) or 0.0),
+        recurrent_dropout=float(getattr(cell, "recurrent_dropout", 0.0) or 0.0),
     )
     check_activation(spec.activation)
     check_activation(spec.recurrent_activation)
@@ -114,6 +116,7 @@ def rnn_from(layer) -> RNNSpec:
         batch_size=batch,
         name=layer.name,
         class_name=class_name,
+        unroll=bool(getattr(layer, "unroll", False)),
     )
 
 

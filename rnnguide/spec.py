@@ -40,6 +40,8 @@ class CellSpec:
     class_name: str = ""
     #: whether the cell gets/returns its state as a bare tensor (SimpleRNN/GRU)
     single_state: bool = True
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
 
     @property
     def n_states(self) -> int:
@@ -83,6 +85,7 @@ class RNNSpec:
     batch_size: int | None = None
     name: str = ""
     class_name: str = ""
+    unroll: bool = False
 
     @property
     def units(self) -> int:
@@ -152,6 +155,8 @@ def cell_spec(
     recurrent_activation: str = "sigmoid",
     use_bias: bool = True,
     reset_after: bool = True,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
 ) -> CellSpec:
     """A :class:`CellSpec` from a kind name and sizes (no weights)."""
     k = get_kind(kind, reset_after=reset_after)
@@ -169,6 +174,8 @@ def cell_spec(
         use_bias=bool(use_bias),
         class_name=_CELL_NAMES[k.name],
         single_state=k.name != "LSTM",
+        dropout=float(dropout),
+        recurrent_dropout=float(recurrent_dropout),
     )
 
 
@@ -181,6 +188,7 @@ def layer_spec(
     return_state: bool = False,
     go_backwards: bool = False,
     stateful: bool = False,
+    unroll: bool = False,
     bidirectional: bool = False,
     merge_mode: str | None = "concat",
     **cell_options,
@@ -215,6 +223,7 @@ def layer_spec(
         return_state=bool(return_state),
         go_backwards=bool(go_backwards),
         stateful=bool(stateful),
+        unroll=bool(unroll),
         class_name=class_name,
     )
     if not bidirectional:

@@ -1,0 +1,124 @@
+"""What a recurrent layer costs: FLOPs per step and the cuDNN fast path's rules.
+
+Arithmetic only: no TensorFlow import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .shapes import resolve
+from .spec import BidirectionalSpec, RNNSpec
+
+__all__ = ["CudnnCheck", "cudnn_conditions", "flops_per_step"]
+
+
+def flops_per_step(kind_or_layer, units=None, input_dim=None, batch: int = 1, **options) -> int:
+    """Floating-point operations of one timestep's matrix products.
+
+    Each gate multiplies the input by W (d x u) and the state by U (u x u):
+    ``2 * gates * units * (input_dim + units)`` per sequence in the batch,
+    counting a multiply-add as two. Elementwise work (activations, gate
+    products) is O(units) and left out.
+
+    >>> flops_per_step("LSTM", units=256, input_dim=28)
+    581632
+    >>> flops_per_step("GRU", units=256, input_dim=28) / flops_per_step("LSTM", units=256, input_dim=28)
+    0.75
+    """
+    spec = resolve(kind_or_layer, units, input_dim, **options)
+    halves = [spec.forward, spec.backward] if isinstance(spec, BidirectionalSpec) else [spec]
+    total = 0
+    for rnn in halves:
+        for cell in rnn.cells:
+            d = cell._input_dim()
+            total += 2 * cell.kind.n_gates * cell.units * (d + cell.units)
+    return total * int(batch)
+
+
+@dataclass
+class CudnnCheck:
+    """Whether Keras (TensorFlow backend, on a GPU) can run this layer with cuDNN."""
+
+    layer: str
+    conditions: list  # (condition, required, actual, ok)
+
+    @property
+    def eligible(self) -> bool:
+        return all(ok for *_, ok in self.conditions)
+
+    def __repr__(self) -> str:
+        from ._table import text_table
+
+        verdict = "can use" if self.eligible else "cannot use"
+        rows = [(c, r, a, "yes" if ok else "NO") for c, r, a, ok in self.conditions]
+        return f"{self.layer} {verdict} the cuDNN kernel\n" + text_table(
+            ("condition", "required", "this layer", "ok"), rows
+        )
+
+    def _repr_html_(self) -> str:
+        from ._table import html_table
+
+        verdict = "can use" if self.eligible else "cannot use"
+        rows = [(c, r, a, "yes" if ok else "NO") for c, r, a, ok in self.conditions]
+        return html_table(
+            ("condition", "required", "this layer", "ok"), rows, f"{self.layer} {verdict} cuDNN"
+        )
+
+
+def _mask_rows(mask):
+    """(right-padded, no all-masked sequence) for a boolean (batch, timesteps) mask."""
+    rows = [list(map(bool, r)) for r in mask]
+    right_padded = all(r == sorted(r, reverse=True) for r in rows)
+    none_empty = all(any(r) for r in rows)
+    return right_padded, none_empty
+
+
+def cudnn_conditions(kind_or_layer, units=None, input_dim=None, mask=None, **options) -> CudnnCheck:
+    """The conditions under which Keras 3 uses the fused cuDNN kernel, checked.
+
+    On the TensorFlow backend with a GPU, LSTM and GRU run as one cuDNN call
+    when: activation is tanh, recurrent_activation is sigmoid, unroll is off,
+    use_bias is on, recurrent_dropout is 0, GRU has reset_after=True, and a mask
+    (if any) is right-padded with no fully masked sequence. Otherwise Keras
+    falls back to the generic loop (on CPU it always does).
+
+    >>> cudnn_conditions("GRU", units=8, reset_after=False).eligible
+    False
+    """
+    spec = resolve(kind_or_layer, units, input_dim, **options)
+    rnn = spec.forward if isinstance(spec, BidirectionalSpec) else spec
+    if not isinstance(rnn, RNNSpec):
+        rnn = RNNSpec([rnn])
+    cell = rnn.cells[0]
+    kind = cell.kind.name
+    rows = [
+        (
+            "layer kind",
+            "LSTM or GRU, one cell",
+            f"{rnn.class_name}",
+            kind != "SimpleRNN" and len(rnn.cells) == 1,
+        ),
+        ("activation", "tanh", cell.activation, cell.activation == "tanh"),
+        (
+            "recurrent_activation",
+            "sigmoid",
+            cell.recurrent_activation,
+            cell.recurrent_activation == "sigmoid",
+        ),
+        ("unroll", False, rnn.unroll, not rnn.unroll),
+        ("use_bias", True, cell.use_bias, cell.use_bias),
+        ("recurrent_dropout", 0, cell.recurrent_dropout, cell.recurrent_dropout == 0),
+    ]
+    if kind == "GRU":
+        rows.append(("reset_after", True, cell.kind.reset_after, bool(cell.kind.reset_after)))
+    if mask is not None:
+        right, none_empty = _mask_rows(mask)
+        rows.append(
+            ("mask", "right-padded", "right-padded" if right else "not right-padded", right)
+        )
+        rows.append(
+            ("mask", "no all-masked sequence", "ok" if none_empty else "has one", none_empty)
+        )
+    label = rnn.class_name if not getattr(spec, "name", "") else f"{spec.class_name} {spec.name!r}"
+    return CudnnCheck(label, rows)
