@@ -15,7 +15,7 @@ import nox
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["tests", "lint", "docs"]
+nox.options.sessions = ["tests", "lint", "docs", "browser"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Byte-compile at install time: TensorFlow is thousands of modules, and where
@@ -88,8 +88,8 @@ def docs_live(session):
 
 @nox.session(reuse_venv=True)
 def bench(session):
-    """Print, and write to build/bench.json, import and forward-pass timings."""
-    _install(session, "test")
+    """Print, and write to build/bench.json: import, forward, training and docs-build timings."""
+    _install(session, "test", "docs")
     session.run("python", "benchmarks/bench.py", *session.posargs, env=dict(QUIET_TF))
 
 

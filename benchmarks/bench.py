@@ -4,9 +4,11 @@
     parameters, against one importing TensorFlow;
 (b) forward pass at the original tutorials' MNIST size (batch 64, 28 steps,
     28 features, 256 units, return_sequences=True): rnnguide's numpy reference,
-    the Keras layer called eagerly, and the Keras layer inside tf.function.
+    the Keras layer called eagerly, and the Keras layer inside tf.function;
+(c) training ms per step of the tutorials' two-layer models on random data;
+(d) the docs build, cold (no cache) and rebuilt with nothing changed.
 
-Usage: python benchmarks/bench.py [--quick] [--out build/bench.json]
+Usage: python benchmarks/bench.py [--quick] [--skip-docs] [--out build/bench.json]
 """
 
 from __future__ import annotations
@@ -74,10 +76,66 @@ def forward(repeat: int) -> dict:
     return results
 
 
+def train(repeat: int) -> dict:
+    """ms per training step of the tutorials' two-layer 256-unit models, random MNIST-shaped data."""
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 28, 28)).astype("float32")
+    y = rng.integers(0, 10, size=64)
+    out = {}
+    for kind in ("SimpleRNN", "LSTM", "GRU"):
+        rnn = getattr(keras.layers, kind)
+        model = keras.Sequential(
+            [
+                keras.Input((28, 28)),
+                rnn(256, return_sequences=True),
+                rnn(256),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        out[kind] = median_ms(lambda m=model: m.train_on_batch(x, y), repeat, warmup=2)
+    return out
+
+
+def docs_build() -> tuple[float, float]:
+    """Seconds of a cold docs build (no cache, no output) and of a no-change rebuild."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    build = root / "docs" / "_build"
+    for sub in ("html", "doctrees", ".jupyter_cache", "jupyter_execute"):
+        shutil.rmtree(build / sub, ignore_errors=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-q",
+        "-n",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        str(root / "docs"),
+        str(build / "html"),
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", RNNGUIDE_NB_EXECUTION_MODE="cache")
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return times[0], times[1]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--out", default="build/bench.json")
+    parser.add_argument("--skip-docs", action="store_true", help="do not time the docs build")
     args = parser.parse_args(argv)
     n_import, n_fwd = (3, 5) if args.quick else (7, 20)
 
@@ -105,6 +163,16 @@ def main(argv=None) -> int:
         print(
             f"  {kind:<10}{r['reference']:>11.2f}{r['eager']:>9.2f}{r['tf_function']:>13.2f}"
             f"{ratio:>11.2f}{r['max_abs_error']:>10.1e}"
+        )
+    figures["train_ms_per_step"] = train(5 if args.quick else 10)
+    print("training, 2 x 256 units, batch 64, MNIST-shaped random data (median ms per step):")
+    for kind, ms in figures["train_ms_per_step"].items():
+        print(f"  {kind:<10}{ms:>8.1f}")
+    if not args.skip_docs:
+        cold, warm = docs_build()
+        figures["docs_build_cold_s"], figures["docs_build_warm_s"] = cold, warm
+        print(
+            f"docs build: cold {cold:.1f} s (target <= 180), no-change rebuild {warm:.1f} s (target <= 15)"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")

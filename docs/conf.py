@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
+from pathlib import Path
 
 import rnnguide
 
@@ -36,6 +39,28 @@ nb_execution_show_tb = True
 nb_merge_streams = True
 nb_execution_excludepatterns: list[str] = []
 
+
+# -- math, served from this site ----------------------------------------------------
+# MathJax 3 comes from the django-static-mathjax wheel on PyPI (plain static
+# files, no Django needed); the self-contained SVG build is copied into the
+# site, so pages render math offline and behind firewalls.
+def _local_mathjax() -> str:
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("install the docs dependency group: django-static-mathjax is missing")
+    src = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
+    dest = Path(__file__).parent / "_build" / "_mathjax" / "mathjax"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("es5/tex-svg.js", "LICENSE"):
+        target = dest / Path(name).name
+        if not target.exists() or target.stat().st_size != (src / name).stat().st_size:
+            shutil.copyfile(src / name, target)
+    return str(dest.parent)
+
+
+mathjax_path = "mathjax/tex-svg.js"  # relative to _static
+mathjax3_config = {"svg": {"fontCache": "global"}}
+
 # -- autodoc -------------------------------------------------------------------------
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
@@ -44,7 +69,7 @@ autodoc_default_options = {"members": True}
 # -- HTML ----------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = "rnnguide"
-html_static_path = ["_static"]
+html_static_path = ["_static", _local_mathjax()]
 html_css_files = ["rnnguide.css"]
 html_theme_options = {
     "repository_url": REPO_URL,

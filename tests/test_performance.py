@@ -19,8 +19,12 @@ def test_flops_by_hand():
     ("kind", "act", "rec", "unroll", "use_bias", "reset_after"),
     list(
         itertools.product(
-            ["LSTM", "GRU"], ["tanh", "relu"], ["sigmoid", "hard_sigmoid"], [False, True],
-            [True, False], [True, False],
+            ["LSTM", "GRU"],
+            ["tanh", "relu"],
+            ["sigmoid", "hard_sigmoid"],
+            [False, True],
+            [True, False],
+            [True, False],
         )
     ),
 )
@@ -35,7 +39,9 @@ def test_cudnn_rule_matches_keras(keras, kind, act, rec, unroll, use_bias, reset
     layer = getattr(keras.layers, kind)(4, **opts)
     cell = layer.cell
     if kind == "LSTM":
-        want = tf_rnn._do_lstm_arguments_support_cudnn(cell.activation, cell.recurrent_activation, unroll, use_bias)
+        want = tf_rnn._do_lstm_arguments_support_cudnn(
+            cell.activation, cell.recurrent_activation, unroll, use_bias
+        )
     else:
         want = tf_rnn._do_gru_arguments_support_cudnn(
             cell.activation, cell.recurrent_activation, unroll, use_bias, reset_after

@@ -1,0 +1,221 @@
+"""Check the built site in a real browser (headless Chromium driven by Playwright).
+
+For every page: every resource loads (HTTP < 400), no console errors, no request
+leaves 127.0.0.1, math is rendered (no raw TeX left), every executed output and
+plot is present and non-empty, and the copy button copies its cell's code.
+Then: the search page finds the GRU page for ``reset_after`` and the stacking
+page for ``StackedRNNCells``; screenshots of the landing and LSTM pages at
+desktop and phone widths go to --screenshots.
+
+Usage: python tools/browser_check.py docs/_build/html [--screenshots build/screenshots]
+Exit code 0 when every check passes, 1 otherwise (each failure is listed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import os
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+CHROMIUM = os.environ.get("RNNGUIDE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SKIP = {"genindex.html", "search.html", "py-modindex.html"}
+SEARCHES = {"reset_after": "concepts/gru.html", "StackedRNNCells": "concepts/stacked_cells.html"}
+SCREENSHOT_PAGES = {"index": "index.html", "lstm": "concepts/lstm.html"}
+VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(root: Path):
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def pages(root: Path):
+    for path in sorted(root.rglob("*.html")):
+        rel = path.relative_to(root).as_posix()
+        if rel.split("/")[0] in ("_static", "_sources", "_modules") or rel in SKIP:
+            continue
+        yield rel
+
+
+def _is_local(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "blob", "about") or parsed.hostname == "127.0.0.1"
+
+
+CHECK_PAGE_JS = r"""
+async () => {
+  const problems = [];
+  const mathNodes = document.querySelectorAll('.math');
+  if (mathNodes.length) {
+    const deadline = Date.now() + 15000;
+    while (Date.now() < deadline &&
+           document.querySelectorAll('mjx-container').length < mathNodes.length) {
+      await new Promise(r => setTimeout(r, 100));
+    }
+    const rendered = document.querySelectorAll('mjx-container').length;
+    if (rendered < mathNodes.length) problems.push(`math: ${rendered} of ${mathNodes.length} formulas rendered`);
+  }
+  const text = document.querySelector('main') ? document.querySelector('main').innerText : document.body.innerText;
+  for (const raw of ['$$', '\\(', '\\[', '\\begin{']) {
+    if (text.includes(raw)) problems.push(`raw TeX left in the page: ${raw}`);
+  }
+  document.querySelectorAll('.cell_output').forEach((out, i) => {
+    const hasImg = out.querySelector('img');
+    if (!out.innerText.trim() && !hasImg && !out.querySelector('table, svg')) problems.push(`empty output #${i}`);
+  });
+  document.querySelectorAll('main img').forEach(img => {
+    if (!img.complete || img.naturalWidth === 0) problems.push(`broken image ${img.getAttribute('src')}`);
+  });
+  return problems;
+}
+"""
+
+
+def check_page(context, base: str, rel: str) -> list[str]:
+    problems: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"),
+    )
+    page.on(
+        "requestfailed",
+        lambda r: _is_local(r.url) and problems.append(f"failed request: {r.url}"),
+    )
+    page.goto(base + rel, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    problems += page.evaluate(CHECK_PAGE_JS)
+    button = page.locator("button.copybtn").first
+    if button.count():
+        cell = page.locator("div.cell_input pre, div.highlight pre").first
+        expected = cell.inner_text().strip()
+        page.evaluate("navigator.clipboard.writeText('')")
+        button.click(force=True)
+        copied = page.evaluate("navigator.clipboard.readText()").strip()
+        if copied != expected:
+            problems.append(f"copy button copied {copied[:60]!r}, expected {expected[:60]!r}")
+    page.close()
+    return problems
+
+
+def check_search(context, base: str) -> list[str]:
+    problems = []
+    for term, target in SEARCHES.items():
+        page = context.new_page()
+        page.goto(f"{base}search.html?q={term}", wait_until="load")
+        try:
+            page.wait_for_selector("ul.search li a", timeout=20000)
+        except Exception:
+            problems.append(f"search {term!r}: no results listed")
+            page.close()
+            continue
+        hrefs = page.eval_on_selector_all(
+            "ul.search li a", "els => els.map(e => e.getAttribute('href'))"
+        )
+        if not any(target in (h or "") for h in hrefs):
+            problems.append(f"search {term!r}: {target} not among {hrefs[:8]}")
+        page.close()
+    return problems
+
+
+def screenshots(browser, base: str, outdir: Path) -> list[str]:
+    outdir.mkdir(parents=True, exist_ok=True)
+    made = []
+    for vp_name, (w, h) in VIEWPORTS.items():
+        ctx = browser.new_context(viewport={"width": w, "height": h})
+        ctx.route(
+            "**/*",
+            lambda route: route.continue_() if _is_local(route.request.url) else route.abort(),
+        )
+        for name, rel in SCREENSHOT_PAGES.items():
+            page = ctx.new_page()
+            page.goto(base + rel, wait_until="networkidle")
+            page.wait_for_timeout(500)
+            path = outdir / f"{name}-{vp_name}.png"
+            page.screenshot(path=str(path), full_page=False)
+            made.append(str(path))
+            page.close()
+        ctx.close()
+    return made
+
+
+def run(site: Path, shots: Path | None, only: list[str] | None = None) -> list[str]:
+    from playwright.sync_api import sync_playwright
+
+    if not (site / "index.html").exists():
+        return [f"no built site at {site} (run `nox -s docs` first)"]
+    if not Path(CHROMIUM).exists():
+        return [
+            f"no Chromium at {CHROMIUM}: install Debian's chromium package (apt-get install chromium)"
+        ]
+    server, base = serve(site)
+    failures: list[str] = []
+    outside: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = browser.new_context()
+            context.grant_permissions(
+                ["clipboard-read", "clipboard-write"], origin=base.rstrip("/")
+            )
+
+            def guard(route):
+                if _is_local(route.request.url):
+                    route.continue_()
+                else:
+                    outside.append(route.request.url)
+                    route.abort()
+
+            context.route("**/*", guard)
+            for rel in only or list(pages(site)):
+                failures += [f"{rel}: {msg}" for msg in check_page(context, base, rel)]
+            if only is None:
+                failures += check_search(context, base)
+            failures += [f"request left 127.0.0.1: {u}" for u in sorted(set(outside))]
+            if shots is not None:
+                for path in screenshots(browser, base, shots):
+                    print(f"screenshot: {path}")
+            browser.close()
+    finally:
+        server.shutdown()
+    return failures
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("site", type=Path)
+    parser.add_argument("--screenshots", type=Path, default=None)
+    args = parser.parse_args(argv)
+    failures = run(args.site, args.screenshots)
+    n_pages = len(list(pages(args.site))) if args.site.exists() else 0
+    for f in failures:
+        print(f"FAIL {f}")
+    print(f"browser check: {n_pages} pages, {len(failures)} problems")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
