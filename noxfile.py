@@ -64,18 +64,16 @@ def docs(session):
     _install(session, "docs")
     if "--clean" in session.posargs:
         shutil.rmtree("docs/_build", ignore_errors=True)
+    env = _docs_env()
+    # Forced execution needs no cache, so pages can execute in parallel; the
+    # cache's SQLite database does not support parallel writers.
+    jobs = ["-j", "auto"] if env["RNNGUIDE_NB_EXECUTION_MODE"] == "force" else []
+    args = [a for a in session.posargs if a != "--clean"]
     session.run(
-        "sphinx-build",
-        "-n",
-        "-W",
-        "--keep-going",
-        "-b",
-        "html",
-        "docs",
-        "docs/_build/html",
-        *[a for a in session.posargs if a != "--clean"],
-        env=_docs_env(),
-    )
+        "sphinx-build", "-n", "-W", "--keep-going", *jobs, "-b", "html", "docs", "docs/_build/html",
+        *args,
+        env=env,
+    )  # fmt: skip
 
 
 @nox.session(name="docs-live", reuse_venv=True)
