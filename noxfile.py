@@ -74,6 +74,26 @@ def docs(session):
         *args,
         env=env,
     )  # fmt: skip
+    # the build must be strict: a failing cell, a warning, a broken reference fail it
+    session.run("pytest", "-p", "no:cacheprovider", "tests/test_docs_strict.py", env=env)
+
+
+@nox.session
+def browser(session):
+    """Check the built site in headless Chromium: resources, console, math, outputs, search."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "browser"))
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    if not os.path.exists("docs/_build/html/index.html"):
+        session.error("no built site: run `nox -s docs` first")
+    if not os.path.exists(os.environ.get("RNNGUIDE_CHROMIUM", "/usr/bin/chromium")):
+        session.error(
+            "no Chromium: install Debian's package (apt-get install chromium); .ci/run does"
+        )
+    session.run(
+        "python", "tools/browser_check.py", "docs/_build/html", "--screenshots", "build/screenshots"
+    )
+    # and the check fails when a page is broken on purpose
+    session.run("pytest", "-p", "no:cacheprovider", "tests/test_browser.py", *session.posargs)
 
 
 @nox.session(name="docs-live", reuse_venv=True)
