@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import RNNGuideError, UnsupportedError
 from .kinds import check_activation, get_kind
-from .spec import BidirectionalSpec, CellSpec, RNNSpec
+from .spec import STACKED_CELLS, BidirectionalSpec, CellSpec, RNNSpec
 
 SUPPORTED = (
     "SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, "
@@ -140,7 +140,7 @@ def spec_from(obj):
         return rnn_from(obj)
     if isinstance(obj, L.StackedRNNCells):
         cells = _stack_from(obj, f"StackedRNNCells {obj.name!r}")
-        return RNNSpec(cells=cells, stacked=True, name=obj.name, class_name="StackedRNNCells")
+        return RNNSpec(cells=cells, stacked=True, name=obj.name, class_name=STACKED_CELLS)
     if isinstance(obj, (L.SimpleRNNCell, L.LSTMCell, L.GRUCell)):
         return cell_from(obj)
     if isinstance(obj, L.Layer):

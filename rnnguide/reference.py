@@ -14,7 +14,7 @@ import numpy as np
 from .equations import RECORDED, _Cell, merge, run_bidirectional, run_rnn
 from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .shapes import resolve
-from .spec import BidirectionalSpec, CellSpec, RNNSpec
+from .spec import BidirectionalSpec, CellSpec, RNNSpec, is_step
 
 __all__ = ["GateWeights", "gates", "reference_call", "split_weights"]
 
@@ -241,9 +241,7 @@ def reference_call(layer, x, initial_state=None, mask=None):
     ((2, 4), (2, 4), True)
     """
     spec = resolve(layer)
-    if isinstance(spec, CellSpec) or (
-        isinstance(spec, RNNSpec) and spec.class_name == "StackedRNNCells"
-    ):
+    if is_step(spec):
         return _reference_cell(spec, x, initial_state)
     spec, arr, m, dtype = _prepare(layer, x, mask)
     batch = arr.shape[0]

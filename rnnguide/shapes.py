@@ -6,9 +6,11 @@ instance (whose config and weights are read, nothing is run).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .kinds import check_units
-from .spec import BidirectionalSpec, CellSpec, RNNSpec, layer_spec
+from .spec import STACKED_CELLS, BidirectionalSpec, CellSpec, RNNSpec, is_step, layer_spec
 
 __all__ = ["count_params", "output_shapes", "param_formula", "resolve", "weight_shapes"]
 
@@ -109,12 +111,11 @@ def _bidirectional_shapes(spec: BidirectionalSpec, batch, steps):
 
 def shapes_of(spec, input_shape):
     """Output shapes of a spec for an input shape (3D for layers, 2D for cells)."""
-    if isinstance(spec, CellSpec):
+    if is_step(spec):
         batch, features = _check_shape(input_shape, 2)
-        _with_input_dim(RNNSpec([spec]), features)
-        return [(batch, spec.units), [(batch, spec.units)] * spec.n_states]
-    if isinstance(spec, RNNSpec) and spec.class_name == "StackedRNNCells":
-        batch, features = _check_shape(input_shape, 2)
+        if isinstance(spec, CellSpec):
+            _with_input_dim(RNNSpec([spec]), features)
+            return [(batch, spec.units), [(batch, spec.units)] * spec.n_states]
         _with_input_dim(spec, features)
         return [(batch, spec.units), state_shapes(spec, batch)]
     batch, steps, features = _check_shape(input_shape, 3)
@@ -149,8 +150,7 @@ def output_shapes(kind_or_layer, units=None, input_shape=None, **options):
     spec = resolve(kind_or_layer, units, **options)
     if _is_step_query(kind_or_layer, input_shape):
         # a cell (or stack of cells) called on one step: cell(x_t, states)
-        spec = spec.cells[0] if not spec.stacked else spec
-        spec.class_name = spec.class_name if not isinstance(spec, RNNSpec) else "StackedRNNCells"
+        spec = replace(spec, class_name=STACKED_CELLS) if spec.stacked else spec.cells[0]
     if input_shape is None:
         input_shape = _default_input_shape(spec)
     return shapes_of(spec, input_shape)
@@ -170,9 +170,7 @@ def _default_input_shape(spec):
             "expected input_shape=(batch, timesteps, features): the layer is not built, "
             "so its input size is unknown"
         )
-    if isinstance(spec, CellSpec) or (
-        isinstance(spec, RNNSpec) and spec.class_name == "StackedRNNCells"
-    ):
+    if is_step(spec):
         return (None, dim)
     batch = spec.forward.batch_size if isinstance(spec, BidirectionalSpec) else spec.batch_size
     return (batch, None, dim)

@@ -238,6 +238,16 @@ def layer_spec(
     return BidirectionalSpec(fw, bw, merge_mode)
 
 
+STACKED_CELLS = "StackedRNNCells"
+
+
+def is_step(spec) -> bool:
+    """A cell or a bare StackedRNNCells: called on one step, ``cell(x_t, states)``."""
+    return isinstance(spec, CellSpec) or (
+        isinstance(spec, RNNSpec) and spec.class_name == STACKED_CELLS
+    )
+
+
 def iter_cells(spec):
     """Every CellSpec in a spec, forward half first."""
     if isinstance(spec, BidirectionalSpec):

@@ -9,7 +9,7 @@ import numpy as np
 from ._table import html_table, text_table
 from .errors import RNNGuideError
 from .shapes import resolve
-from .spec import BidirectionalSpec, CellSpec, RNNSpec
+from .spec import BidirectionalSpec, CellSpec, RNNSpec, is_step
 
 __all__ = ["Report", "Row", "assert_equations", "verify"]
 
@@ -99,7 +99,7 @@ def names_of(spec) -> list[str]:
             + [f"forward {n}" for n in _state_names(spec.forward)]
             + [f"backward {n}" for n in _state_names(spec.backward)]
         )
-    if spec.class_name == "StackedRNNCells":
+    if is_step(spec):
         return ["output", *_state_names(spec)]
     return ["output", *(_state_names(spec) if spec.return_state else [])]
 
@@ -188,9 +188,7 @@ def verify(layer, x, initial_state=None, mask=None, atol=1e-5, rtol=1e-5) -> Rep
 
     spec = resolve(layer)
     label = f"{spec.class_name} {getattr(layer, 'name', '')!r}"
-    is_cell = isinstance(spec, CellSpec) or (
-        isinstance(spec, RNNSpec) and spec.class_name == "StackedRNNCells"
-    )
+    is_cell = is_step(spec)
     if not getattr(layer, "built", True):
         arr = check_input(x, 2 if is_cell else 3, None, label)
         _keras.build_if_needed(layer, arr.shape)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("myst_nb")
+pytest.importorskip("mathjax")  # django-static-mathjax: the docs group is installed
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 HEADER = """---
