@@ -65,12 +65,11 @@ def docs(session):
     if "--clean" in session.posargs:
         shutil.rmtree("docs/_build", ignore_errors=True)
     env = _docs_env()
-    # Forced execution needs no cache, so pages can execute in parallel; the
-    # cache's SQLite database does not support parallel writers.
-    jobs = ["-j", "auto"] if env["RNNGUIDE_NB_EXECUTION_MODE"] == "force" else []
+    # No `-j`: Sphinx's forked workers inherit the notebook kernels' ZMQ sockets
+    # (and jupyter-cache's SQLite), so pages execute one after another.
     args = [a for a in session.posargs if a != "--clean"]
     session.run(
-        "sphinx-build", "-n", "-W", "--keep-going", *jobs, "-b", "html", "docs", "docs/_build/html",
+        "sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
         *args,
         env=env,
     )  # fmt: skip
