@@ -61,7 +61,7 @@ def _docs_env():
 @nox.session(reuse_venv=True)
 def docs(session):
     """Build the site strictly (warnings are errors) into docs/_build/html."""
-    _install(session, "docs")
+    _install(session, "docs", "test")
     if "--clean" in session.posargs:
         shutil.rmtree("docs/_build", ignore_errors=True)
     env = _docs_env()

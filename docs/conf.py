@@ -81,5 +81,8 @@ html_theme_options = {
     "launch_buttons": {"colab_url": "https://colab.research.google.com"},
     "show_toc_level": 2,
 }
+# pydata-sphinx-theme reads the colour mode from here; left empty, a first
+# visit logs "invalid theme mode" to the console (caught by `nox -s browser`)
+html_context = {"default_mode": "auto"}
 html_last_updated_fmt = ""
 nitpicky = True

@@ -166,6 +166,15 @@ class _Cell:
         self.act = _inplace(cell.activation)
         self.rec = _inplace(cell.recurrent_activation)
         self.reset_after = bool(cell.kind.reset_after)
+        if self.kind == "LSTM":
+            # Keras stores the gates as (i, f, c, o); keep the three sigmoid
+            # gates side by side, (i, f, o, c), so one in-place call covers them
+            u = self.u
+            order = np.r_[0 : 2 * u, 3 * u : 4 * u, 2 * u : 3 * u]
+            self.W = np.ascontiguousarray(self.W[:, order])
+            self.U = np.ascontiguousarray(self.U[:, order])
+            if self.b_in is not None:
+                self.b_in = self.b_in[order]
         if self.kind == "GRU" and not self.reset_after:
             self.U_zr = np.ascontiguousarray(self.U[:, : 2 * self.u])
             self.U_h = np.ascontiguousarray(self.U[:, 2 * self.u :])
@@ -190,10 +199,9 @@ class _Cell:
         if self.kind == "LSTM":
             z = h @ self.U
             z += xw
-            i = self.rec(z[:, :u])
-            f = self.rec(z[:, u : 2 * u])
-            g = self.act(z[:, 2 * u : 3 * u])
-            o = self.rec(z[:, 3 * u :])
+            self.rec(z[:, : 3 * u])
+            i, f, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u]
+            g = self.act(z[:, 3 * u :])
             c_new = f * states[1]
             c_new += i * g
             h_new = self.act(c_new.copy())
