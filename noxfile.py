@@ -65,8 +65,11 @@ def docs(session):
     if "--clean" in session.posargs:
         shutil.rmtree("docs/_build", ignore_errors=True)
     env = _docs_env()
-    # No `-j`: Sphinx's forked workers inherit the notebook kernels' ZMQ sockets
-    # (and jupyter-cache's SQLite), so pages execute one after another.
+    # Pages execute in parallel into the notebook cache first (`sphinx -j`
+    # cannot run kernels); in CI the cache is emptied so every page runs again.
+    force = ["--force"] if env["RNNGUIDE_NB_EXECUTION_MODE"] == "force" else []
+    session.run("python", "tools/execute_pages.py", "docs", *force, env=env)
+    env["RNNGUIDE_NB_EXECUTION_MODE"] = "cache"  # Sphinx renders from the fresh cache
     args = [a for a in session.posargs if a != "--clean"]
     session.run(
         "sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
@@ -80,8 +83,7 @@ def docs(session):
 @nox.session
 def browser(session):
     """Check the built site in headless Chromium: resources, console, math, outputs, search."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "browser"))
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    _install(session, "browser", "test", extra=None)
     if not os.path.exists("docs/_build/html/index.html"):
         session.error("no built site: run `nox -s docs` first")
     if not os.path.exists(os.environ.get("RNNGUIDE_CHROMIUM", "/usr/bin/chromium")):
