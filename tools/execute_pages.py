@@ -62,7 +62,7 @@ def main(argv=None) -> int:
         cache.clear_cache()
         cache = get_cache(str(cache_path))
 
-    todo = []
+    todo, solo = [], []  # solo: pages that publish timings run by themselves
     for path in sorted(args.docs.rglob("*.md")):
         if "_build" in path.parts:
             continue
@@ -72,27 +72,36 @@ def main(argv=None) -> int:
         try:
             cache.match_cache_notebook(nb)
         except KeyError:
-            todo.append(str(path))
-    print(f"executing {len(todo)} page(s) with {args.jobs} worker(s)", flush=True)
+            alone = nb.metadata.get("rnnguide", {}).get("run_alone", False)
+            (solo if alone else todo).append(str(path))
+    print(
+        f"executing {len(todo)} page(s) with {args.jobs} worker(s), then {len(solo)} alone",
+        flush=True,
+    )
     t0 = time.perf_counter()
     failed = []
     ctx = multiprocessing.get_context("spawn")
+
+    def store(result):
+        path, nb, seconds, error = result
+        if error:
+            failed.append(path)
+            print(f"FAILED {path}\n{error}", flush=True)
+            return
+        cache.cache_notebook_bundle(
+            CacheBundleIn(nb, path, data={"execution_seconds": seconds}),
+            check_validity=False,
+            overwrite=True,
+        )
+        print(f"executed {path} in {seconds:.1f} s", flush=True)
+
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
         # the slowest pages first, so the pool does not end on a long tail
         todo.sort(key=lambda p: -Path(p).stat().st_size)
-        futures = [pool.submit(execute, p) for p in todo]
-        for fut in as_completed(futures):
-            path, nb, seconds, error = fut.result()
-            if error:
-                failed.append(path)
-                print(f"FAILED {path}\n{error}", flush=True)
-                continue
-            cache.cache_notebook_bundle(
-                CacheBundleIn(nb, path, data={"execution_seconds": seconds}),
-                check_validity=False,
-                overwrite=True,
-            )
-            print(f"executed {path} in {seconds:.1f} s", flush=True)
+        for fut in as_completed([pool.submit(execute, p) for p in todo]):
+            store(fut.result())
+    for path in solo:
+        store(execute(path))
     print(f"pages executed in {time.perf_counter() - t0:.1f} s", flush=True)
     # a failed page is left to sphinx-build, which re-runs it and fails the
     # build with its own report of the cell
