@@ -77,7 +77,11 @@ def docs(session):
         env=env,
     )  # fmt: skip
     # the build must be strict: a failing cell, a warning, a broken reference fail it
-    session.run("pytest", "-p", "no:cacheprovider", "tests/test_docs_strict.py", env=env)
+    env["RNNGUIDE_SITE_BUILT"] = "1"
+    session.run(
+        "pytest", "-p", "no:cacheprovider", "tests/test_docs_strict.py", "tests/test_colab.py",
+        env=env,
+    )  # fmt: skip
 
 
 @nox.session
@@ -86,10 +90,17 @@ def browser(session):
     _install(session, "browser", "test", extra=None)
     if not os.path.exists("docs/_build/html/index.html"):
         session.error("no built site: run `nox -s docs` first")
-    if not os.path.exists(os.environ.get("RNNGUIDE_CHROMIUM", "/usr/bin/chromium")):
-        session.error(
-            "no Chromium: install Debian's package (apt-get install chromium); .ci/run does"
-        )
+    chromium = os.environ.get("RNNGUIDE_CHROMIUM", "/usr/bin/chromium")
+    if not os.path.exists(chromium):
+        # Debian's Chromium: Playwright's own browser download does not work offline
+        if not shutil.which("apt-get"):
+            session.error(f"no Chromium at {chromium}: install it with your package manager")
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        session.run(*sudo, "apt-get", "update", "-qq", external=True)
+        session.run(
+            *sudo, "apt-get", "install", "-y", "-qq", "chromium", external=True,
+            env={"DEBIAN_FRONTEND": "noninteractive"},
+        )  # fmt: skip
     session.run(
         "python", "tools/browser_check.py", "docs/_build/html", "--screenshots", "build/screenshots"
     )

@@ -14,7 +14,7 @@ import numpy as np
 from .equations import RECORDED, _Cell, merge, run_bidirectional, run_rnn
 from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .shapes import resolve
-from .spec import BidirectionalSpec, CellSpec, RNNSpec, is_step
+from .spec import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_step
 
 __all__ = ["GateWeights", "gates", "reference_call", "split_weights"]
 
@@ -154,21 +154,13 @@ def rnn_states(spec: RNNSpec, initial_state, batch, dtype, where=""):
 
 
 def _dtype(spec, x):
-    cells = list(_cells(spec))
+    cells = list(cells_of(spec))
     kinds = [np.asarray(c.kernel).dtype for c in cells if c.kernel is not None]
     return np.result_type(np.float32, x.dtype, *kinds)
 
 
-def _cells(spec):
-    if isinstance(spec, BidirectionalSpec):
-        return [*spec.forward.cells, *spec.backward.cells]
-    if isinstance(spec, RNNSpec):
-        return spec.cells
-    return [spec]
-
-
 def _need_weights(spec, owner):
-    for c in _cells(spec):
+    for c in cells_of(spec):
         if c.kernel is None:
             raise RNNGuideError(
                 f"{owner} has no weights yet: build it (call it once, or "
@@ -196,7 +188,7 @@ def _rnn_result(spec: RNNSpec, seq, last, finals, bare):
 def _prepare(layer, x, mask, ndim=3):
     spec = resolve(layer)
     _need_weights(spec, _owner(spec))
-    arr = check_input(x, ndim, next(iter(_cells(spec))).input_dim, _owner(spec))
+    arr = check_input(x, ndim, next(iter(cells_of(spec))).input_dim, _owner(spec))
     m = check_mask(mask, arr.shape[0], arr.shape[1]) if ndim == 3 else None
     return spec, arr, m, _dtype(spec, arr)
 
@@ -265,7 +257,7 @@ def reference_call(layer, x, initial_state=None, mask=None):
 def _reference_cell(spec, x_t, states):
     owner = _owner(spec)
     _need_weights(spec, owner)
-    cells = _cells(spec)
+    cells = cells_of(spec)
     arr = check_input(x_t, 2, cells[0].input_dim, owner)
     dtype = _dtype(spec, arr)
     batch = arr.shape[0]

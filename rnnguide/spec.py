@@ -248,12 +248,10 @@ def is_step(spec) -> bool:
     )
 
 
-def iter_cells(spec):
-    """Every CellSpec in a spec, forward half first."""
+def cells_of(spec) -> list[CellSpec]:
+    """Every CellSpec in a spec, the forward half first."""
     if isinstance(spec, BidirectionalSpec):
-        yield from spec.forward.cells
-        yield from spec.backward.cells
-    elif isinstance(spec, RNNSpec):
-        yield from spec.cells
-    else:
-        yield spec
+        return [*spec.forward.cells, *spec.backward.cells]
+    if isinstance(spec, RNNSpec):
+        return list(spec.cells)
+    return [spec]

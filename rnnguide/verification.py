@@ -9,7 +9,7 @@ import numpy as np
 from ._table import html_table, text_table
 from .errors import RNNGuideError
 from .shapes import resolve
-from .spec import BidirectionalSpec, CellSpec, RNNSpec, is_step
+from .spec import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_step
 
 __all__ = ["Report", "Row", "assert_equations", "verify"]
 
@@ -107,7 +107,7 @@ def names_of(spec) -> list[str]:
 def equations_label(spec) -> str:
     if isinstance(spec, BidirectionalSpec):
         return f"{spec.merge_mode} of " + equations_label(spec.forward)
-    cells = _cells_of(spec)
+    cells = cells_of(spec)
     parts = []
     for c in cells:
         acts = (
@@ -120,10 +120,6 @@ def equations_label(spec) -> str:
     if isinstance(spec, RNNSpec):
         flags += [n for n in ("go_backwards", "stateful") if getattr(spec, n)]
     return " > ".join(parts) + (f" [{', '.join(flags)}]" if flags else "")
-
-
-def _cells_of(spec):
-    return [spec] if isinstance(spec, CellSpec) else spec.cells
 
 
 def _first_difference(got, want, atol, rtol, seq_axis):
