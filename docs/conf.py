@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import rnnguide
@@ -16,7 +17,10 @@ release = version = rnnguide.__version__
 
 REPO_URL = os.environ.get("RNNGUIDE_REPO_URL", "https://github.com/rnnguide/rnnguide")
 
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+
 extensions = [
+    "colab_notebooks",  # Colab-ready .ipynb for the launch button (docs/_ext)
     "myst_nb",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
@@ -69,6 +73,10 @@ autodoc_default_options = {"members": True}
 # -- HTML ----------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = "rnnguide"
+# where the site is published (a link back from the Colab notebooks)
+html_baseurl = os.environ.get("RNNGUIDE_SITE_URL") or os.environ.get(
+    "READTHEDOCS_CANONICAL_URL", ""
+)
 html_static_path = ["_static", _local_mathjax()]
 html_css_files = ["rnnguide.css"]
 html_theme_options = {

@@ -36,6 +36,7 @@ def build(tmp_path, body: str) -> subprocess.CompletedProcess:
     src.mkdir()
     shutil.copy(DOCS / "conf.py", src / "conf.py")
     shutil.copytree(DOCS / "_static", src / "_static")
+    shutil.copytree(DOCS / "_ext", src / "_ext")
     (src / "index.md").write_text(HEADER + body)
     return subprocess.run(
         [

@@ -1,0 +1,92 @@
+"""Colab-ready notebooks for the "launch in Colab" button.
+
+Colab opens notebooks from GitHub only, and only `.ipynb`: it cannot open the
+MyST text pages this site is written in. So, for every notebook page, this
+extension writes the executed notebook, with a setup cell that installs
+rnnguide where it is missing, to ``docs/_build/colab/<page>.ipynb``, and points
+the theme's Colab button at that file on the ``notebooks`` branch of the
+repository. The workflow in ``.github/workflows/docs.yml`` publishes that tree
+to the branch after each build of main.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+NOTEBOOK_BRANCH = "notebooks"
+
+SETUP_CODE = """\
+# Setup for Colab and other fresh kernels: Colab ships TensorFlow and Keras 3;
+# rnnguide is installed from the repository when it is missing.
+import importlib.util
+
+if importlib.util.find_spec("rnnguide") is None:
+    %pip install --quiet "rnnguide @ git+{repo_url}"
+"""
+
+SETUP_NOTE = """\
+This notebook is a page of the [rnnguide site]({site_url}), executed when the
+site was built; its outputs are from that run. The first code cell installs
+rnnguide where it is missing.{errors}"""
+
+ERRORS_NOTE = (
+    " Cells marked *raises an exception on purpose* stop **Run all**: run the"
+    " cells after them from there."
+)
+
+
+def colab_notebook(executed: nbformat.NotebookNode, repo_url: str, site_url: str):
+    """The executed page with a note and a setup cell in front."""
+    nb = nbformat.from_dict(executed)  # a copy: the theme's download is left alone
+    has_errors = False
+    for cell in nb.cells:
+        if "raises-exception" in cell.get("metadata", {}).get("tags", []):
+            has_errors = True
+            cell.source = "# raises an exception on purpose\n" + cell.source
+    note = SETUP_NOTE.format(site_url=site_url, errors=ERRORS_NOTE if has_errors else "")
+    setup = nbformat.v4.new_code_cell(SETUP_CODE.format(repo_url=repo_url))
+    setup.metadata["tags"] = ["rnnguide-setup"]
+    nb.cells[:0] = [nbformat.v4.new_markdown_cell(note), setup]
+    nb.metadata.pop("source_map", None)  # MyST-NB's map back to the .md lines
+    nbformat.validate(nb)
+    return nb
+
+
+def _find_button(buttons, text):
+    for button in buttons:
+        if button.get("text") == text:
+            return button
+        found = _find_button(button.get("buttons", []), text)
+        if found is not None:
+            return found
+    return None
+
+
+def _on_page(app, pagename: str, templatename: str, context: dict[str, Any], doctree):
+    colab = _find_button(context.get("header_buttons", []), "Colab")
+    if colab is None:  # not a notebook page
+        return
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    nb = colab_notebook(
+        nbformat.read(executed, as_version=4),
+        repo_url=app.config.html_theme_options["repository_url"],
+        site_url=app.config.html_baseurl or app.config.html_theme_options["repository_url"],
+    )
+    target = Path(app.outdir).parent / "colab" / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    repo = app.config.html_theme_options["repository_url"].rstrip("/")
+    org_repo = "/".join(repo.split("/")[-2:])
+    colab["url"] = (
+        f"https://colab.research.google.com/github/{org_repo}/blob/"
+        f"{NOTEBOOK_BRANCH}/{pagename}.ipynb"
+    )
+
+
+def setup(app):
+    # after sphinx-book-theme has added its launch buttons (priority 500)
+    app.connect("html-page-context", _on_page, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
