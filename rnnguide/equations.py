@@ -166,6 +166,7 @@ class _Cell:
         self.act = _inplace(cell.activation)
         self.rec = _inplace(cell.recurrent_activation)
         self.reset_after = bool(cell.kind.reset_after)
+        self._buffers = {}
         if self.kind == "LSTM":
             # Keras stores the gates as (i, f, c, o); keep the three sigmoid
             # gates side by side, (i, f, o, c), so one in-place call covers them
@@ -175,16 +176,36 @@ class _Cell:
             self.U = np.ascontiguousarray(self.U[:, order])
             if self.b_in is not None:
                 self.b_in = self.b_in[order]
+            # With the default activations, one tanh covers all four gates:
+            # sigmoid(x) = (1 + tanh(x / 2)) / 2, and halving the sigmoid gates'
+            # weights and biases is exact in floating point, so their
+            # pre-activations arrive already halved.
+            self.fused = cell.recurrent_activation == "sigmoid" and cell.activation == "tanh"
+            if self.fused:
+                for w in (self.W, self.U, self.b_in):
+                    if w is not None:
+                        w[..., : 3 * u] *= 0.5
         if self.kind == "GRU" and not self.reset_after:
             self.U_zr = np.ascontiguousarray(self.U[:, : 2 * self.u])
             self.U_h = np.ascontiguousarray(self.U[:, 2 * self.u :])
 
     def project(self, x):
         """x W + b for every step at once (x may be (B, D) or (T, B, D))."""
-        xw = x @ self.W
+        # one (T*B, D) x (D, G) product, not T small ones
+        xw = (x.reshape(-1, x.shape[-1]) @ self.W).reshape(*x.shape[:-1], self.W.shape[1])
         if self.b_in is not None:
             xw += self.b_in
         return xw
+
+    def _recurrent(self, h, U):
+        """h @ U into a buffer reused across steps (only for gate values that
+        are not returned as states: a fresh array per step would be a new
+        allocation, and page faults, on every step)."""
+        buf, dtype = self._buffers.get(id(U)), np.result_type(h, U)
+        if buf is None or buf.shape[0] != h.shape[0] or buf.dtype != dtype:
+            buf = np.empty((h.shape[0], U.shape[1]), dtype=dtype)
+            self._buffers[id(U)] = buf
+        return np.matmul(h, U, out=buf)
 
     def step(self, xw, states, record=None):
         """One step from a projected input; returns (output, new states)."""
@@ -197,11 +218,17 @@ class _Cell:
                 record["h"].append(h_new.copy())
             return h_new, (h_new,)
         if self.kind == "LSTM":
-            z = h @ self.U
+            z = self._recurrent(h, self.U)
             z += xw
-            self.rec(z[:, : 3 * u])
-            i, f, o = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u]
-            g = self.act(z[:, 3 * u :])
+            if self.fused:
+                np.tanh(z, out=z)
+                ifo = z[:, : 3 * u]
+                ifo += 1.0
+                ifo *= 0.5
+            else:
+                self.rec(z[:, : 3 * u])
+                self.act(z[:, 3 * u :])
+            i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
             c_new = f * states[1]
             c_new += i * g
             h_new = self.act(c_new.copy())
@@ -212,7 +239,7 @@ class _Cell:
             return h_new, (h_new, c_new)
         # GRU
         if self.reset_after:
-            hu = h @ self.U
+            hu = self._recurrent(h, self.U)
             if self.b_rec is not None:
                 hu += self.b_rec
             zr = hu[:, : 2 * u]
@@ -223,7 +250,7 @@ class _Cell:
             g *= r
             g += xw[:, 2 * u :]
         else:
-            zr = h @ self.U_zr
+            zr = self._recurrent(h, self.U_zr)
             zr += xw[:, : 2 * u]
             self.rec(zr)
             z, r = zr[:, :u], zr[:, u:]

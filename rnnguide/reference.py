@@ -185,12 +185,12 @@ def _rnn_result(spec: RNNSpec, seq, last, finals, bare):
     return (out, *finals[0])
 
 
-def _prepare(layer, x, mask, ndim=3):
-    spec = resolve(layer)
+def _prepare(spec, x, mask, ndim=3):
+    """Checked input, mask and compute dtype for a resolved spec."""
     _need_weights(spec, _owner(spec))
     arr = check_input(x, ndim, next(iter(cells_of(spec))).input_dim, _owner(spec))
     m = check_mask(mask, arr.shape[0], arr.shape[1]) if ndim == 3 else None
-    return spec, arr, m, _dtype(spec, arr)
+    return arr, m, _dtype(spec, arr)
 
 
 def _bidirectional_states(spec, initial_state, batch, dtype):
@@ -235,7 +235,7 @@ def reference_call(layer, x, initial_state=None, mask=None):
     spec = resolve(layer)
     if is_step(spec):
         return _reference_cell(spec, x, initial_state)
-    spec, arr, m, dtype = _prepare(layer, x, mask)
+    arr, m, dtype = _prepare(spec, x, mask)
     batch = arr.shape[0]
     if isinstance(spec, BidirectionalSpec):
         (fw, _), (bw, _) = _bidirectional_states(spec, initial_state, batch, dtype)
@@ -357,7 +357,8 @@ def gates(layer, x, initial_state=None, mask=None):
     A list of those per cell for stacked cells; ``{"forward", "backward"}``
     for Bidirectional (the backward half in its own, reversed, order).
     """
-    spec, arr, m, dtype = _prepare(layer, x, mask)
+    spec = resolve(layer)
+    arr, m, dtype = _prepare(spec, x, mask)
     batch = arr.shape[0]
 
     def blank(rnn):

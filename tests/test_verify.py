@@ -124,8 +124,8 @@ def test_gates_and_split_weights_reproduce_the_lstm_step(keras, x):
         i, f, o = sig(pre["i"]), sig(pre["f"]), sig(pre["o"])
         c = f * c + i * np.tanh(pre["c"])
         h = o * np.tanh(c)
-        np.testing.assert_allclose(g["i"][:, t], i, atol=1e-5)
-        np.testing.assert_allclose(g["c"][:, t], c, atol=1e-5)
+        for name, want in zip("ifgoc", (i, f, np.tanh(pre["c"]), o, c)):
+            np.testing.assert_allclose(g[name][:, t], want, atol=1e-5, err_msg=name)
     np.testing.assert_allclose(g["h"], np.asarray(layer(x)), atol=1e-5)
 
 
