@@ -50,6 +50,24 @@ def median_ms(fn, repeat: int, warmup: int = 2) -> float:
     return 1000 * statistics.median(times)
 
 
+def interleaved_ms(a, b, rounds: int = 4, block: int = 5) -> tuple[float, float]:
+    """Median ms of ``a`` and of ``b``, timed in alternating blocks.
+
+    Each block starts with an untimed call, so both are measured warm (their
+    caches and thread pools as repeated calls leave them), and alternating the
+    blocks spreads drift in the machine's speed over both alike.
+    """
+    times: tuple[list, list] = ([], [])
+    for _ in range(rounds):
+        for fn, out in zip((a, b), times):
+            fn()
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times[0]), 1000 * statistics.median(times[1])
+
+
 def forward(repeat: int) -> dict:
     import keras
     import numpy as np
@@ -67,10 +85,17 @@ def forward(repeat: int) -> dict:
         compiled = tf.function(lambda t, layer=layer: layer(t, training=False))
         ref = rg.reference_call(layer, x)
         err = float(np.max(np.abs(ref - compiled(xt).numpy())))
+        # the two compared timings alternate, so drift in the machine's speed
+        # (other load, frequency) falls on both alike
+        ref_ms, tf_ms = interleaved_ms(
+            lambda layer=layer: rg.reference_call(layer, x),
+            lambda c=compiled: c(xt).numpy(),
+            rounds=max(2, repeat // 5),
+        )
         results[kind] = {
-            "reference": median_ms(lambda layer=layer: rg.reference_call(layer, x), repeat),
+            "reference": ref_ms,
             "eager": median_ms(lambda layer=layer: layer(xt, training=False).numpy(), repeat),
-            "tf_function": median_ms(lambda c=compiled: c(xt).numpy(), repeat),
+            "tf_function": tf_ms,
             "max_abs_error": err,
         }
     return results
