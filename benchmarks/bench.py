@@ -50,24 +50,6 @@ def median_ms(fn, repeat: int, warmup: int = 2) -> float:
     return 1000 * statistics.median(times)
 
 
-def interleaved_ms(a, b, rounds: int = 4, block: int = 5) -> tuple[float, float]:
-    """Median ms of ``a`` and of ``b``, timed in alternating blocks.
-
-    Each block starts with an untimed call, so both are measured warm (their
-    caches and thread pools as repeated calls leave them), and alternating the
-    blocks spreads drift in the machine's speed over both alike.
-    """
-    times: tuple[list, list] = ([], [])
-    for _ in range(rounds):
-        for fn, out in zip((a, b), times):
-            fn()
-            for _ in range(block):
-                t0 = time.perf_counter()
-                fn()
-                out.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times[0]), 1000 * statistics.median(times[1])
-
-
 def forward(repeat: int) -> dict:
     import keras
     import numpy as np
@@ -87,7 +69,7 @@ def forward(repeat: int) -> dict:
         err = float(np.max(np.abs(ref - compiled(xt).numpy())))
         # the two compared timings alternate, so drift in the machine's speed
         # (other load, frequency) falls on both alike
-        ref_ms, tf_ms = interleaved_ms(
+        ref_ms, tf_ms = rg.compare_ms(
             lambda layer=layer: rg.reference_call(layer, x),
             lambda c=compiled: c(xt).numpy(),
             rounds=max(2, repeat // 5),

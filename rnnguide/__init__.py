@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 from .kinds import KINDS, Kind, get_kind
-from .performance import cudnn_conditions, flops_per_step
+from .performance import compare_ms, cudnn_conditions, flops_per_step
 from .shapes import count_params, output_shapes, param_formula, weight_shapes
 
 # The rest needs numpy (and loads in ~0.5 s on a small machine): it is imported
@@ -52,6 +52,7 @@ __all__ = [
     "UnsupportedError",
     "__version__",
     "assert_equations",
+    "compare_ms",
     "count_params",
     "cudnn_conditions",
     "describe",

@@ -5,12 +5,14 @@ Arithmetic only: no TensorFlow import.
 
 from __future__ import annotations
 
+import statistics
+import time
 from dataclasses import dataclass
 
 from .shapes import resolve
 from .spec import BidirectionalSpec, RNNSpec
 
-__all__ = ["CudnnCheck", "cudnn_conditions", "flops_per_step"]
+__all__ = ["CudnnCheck", "compare_ms", "cudnn_conditions", "flops_per_step"]
 
 
 def flops_per_step(kind_or_layer, units=None, input_dim=None, batch: int = 1, **options) -> int:
@@ -122,3 +124,32 @@ def cudnn_conditions(kind_or_layer, units=None, input_dim=None, mask=None, **opt
         )
     label = rnn.class_name if not getattr(spec, "name", "") else f"{spec.class_name} {spec.name!r}"
     return CudnnCheck(label, rows)
+
+
+def compare_ms(*fns, rounds: int = 4, block: int = 5, clock=time.perf_counter) -> list[float]:
+    """Median milliseconds per call of each function, timed in alternating blocks.
+
+    Each round runs every function in turn: one untimed call, then ``block``
+    timed ones. Every timing is taken warm (caches, thread pools and traced
+    graphs as repeated calls leave them), and alternating the blocks spreads
+    drift in the machine's speed over all the functions alike, which timing
+    one after the other does not. Use it to compare a Keras call with
+    :func:`rnnguide.reference_call` on the same input.
+
+    >>> fast, slow = compare_ms(lambda: sum(range(10)), lambda: sum(range(100_000)))
+    >>> fast < slow
+    True
+    """
+    if not fns:
+        raise ValueError("expected at least one function to time, got none")
+    if int(rounds) < 1 or int(block) < 1:
+        raise ValueError(f"expected rounds >= 1 and block >= 1, got {rounds} and {block}")
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(int(rounds)):
+        for fn, out in zip(fns, times):
+            fn()
+            for _ in range(int(block)):
+                t0 = clock()
+                fn()
+                out.append(clock() - t0)
+    return [1000 * statistics.median(t) for t in times]

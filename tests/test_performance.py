@@ -58,3 +58,40 @@ def test_cudnn_mask_rules():
     assert not rg.cudnn_conditions("LSTM", units=2, mask=empty).eligible
     assert not rg.cudnn_conditions("SimpleRNN", units=2).eligible
     assert not rg.cudnn_conditions("LSTM", units=2, recurrent_dropout=0.1).eligible
+
+
+class FakeClock:
+    """A clock that only moves when a timed function 'runs'."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def work(self, seconds_by_call):
+        calls = iter(seconds_by_call)
+
+        def fn():
+            self.now += next(calls)
+
+        return fn
+
+
+def test_compare_ms_medians_and_order():
+    clock = FakeClock()
+    # a: the untimed first call of each block is slow (warm-up), timed calls take 1..5 ms
+    a = clock.work(itertools.cycle([9.0, 0.001, 0.002, 0.003, 0.004, 0.005]))
+    b = clock.work(itertools.cycle([9.0, 0.010, 0.010, 0.030, 0.010, 0.010]))
+    order = []
+    fa, fb = (lambda: (order.append("a"), a())), (lambda: (order.append("b"), b()))
+    ms = rg.compare_ms(fa, fb, rounds=3, block=5, clock=clock)
+    assert ms == pytest.approx([3.0, 10.0])  # the warm-up calls are not timed
+    assert order == (["a"] * 6 + ["b"] * 6) * 3  # blocks alternate, one untimed call each
+
+
+def test_compare_ms_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="at least one function"):
+        rg.compare_ms()
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        rg.compare_ms(lambda: None, rounds=0)
