@@ -51,6 +51,11 @@ def test_setup_cell_installs_rnnguide_from_the_repository_when_missing():
     nbformat.validate(nb)
 
 
+def test_setup_cell_pins_the_commit_the_site_was_built_from():
+    nb = colab_notebooks.colab_notebook(page(), REPO, REPO, ref="0123abc")
+    assert f'"rnnguide @ git+{REPO}@0123abc"' in nb.cells[1].source
+
+
 def test_expected_errors_are_marked_and_explained():
     bad = nbformat.v4.new_code_cell("x = [1][2]")
     bad.metadata["tags"] = ["raises-exception"]

@@ -11,6 +11,7 @@ to the branch after each build of main.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ SETUP_CODE = """\
 import importlib.util
 
 if importlib.util.find_spec("rnnguide") is None:
-    %pip install --quiet "rnnguide @ git+{repo_url}"
+    %pip install --quiet "rnnguide @ git+{repo_url}{at_ref}"
 """
 
 SETUP_NOTE = """\
@@ -38,8 +39,14 @@ ERRORS_NOTE = (
 )
 
 
-def colab_notebook(executed: nbformat.NotebookNode, repo_url: str, site_url: str):
-    """The executed page with a note and a setup cell in front."""
+def colab_notebook(
+    executed: nbformat.NotebookNode, repo_url: str, site_url: str, ref: str | None = None
+):
+    """The executed page with a note and a setup cell in front.
+
+    ``ref``: the commit the site was built from, so the notebook installs the
+    rnnguide its outputs came from (the default branch when unknown).
+    """
     nb = nbformat.from_dict(executed)  # a copy: the theme's download is left alone
     has_errors = False
     for cell in nb.cells:
@@ -47,12 +54,18 @@ def colab_notebook(executed: nbformat.NotebookNode, repo_url: str, site_url: str
             has_errors = True
             cell.source = "# raises an exception on purpose\n" + cell.source
     note = SETUP_NOTE.format(site_url=site_url, errors=ERRORS_NOTE if has_errors else "")
-    setup = nbformat.v4.new_code_cell(SETUP_CODE.format(repo_url=repo_url))
+    at_ref = f"@{ref}" if ref else ""
+    setup = nbformat.v4.new_code_cell(SETUP_CODE.format(repo_url=repo_url, at_ref=at_ref))
     setup.metadata["tags"] = ["rnnguide-setup"]
     nb.cells[:0] = [nbformat.v4.new_markdown_cell(note), setup]
     nb.metadata.pop("source_map", None)  # MyST-NB's map back to the .md lines
     nbformat.validate(nb)
     return nb
+
+
+def _built_commit() -> str | None:
+    """The commit being built, where the CI service says (GitHub Actions, Read the Docs)."""
+    return os.environ.get("GITHUB_SHA") or os.environ.get("READTHEDOCS_GIT_COMMIT_HASH")
 
 
 def _find_button(buttons, text):
@@ -74,6 +87,7 @@ def _on_page(app, pagename: str, templatename: str, context: dict[str, Any], doc
         nbformat.read(executed, as_version=4),
         repo_url=app.config.html_theme_options["repository_url"],
         site_url=app.config.html_baseurl or app.config.html_theme_options["repository_url"],
+        ref=_built_commit(),
     )
     target = Path(app.outdir).parent / "colab" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
