@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import rnnguide as rg  # arithmetic and numpy only: TensorFlow is imported where it is timed
+
 IMPORT_RG = (
     "import sys, rnnguide; rnnguide.count_params('LSTM', units=256, input_dim=28); "
     "assert 'tensorflow' not in sys.modules"
@@ -39,23 +41,10 @@ def fresh_python(code: str, repeat: int) -> float:
     return statistics.median(times)
 
 
-def median_ms(fn, repeat: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
-
-
 def forward(repeat: int) -> dict:
     import keras
     import numpy as np
     import tensorflow as tf
-
-    import rnnguide as rg
 
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).normal(size=(64, 28, 28)).astype("float32")
@@ -76,7 +65,9 @@ def forward(repeat: int) -> dict:
         )
         results[kind] = {
             "reference": ref_ms,
-            "eager": median_ms(lambda layer=layer: layer(xt, training=False).numpy(), repeat),
+            "eager": rg.compare_ms(
+                lambda layer=layer: layer(xt, training=False).numpy(), rounds=1, block=repeat
+            )[0],
             "tf_function": tf_ms,
             "max_abs_error": err,
         }
@@ -104,7 +95,10 @@ def train(repeat: int) -> dict:
             ]
         )
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        out[kind] = median_ms(lambda m=model: m.train_on_batch(x, y), repeat, warmup=2)
+        # two rounds: two untimed calls (the first traces the step)
+        out[kind] = rg.compare_ms(
+            lambda m=model: m.train_on_batch(x, y), rounds=2, block=max(1, repeat // 2)
+        )[0]
     return out
 
 
