@@ -7,16 +7,28 @@ rnnguide a Keras object.
 
 from __future__ import annotations
 
-from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
+from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, expect_error
 from .kinds import KINDS, Kind, get_kind
-from .performance import compare_ms, cudnn_conditions, flops_per_step
+from .performance import CudnnCheck, compare_ms, cudnn_conditions, flops_per_step
 from .shapes import count_params, output_shapes, param_formula, weight_shapes
+from .tables import Table
 
 # The rest needs numpy (and loads in ~0.5 s on a small machine): it is imported
 # on first use, so `import rnnguide; rnnguide.count_params(...)` stays instant.
 _LAZY = {
     "ACTIVATIONS": "equations",
+    "Description": "description",
     "describe": "description",
+    "GateWeights": "reference",
+    "Gradients": "gradients",
+    "reference_grad": "gradients",
+    "state_jacobian_norms": "gradients",
+    "ModelReport": "verification",
+    "verify_model": "verification",
+    "TorchWeights": "interop",
+    "from_torch": "interop",
+    "to_torch": "interop",
+    "torch_reference_call": "interop",
     "gates": "reference",
     "reference_call": "reference",
     "split_weights": "reference",
@@ -45,10 +57,17 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "KINDS",
+    "CudnnCheck",
+    "Description",
+    "GateWeights",
+    "Gradients",
     "Kind",
+    "ModelReport",
     "RNNGuideError",
     "RNNGuideTypeError",
     "Report",
+    "Table",
+    "TorchWeights",
     "UnsupportedError",
     "__version__",
     "assert_equations",
@@ -56,13 +75,20 @@ __all__ = [
     "count_params",
     "cudnn_conditions",
     "describe",
+    "expect_error",
     "flops_per_step",
+    "from_torch",
     "gates",
     "get_kind",
     "output_shapes",
     "param_formula",
     "reference_call",
+    "reference_grad",
     "split_weights",
+    "state_jacobian_norms",
+    "to_torch",
+    "torch_reference_call",
     "verify",
+    "verify_model",
     "weight_shapes",
 ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._table import html_table, text_table
 from .errors import RNNGuideError
 from .shapes import _is_keras, resolve, shapes_of, state_shapes
 from .spec import BidirectionalSpec
+from .tables import html_table, text_table
 
 __all__ = ["Description", "LayerRow", "describe"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RNNGuideError", "RNNGuideTypeError", "UnsupportedError"]
+__all__ = ["RNNGuideError", "RNNGuideTypeError", "UnsupportedError", "expect_error"]
 
 
 class RNNGuideError(ValueError):
@@ -20,3 +20,56 @@ class UnsupportedError(RNNGuideError):
 def describe_shape(shape) -> str:
     """``(32, 10)`` for shapes, ``None`` kept as ``None``."""
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class expect_error:
+    """Show an error a page demonstrates, and fail if it does not happen.
+
+    A context manager for notebooks and tests: the code inside must raise
+    ``error`` (a class, or a tuple of classes) whose message contains every
+    string in ``words``. It then prints the error as a reader would see it
+    (``ValueError: ...``) and swallows it, so the page goes on. If nothing is
+    raised, or the error has another type or message, it raises
+    ``AssertionError`` saying so: a page whose lesson stopped being true fails
+    its build instead of publishing it.
+
+    >>> with expect_error(ValueError, "invalid literal"):
+    ...     int("ten")
+    ValueError: invalid literal for int() with base 10: 'ten'
+    >>> with expect_error(ValueError):
+    ...     int("10")
+    Traceback (most recent call last):
+    AssertionError: expected ValueError, but nothing was raised
+    """
+
+    def __init__(self, error, *words: str, show: bool = True):
+        self.error = error
+        self.words = words
+        self.show = show
+        #: the exception caught, for further checks
+        self.value: BaseException | None = None
+
+    def _expected(self) -> str:
+        errors = self.error if isinstance(self.error, tuple) else (self.error,)
+        return " or ".join(e.__name__ for e in errors)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            raise AssertionError(f"expected {self._expected()}, but nothing was raised")
+        if not issubclass(exc_type, self.error):
+            raise AssertionError(
+                f"expected {self._expected()}, got {exc_type.__name__}: {exc}"
+            ) from exc
+        message = str(exc)
+        missing = [w for w in self.words if w not in message]
+        if missing:
+            raise AssertionError(
+                f"expected the {exc_type.__name__} message to contain {missing!r}, got: {message}"
+            ) from exc
+        self.value = exc
+        if self.show:
+            print(f"{exc_type.__name__}: {message}")
+        return True

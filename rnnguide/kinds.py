@@ -16,11 +16,21 @@ __all__ = ["KINDS", "Kind", "check_units", "get_kind"]
 
 @dataclass(frozen=True)
 class Kind:
-    """Facts about one recurrent kind, in Keras' own order and names.
+    """Facts about one recurrent kind.
 
-    ``gates`` are the column blocks of ``kernel`` and ``recurrent_kernel`` in
-    the order Keras stores them; ``states`` are the state tensors a cell
-    carries, in the order Keras returns them.
+    ``gates`` name the column blocks of ``kernel`` and ``recurrent_kernel`` in
+    the order Keras stores them, in rnnguide's one vocabulary: LSTM
+    ``i, f, g, o`` (``g`` = the cell candidate), GRU ``z, r, g`` (``g`` = the
+    candidate state), SimpleRNN ``h`` (its one block). ``keras_blocks`` are
+    the same blocks under Keras' own letters (``i, f, c, o`` / ``z, r, h``),
+    ``torch_blocks`` PyTorch's blocks in PyTorch's order (``i, f, g, o`` /
+    ``r, z, n``). ``states`` are the state tensors a cell carries, in the
+    order Keras returns them (LSTM ``h, c``: ``c`` is the cell state).
+
+    >>> get_kind("LSTM").gates, get_kind("LSTM").keras_blocks
+    (('i', 'f', 'g', 'o'), ('i', 'f', 'c', 'o'))
+    >>> get_kind("GRU").gates, get_kind("GRU").torch_blocks
+    (('z', 'r', 'g'), ('r', 'z', 'n'))
     """
 
     name: str
@@ -28,6 +38,8 @@ class Kind:
     gate_titles: tuple[str, ...]
     states: tuple[str, ...]
     reset_after: bool | None = None
+    keras_blocks: tuple[str, ...] = ()
+    torch_blocks: tuple[str, ...] = ()
 
     @property
     def n_gates(self) -> int:
@@ -84,19 +96,25 @@ class Kind:
         )
 
 
-_SIMPLE = Kind("SimpleRNN", ("h",), ("candidate state",), ("h",))
+_SIMPLE = Kind("SimpleRNN", ("h",), ("new state",), ("h",), None, ("h",), ("h",))
 _LSTM = Kind(
     "LSTM",
-    ("i", "f", "c", "o"),
+    ("i", "f", "g", "o"),
     ("input gate", "forget gate", "cell candidate", "output gate"),
     ("h", "c"),
+    None,
+    ("i", "f", "c", "o"),
+    ("i", "f", "g", "o"),
 )
-_GRU_AFTER = Kind(
-    "GRU", ("z", "r", "h"), ("update gate", "reset gate", "candidate state"), ("h",), True
+_GRU_GATES = dict(
+    gates=("z", "r", "g"),
+    gate_titles=("update gate", "reset gate", "candidate state"),
+    states=("h",),
+    keras_blocks=("z", "r", "h"),
+    torch_blocks=("r", "z", "n"),
 )
-_GRU_BEFORE = Kind(
-    "GRU", ("z", "r", "h"), ("update gate", "reset gate", "candidate state"), ("h",), False
-)
+_GRU_AFTER = Kind("GRU", reset_after=True, **_GRU_GATES)
+_GRU_BEFORE = Kind("GRU", reset_after=False, **_GRU_GATES)
 
 #: Every kind rnnguide knows, keyed by ``(name, reset_after)``.
 KINDS = {

@@ -50,7 +50,7 @@ class CudnnCheck:
         return all(ok for *_, ok in self.conditions)
 
     def __repr__(self) -> str:
-        from ._table import text_table
+        from .tables import text_table
 
         verdict = "can use" if self.eligible else "cannot use"
         rows = [(c, r, a, "yes" if ok else "NO") for c, r, a, ok in self.conditions]
@@ -59,7 +59,7 @@ class CudnnCheck:
         )
 
     def _repr_html_(self) -> str:
-        from ._table import html_table
+        from .tables import html_table
 
         verdict = "can use" if self.eligible else "cannot use"
         rows = [(c, r, a, "yes" if ok else "NO") for c, r, a, ok in self.conditions]

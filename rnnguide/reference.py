@@ -329,8 +329,9 @@ def _split_cell(cell: CellSpec) -> dict:
 def split_weights(layer):
     """The layer's weights per gate, in Keras' gate order.
 
-    A dict ``{gate: GateWeights}`` for one cell (LSTM: i, f, c, o; GRU: z, r, h;
-    SimpleRNN: h); a list of those for stacked cells; ``{"forward": ...,
+    A dict ``{gate: GateWeights}`` for one cell, keyed with rnnguide's gate
+    names in Keras' block order (LSTM: i, f, g, o; GRU: z, r, g; SimpleRNN: h;
+    ``g`` is the candidate, Keras' ``c`` / ``h`` block); a list of those for stacked cells; ``{"forward": ...,
     "backward": ...}`` for Bidirectional.
     """
     spec = resolve(layer)

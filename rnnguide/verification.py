@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._table import html_table, text_table
 from .errors import RNNGuideError
 from .shapes import resolve
 from .spec import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_step
+from .tables import html_table, text_table
 
 __all__ = ["Report", "Row", "assert_equations", "verify"]
 

@@ -114,7 +114,7 @@ def test_gates_and_split_weights_reproduce_the_lstm_step(keras, x):
     layer.build(x.shape)
     randomize_weights(layer, 2)
     w = rg.split_weights(layer)
-    assert list(w) == ["i", "f", "c", "o"]
+    assert list(w) == ["i", "f", "g", "o"]
     g = rg.gates(layer, x)
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     h = np.zeros((3, 4))
@@ -122,9 +122,9 @@ def test_gates_and_split_weights_reproduce_the_lstm_step(keras, x):
     for t in range(x.shape[1]):
         pre = {k: x[:, t] @ w[k].W + h @ w[k].U + w[k].b for k in w}
         i, f, o = sig(pre["i"]), sig(pre["f"]), sig(pre["o"])
-        c = f * c + i * np.tanh(pre["c"])
+        c = f * c + i * np.tanh(pre["g"])
         h = o * np.tanh(c)
-        for name, want in zip("ifgoc", (i, f, np.tanh(pre["c"]), o, c)):
+        for name, want in zip("ifgoc", (i, f, np.tanh(pre["g"]), o, c)):
             np.testing.assert_allclose(g[name][:, t], want, atol=1e-5, err_msg=name)
     np.testing.assert_allclose(g["h"], np.asarray(layer(x)), atol=1e-5)
 
@@ -133,12 +133,12 @@ def test_split_weights_gru_reset_after_has_two_biases(keras):
     layer = keras.layers.GRU(3)
     layer.build((1, 2, 5))
     w = rg.split_weights(layer)
-    assert list(w) == ["z", "r", "h"]
+    assert list(w) == ["z", "r", "g"]
     assert w["z"].W.shape == (5, 3) and w["z"].U.shape == (3, 3)
-    assert w["h"].b.shape == (3,) and w["h"].b_rec.shape == (3,)
+    assert w["g"].b.shape == (3,) and w["g"].b_rec.shape == (3,)
     layer = keras.layers.GRU(3, reset_after=False)
     layer.build((1, 2, 5))
-    assert rg.split_weights(layer)["h"].b_rec is None
+    assert rg.split_weights(layer)["g"].b_rec is None
 
 
 def test_report_golden(keras):

@@ -1,11 +1,45 @@
-"""Plain-text and HTML tables, shared by the report and describe()."""
+"""Plain-text and HTML tables: the reports' and describe()'s, and the pages'.
+
+:class:`Table` is what pages use to show a table of their own results: it
+prints as aligned text and renders as HTML in a notebook, like the result
+objects rnnguide returns.
+"""
 
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, field
+
+__all__ = ["Table", "html_table", "text_table"]
+
+
+@dataclass
+class Table:
+    """A table that prints as text and renders as HTML in notebooks.
+
+    >>> Table(("kind", "params"), [("LSTM", "291,840"), ("GRU", "221,184")])
+    kind  params
+    ----  -------
+    LSTM  291,840
+    GRU   221,184
+    """
+
+    headers: tuple
+    rows: list = field(default_factory=list)
+    caption: str = ""
+
+    def __repr__(self) -> str:
+        body = text_table(self.headers, self.rows)
+        return f"{self.caption}\n{body}" if self.caption else body
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        return html_table(self.headers, self.rows, self.caption)
 
 
 def text_table(headers, rows) -> str:
+    """Columns aligned with spaces, a rule under the headers; cells may span lines."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
     widths = [
         max(len(line) for row in cells for line in row[i].split("\n")) for i in range(len(headers))
@@ -31,6 +65,7 @@ def text_table(headers, rows) -> str:
 
 
 def html_table(headers, rows, caption: str = "") -> str:
+    """The same table as HTML (escaped; line breaks become ``<br>``)."""
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
     body = "".join(
         "<tr>"
