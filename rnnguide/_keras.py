@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 
 from .errors import RNNGuideError, UnsupportedError
-from .kinds import check_activation, get_kind
+from .kinds import ACTIVATION_NAMES, check_activation, get_kind
 from .spec import STACKED_CELLS, BidirectionalSpec, CellSpec, RNNSpec
 
 SUPPORTED = (
@@ -27,24 +27,126 @@ def _keras():
 
 
 def to_numpy(value):
+    """A Keras/backend tensor or variable as a numpy array (``None`` stays ``None``)."""
     if value is None:
         return None
     return np.asarray(_keras().ops.convert_to_numpy(value))
 
 
-def _activation_name(config, key, owner):
-    value = config.get(key)
-    if value is None or isinstance(value, str):
-        return value if value is not None else "linear"
-    raise UnsupportedError(
-        f"{owner} uses a custom {key} ({value.get('config', value)!r}): expected one of "
-        "Keras' built-in activations, which rnnguide has equations for"
-    )
+def weight_array(variable):
+    """A weight as numpy, in at least float32: 16-bit floats (bfloat16 included)
+    are widened exactly, so the equations never compute in less than float32."""
+    arr = to_numpy(variable)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float32)
+    return arr
 
 
-def cell_from(cell, owner: str = "") -> CellSpec:
+# -- activations, identified by the function object ---------------------------
+
+
+def _builtin_activations() -> dict:
+    """``{function: name}`` for Keras' built-in activations rnnguide has equations for.
+
+    A cell stores its activation as a function; its config only stores a name,
+    and a user function called ``relu`` serializes as ``"relu"``. So the
+    function object is what identifies the activation.
+    """
+    keras = _keras()
+    table = {}
+    for name in ACTIVATION_NAMES:
+        table.setdefault(keras.activations.get(name), name)
+    # the same functions under the names keras.ops gives them (exactly the same math)
+    for name in ("tanh", "sigmoid", "relu", "softsign", "softplus", "silu"):
+        table.setdefault(getattr(keras.ops, name), name)
+    return table
+
+
+def _describe_function(fn) -> str:
+    import functools
+
+    if isinstance(fn, functools.partial):
+        return f"functools.partial({_describe_function(fn.func)}, ...)"
+    module = getattr(fn, "__module__", None) or type(fn).__module__
+    name = getattr(fn, "__qualname__", None) or f"{type(fn).__name__} object"
+    return f"{module}.{name}"
+
+
+def activation_name(fn, key: str, owner: str) -> str:
+    """The built-in activation ``fn`` is, by identity; anything else is refused."""
+    if fn is None:
+        return "linear"
+    try:
+        name = _builtin_activations().get(fn)
+    except TypeError:  # an unhashable callable object
+        name = None
+    if name is None:
+        raise UnsupportedError(
+            f"{owner} has {key}={_describe_function(fn)}, which is not one of Keras' "
+            "built-in activations: rnnguide identifies activations by the function "
+            "itself (not by its name) and has equations only for the built-in ones "
+            "(pass the activation by name, e.g. activation='tanh')"
+        )
+    return check_activation(name)
+
+
+# -- subclasses ---------------------------------------------------------------
+
+#: what the equations rely on: a subclass that redefines any of these computes
+#: something rnnguide cannot know
+_CELL_METHODS = ("call", "build", "state_size", "output_size", "get_initial_state")
+_LAYER_METHODS = ("call", "build", "inner_loop", "get_initial_state", "compute_mask")
+
+
+def _builtin_base(obj, builtins):
+    for cls in type(obj).__mro__:
+        if cls in builtins:
+            return cls
+    return None
+
+
+def overrides(obj) -> list[str]:
+    """What a subclass of a built-in recurrent layer or cell redefines (``[]`` for
+    the built-in classes themselves and for subclasses that change nothing the
+    equations rely on). Extra weights count too."""
     L = _keras().layers
-    owner = owner or f"{type(cell).__name__} {cell.name!r}"
+    cells = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells)
+    layers = (L.SimpleRNN, L.LSTM, L.GRU, L.RNN, L.Bidirectional)
+    base = _builtin_base(obj, cells) or _builtin_base(obj, layers)
+    if base is None or type(obj) is base:
+        return []
+    names = _CELL_METHODS if base in cells else _LAYER_METHODS
+    found = [n for n in names if getattr(type(obj), n, None) is not getattr(base, n, None)]
+    if base in cells[:3] and obj.built:
+        expected = 3 if obj.use_bias else 2
+        if len(obj.weights) != expected:
+            found.append(f"weights ({len(obj.weights)} instead of {expected})")
+    return [f"{type(obj).__name__}.{n}" if not n.startswith("weights") else n for n in found]
+
+
+def _check_plain(obj, owner, allow_subclass):
+    changed = overrides(obj)
+    if changed and not allow_subclass:
+        raise UnsupportedError(
+            f"{owner} is a {type(obj).__name__}, a subclass that redefines "
+            f"{', '.join(changed)}: rnnguide's equations describe the built-in layers "
+            "and cells only, so it cannot say what this one computes "
+            "(rnnguide.verify(layer, x) runs it and compares it with its base "
+            "class's equations)"
+        )
+    return changed
+
+
+# -- reading layers and cells ---------------------------------------------------
+
+
+def _owner(obj) -> str:
+    return f"{type(obj).__name__} {obj.name!r}"
+
+
+def cell_from(cell, owner: str = "", allow_subclass: bool = False) -> CellSpec:
+    L = _keras().layers
+    owner = owner or _owner(cell)
     if isinstance(cell, L.LSTMCell):
         name, single = "LSTM", False
     elif isinstance(cell, L.GRUCell):
@@ -56,13 +158,19 @@ def cell_from(cell, owner: str = "") -> CellSpec:
             f"{owner} has a {type(cell).__name__}, a cell with no known equations: "
             f"rnnguide supports {SUPPORTED}"
         )
-    config = cell.get_config()
-    kind = get_kind(name, reset_after=config.get("reset_after", True))
+    _check_plain(
+        cell,
+        owner if owner.startswith(type(cell).__name__) else f"the cell of {owner}",
+        allow_subclass,
+    )
+    kind = get_kind(name, reset_after=getattr(cell, "reset_after", True))
     spec = CellSpec(
         kind=kind,
         units=int(cell.units),
-        activation=_activation_name(config, "activation", owner),
-        recurrent_activation=_activation_name(config, "recurrent_activation", owner)
+        activation=activation_name(cell.activation, "activation", owner),
+        recurrent_activation=activation_name(
+            cell.recurrent_activation, "recurrent_activation", owner
+        )
         if name != "SimpleRNN"
         else "sigmoid",
         use_bias=bool(cell.use_bias),
@@ -71,38 +179,42 @@ def cell_from(cell, owner: str = "") -> CellSpec:
         single_state=single,
         dropout=float(getattr(cell, "dropout", 0.0) or 0.0),
         recurrent_dropout=float(getattr(cell, "recurrent_dropout", 0.0) or 0.0),
+        compute_dtype=str(cell.compute_dtype),
     )
-    check_activation(spec.activation)
-    check_activation(spec.recurrent_activation)
     if cell.built:
-        spec.kernel = to_numpy(cell.kernel)
-        spec.recurrent_kernel = to_numpy(cell.recurrent_kernel)
-        spec.bias = to_numpy(cell.bias) if cell.use_bias else None
+        spec.kernel = weight_array(cell.kernel)
+        spec.recurrent_kernel = weight_array(cell.recurrent_kernel)
+        spec.bias = weight_array(cell.bias) if cell.use_bias else None
         spec.input_dim = int(spec.kernel.shape[0])
     return spec
 
 
-def _stack_from(stack, owner) -> list[CellSpec]:
-    cells = [cell_from(c, owner) for c in stack.cells]
+def _stack_from(stack, owner, allow_subclass) -> list[CellSpec]:
+    cells = [cell_from(c, owner, allow_subclass) for c in stack.cells]
     for below, above in itertools.pairwise(cells):
         if above.input_dim is None:
             above.input_dim = below.units
     return cells
 
 
-def rnn_from(layer) -> RNNSpec:
+def rnn_from(layer, allow_subclass: bool = False) -> RNNSpec:
     L = _keras().layers
-    owner = f"{type(layer).__name__} {layer.name!r}"
+    owner = _owner(layer)
+    _check_plain(layer, owner, allow_subclass)
     cell = layer.cell
     stacked = isinstance(cell, L.StackedRNNCells)
-    cells = _stack_from(cell, owner) if stacked else [cell_from(cell, owner)]
-    if type(layer) is L.RNN:
-        class_name = f"RNN({type(cell).__name__})"
-    else:
-        class_name = type(layer).__name__
+    if stacked:
+        _check_plain(cell, f"the StackedRNNCells of {owner}", allow_subclass)
+    cells = (
+        _stack_from(cell, owner, allow_subclass)
+        if stacked
+        else [cell_from(cell, owner, allow_subclass)]
+    )
+    wrapper = _builtin_base(layer, (L.SimpleRNN, L.LSTM, L.GRU)) is None
+    class_name = f"RNN({type(cell).__name__})" if type(layer) is L.RNN else type(layer).__name__
     states = batch = None
     if layer.stateful and layer.states is not None:
-        states = _keras().tree.map_structure(to_numpy, layer.states)
+        states = _keras().tree.map_structure(weight_array, layer.states)
         batch = int(np.asarray(_keras().tree.flatten(states)[0]).shape[0])
     return RNNSpec(
         cells=cells,
@@ -117,15 +229,24 @@ def rnn_from(layer) -> RNNSpec:
         name=layer.name,
         class_name=class_name,
         unroll=bool(getattr(layer, "unroll", False)),
+        use_cudnn=getattr(layer, "use_cudnn", False if wrapper else "auto"),
+        wrapper=wrapper,
     )
 
 
-def spec_from(obj):
-    """The spec for a Keras recurrent layer or cell, or a clear error."""
+def spec_from(obj, allow_subclass: bool = False):
+    """The spec for a Keras recurrent layer or cell, or a clear error.
+
+    Subclasses that redefine what the equations rely on are refused unless
+    ``allow_subclass`` (what :func:`rnnguide.verify` does: it runs the layer and
+    compares it with its base class's equations).
+    """
     keras = _keras()
     L = keras.layers
     if isinstance(obj, L.Bidirectional):
-        fw, bw = rnn_from(obj.forward_layer), rnn_from(obj.backward_layer)
+        _check_plain(obj, _owner(obj), allow_subclass)
+        fw = rnn_from(obj.forward_layer, allow_subclass)
+        bw = rnn_from(obj.backward_layer, allow_subclass)
         fk = [c.kind for c in fw.cells]
         bk = [c.kind for c in bw.cells]
         if fk != bk or [c.units for c in fw.cells] != [c.units for c in bw.cells]:
@@ -137,12 +258,16 @@ def spec_from(obj):
             )
         return BidirectionalSpec(fw, bw, obj.merge_mode, name=obj.name)
     if isinstance(obj, L.RNN):
-        return rnn_from(obj)
+        return rnn_from(obj, allow_subclass)
     if isinstance(obj, L.StackedRNNCells):
-        cells = _stack_from(obj, f"StackedRNNCells {obj.name!r}")
-        return RNNSpec(cells=cells, stacked=True, name=obj.name, class_name=STACKED_CELLS)
+        owner = _owner(obj)
+        _check_plain(obj, owner, allow_subclass)
+        cells = _stack_from(obj, owner, allow_subclass)
+        return RNNSpec(
+            cells=cells, stacked=True, name=obj.name, class_name=STACKED_CELLS, step=True
+        )
     if isinstance(obj, (L.SimpleRNNCell, L.LSTMCell, L.GRUCell)):
-        return cell_from(obj)
+        return cell_from(obj, allow_subclass=allow_subclass)
     if isinstance(obj, L.Layer):
         raise UnsupportedError(
             f"{type(obj).__name__} {obj.name!r} is not a layer rnnguide has equations for: "
@@ -156,12 +281,67 @@ def is_recurrent(layer) -> bool:
     return isinstance(layer, (L.RNN, L.Bidirectional))
 
 
+def is_cell(obj) -> bool:
+    """A cell (or StackedRNNCells): called on one step, ``cell(x_t, states)``."""
+    L = _keras().layers
+    return isinstance(obj, (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells))
+
+
+def is_model(obj) -> bool:
+    return isinstance(obj, _keras().Model)
+
+
+def label_of(obj) -> str:
+    """How messages name a Keras object: ``LSTM 'lstm'``."""
+    return f"{type(obj).__name__} {getattr(obj, 'name', '')!r}"
+
+
+def recurrent_layers(obj) -> list:
+    """The recurrent layers of a model, nested models included, each once
+    (a Bidirectional counts as one layer, not its two halves)."""
+    found, seen = [], set()
+
+    def walk(o):
+        if id(o) in seen:
+            return
+        seen.add(id(o))
+        if is_recurrent(o):
+            found.append(o)
+            return
+        for layer in getattr(o, "layers", None) or []:
+            walk(layer)
+
+    walk(obj)
+    return found
+
+
+def objects_of(layer) -> list:
+    """A layer, its halves, its cell(s): every object whose class could be a subclass."""
+    L = _keras().layers
+    if isinstance(layer, L.Bidirectional):
+        return [layer, *objects_of(layer.forward_layer), *objects_of(layer.backward_layer)]
+    if isinstance(layer, L.RNN):
+        return [layer, *objects_of(layer.cell)]
+    if isinstance(layer, L.StackedRNNCells):
+        return [layer, *layer.cells]
+    return [layer]
+
+
 def input_shape_of(layer):
-    """The (batch, timesteps, features) a layer was called on, when Keras knows it."""
+    """The (batch, timesteps, features) a layer was called on, when Keras knows it.
+
+    A layer called with more than one tensor (initial states, a mask) has the
+    sequence first.
+    """
     try:
-        shape = layer.input.shape
-    except (AttributeError, ValueError):
-        return None
+        node = layer._inbound_nodes[0]
+        tensors = _keras().tree.flatten(node.arguments.args) or node.input_tensors
+        shape = tensors[0].shape
+    except (AttributeError, IndexError, ValueError):
+        try:
+            shape = layer.input.shape
+        except (AttributeError, ValueError):
+            return None
     if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
         shape = shape[0]
     return tuple(None if d is None else int(d) for d in shape)
@@ -172,15 +352,17 @@ def build_if_needed(layer, input_shape):
         layer.build(tuple(input_shape))
 
 
+def _halves(layer):
+    L = _keras().layers
+    if isinstance(layer, L.Bidirectional):
+        return [layer.forward_layer, layer.backward_layer]
+    return [layer]
+
+
 def snapshot_states(layer):
-    """A stateful layer's (or Bidirectional's halves') state values, to restore later."""
-    layers = (
-        [layer.forward_layer, layer.backward_layer]
-        if isinstance(layer, _keras().layers.Bidirectional)
-        else [layer]
-    )
+    """A stateful layer's (or Bidirectional's halves') state variables and values."""
     saved = []
-    for lyr in layers:
+    for lyr in _halves(layer):
         if getattr(lyr, "stateful", False) and lyr.states is not None:
             for v in _keras().tree.flatten(lyr.states):
                 saved.append((v, to_numpy(v)))
@@ -190,6 +372,39 @@ def snapshot_states(layer):
 def restore_states(saved):
     for var, value in saved:
         var.assign(value)
+
+
+def state_values(layer):
+    """Per half, a stateful layer's current state values (``None`` where not stateful)."""
+    keras = _keras()
+    return [
+        keras.tree.map_structure(weight_array, lyr.states)
+        if getattr(lyr, "stateful", False) and lyr.states is not None
+        else None
+        for lyr in _halves(layer)
+    ]
+
+
+def with_states(spec, values):
+    """The spec with a stateful layer's state as it was at one call (see state_values)."""
+    from dataclasses import replace
+
+    def one(rnn, value):
+        return rnn if value is None else replace(rnn, states=value)
+
+    if isinstance(spec, BidirectionalSpec):
+        return replace(
+            spec, forward=one(spec.forward, values[0]), backward=one(spec.backward, values[1])
+        )
+    return one(spec, values[0])
+
+
+def uncapture(layer, original):
+    """Undo verify_model's wrapping of ``layer.call``."""
+    if layer.__dict__.get("call") is not None and layer.__dict__.get("call") is not original:
+        object.__delattr__(layer, "call")
+    if layer.call != original:  # the bound method was stored on the instance
+        object.__setattr__(layer, "call", original)
 
 
 def load_model(path):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import RNNGuideError
-from .shapes import _is_keras, resolve, shapes_of, state_shapes
-from .spec import BidirectionalSpec
+from .shapes import resolve, shapes_of, state_shapes
+from .spec import BidirectionalSpec, is_keras
 from .tables import html_table, text_table
 
 __all__ = ["Description", "LayerRow", "describe"]
@@ -69,17 +69,6 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _recurrent_layers(obj):
-    from . import _keras
-
-    if _keras.is_recurrent(obj):
-        return [obj]
-    found = []
-    for layer in getattr(obj, "layers", []) or []:
-        found.extend(_recurrent_layers(layer))
-    return found
-
-
 def _row(layer) -> LayerRow:
     from . import _keras
 
@@ -115,9 +104,11 @@ def describe(model_or_layer) -> Description:
     shapes, parameter count and its formula. Prints as text; renders as an
     HTML table in notebooks.
     """
-    if not _is_keras(model_or_layer):
+    if not is_keras(model_or_layer):
         raise RNNGuideError(f"expected a Keras model or layer, got {type(model_or_layer).__name__}")
-    layers = _recurrent_layers(model_or_layer)
+    from . import _keras
+
+    layers = _keras.recurrent_layers(model_or_layer)
     name = getattr(model_or_layer, "name", type(model_or_layer).__name__)
     if not layers:
         raise RNNGuideError(

@@ -58,6 +58,12 @@ def _softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _log_softmax(x):
+    # x - logsumexp(x), shifted by the max: [[60, -60]] gives [0, -120], not -inf
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def _elu(x, alpha=1.0):
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
@@ -96,8 +102,12 @@ ACTIVATIONS = {
     "squareplus": lambda x: (x + np.sqrt(x * x + 4)) / 2,
     "log_sigmoid": lambda x: -_softplus(-x),
     "softmax": _softmax,
-    "log_softmax": lambda x: np.log(_softmax(x)),
+    "log_softmax": _log_softmax,
 }
+
+#: activations that mix the units of their input (over the last axis): Keras
+#: applies them to each gate's pre-activation separately, and so do we
+ACROSS_UNITS = frozenset({"softmax", "log_softmax"})
 
 
 def _sigmoid_(x):
@@ -117,11 +127,23 @@ _INPLACE = {
 }
 
 
-def _inplace(name):
-    """An activation that overwrites its argument (a view into a gate buffer)."""
+def _inplace(name, units=None):
+    """An activation that overwrites its argument (a view into a gate buffer).
+
+    With ``units``, an activation that mixes units (softmax) is applied to each
+    ``units``-wide gate block on its own, as Keras applies it to each gate.
+    """
     if name in _INPLACE:
         return _INPLACE[name]
     fn = get_activation(name)
+    if units is not None and name in ACROSS_UNITS:
+
+        def apply(x):
+            for k in range(0, x.shape[-1], units):
+                x[..., k : k + units] = fn(x[..., k : k + units])
+            return x
+
+        return apply
 
     def apply(x):
         x[...] = fn(x)
@@ -164,7 +186,8 @@ class _Cell:
         self.U = np.asarray(cell.recurrent_kernel, dtype=dtype)
         self.b_in, self.b_rec = _split_bias(cell, dtype)
         self.act = _inplace(cell.activation)
-        self.rec = _inplace(cell.recurrent_activation)
+        # the recurrent activation covers several gates at once: per gate block
+        self.rec = _inplace(cell.recurrent_activation, units=cell.units)
         self.reset_after = bool(cell.kind.reset_after)
         self._buffers = {}
         if self.kind == "LSTM":

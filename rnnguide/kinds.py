@@ -11,7 +11,16 @@ from dataclasses import dataclass
 
 from .errors import RNNGuideError, RNNGuideTypeError
 
-__all__ = ["KINDS", "Kind", "check_units", "get_kind"]
+__all__ = [
+    "ACTIVATION_NAMES",
+    "KINDS",
+    "KIND_NAMES",
+    "Kind",
+    "check_activation",
+    "check_units",
+    "get_kind",
+    "suggest",
+]
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,6 @@ KINDS = {
 _ALIASES = {
     "simplernn": "SimpleRNN",
     "simplernncell": "SimpleRNN",
-    "rnn": "SimpleRNN",
     "lstm": "LSTM",
     "lstmcell": "LSTM",
     "gru": "GRU",
@@ -144,10 +152,29 @@ def get_kind(name: str, reset_after: bool = True) -> Kind:
     key = _ALIASES.get(name.replace("_", "").lower())
     if key is None:
         known = "SimpleRNN, LSTM, GRU (or SimpleRNNCell, LSTMCell, GRUCell)"
-        raise RNNGuideError(f"unknown recurrent kind {name!r}: expected one of {known}")
+        if name.replace("_", "").lower() == "rnn":
+            raise RNNGuideError(
+                f"{name!r} is Keras' generic wrapper, not a kind: expected the kind of its "
+                f"cell, one of {known}, or a list of cell kinds for RNN(StackedRNNCells)"
+            )
+        raise RNNGuideError(
+            f"unknown recurrent kind {name!r}: expected one of {known}{suggest(name)}"
+        )
     if key == "GRU":
         return KINDS[("GRU", bool(reset_after))]
     return KINDS[(key, None)]
+
+
+KIND_NAMES = ("SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell")
+
+
+def suggest(name: str, choices=KIND_NAMES) -> str:
+    """``"; did you mean 'LSTM'?"`` for a near miss such as ``LTSM``, else ``""``."""
+    import difflib
+
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
+    return f"; did you mean {lowered[close[0]]!r}?" if close else ""
 
 
 def check_units(value, what: str = "units") -> int:

@@ -9,8 +9,9 @@ import statistics
 import time
 from dataclasses import dataclass
 
+from .kinds import check_units
 from .shapes import resolve
-from .spec import BidirectionalSpec, RNNSpec
+from .spec import BidirectionalSpec, RNNSpec, cells_of, is_step
 
 __all__ = ["CudnnCheck", "compare_ms", "cudnn_conditions", "flops_per_step"]
 
@@ -28,14 +29,15 @@ def flops_per_step(kind_or_layer, units=None, input_dim=None, batch: int = 1, **
     >>> flops_per_step("GRU", units=256, input_dim=28) / flops_per_step("LSTM", units=256, input_dim=28)
     0.75
     """
+    batch = check_units(batch, "batch")
+    if input_dim is not None:
+        input_dim = check_units(input_dim, "input_dim")
     spec = resolve(kind_or_layer, units, input_dim, **options)
-    halves = [spec.forward, spec.backward] if isinstance(spec, BidirectionalSpec) else [spec]
     total = 0
-    for rnn in halves:
-        for cell in rnn.cells:
-            d = cell._input_dim()
-            total += 2 * cell.kind.n_gates * cell.units * (d + cell.units)
-    return total * int(batch)
+    for cell in cells_of(spec):
+        d = cell.known_input_dim()
+        total += 2 * cell.kind.n_gates * cell.units * (d + cell.units)
+    return total * batch
 
 
 @dataclass
@@ -76,31 +78,18 @@ def _mask_rows(mask):
     return right_padded, none_empty
 
 
-def cudnn_conditions(kind_or_layer, units=None, input_dim=None, mask=None, **options) -> CudnnCheck:
-    """The conditions under which Keras 3 uses the fused cuDNN kernel, checked.
-
-    On the TensorFlow backend with a GPU, LSTM and GRU run as one cuDNN call
-    when: activation is tanh, recurrent_activation is sigmoid, unroll is off,
-    use_bias is on, recurrent_dropout is 0, GRU has reset_after=True, and a mask
-    (if any) is right-padded with no fully masked sequence. Otherwise Keras
-    falls back to the generic loop (on CPU it always does).
-
-    >>> cudnn_conditions("GRU", units=8, reset_after=False).eligible
-    False
-    """
-    spec = resolve(kind_or_layer, units, input_dim, **options)
-    rnn = spec.forward if isinstance(spec, BidirectionalSpec) else spec
-    if not isinstance(rnn, RNNSpec):
-        rnn = RNNSpec([rnn])
+def _rnn_conditions(rnn: RNNSpec) -> list:
+    """The rows for one recurrent layer (one half of a Bidirectional)."""
     cell = rnn.cells[0]
     kind = cell.kind.name
     rows = [
         (
-            "layer kind",
-            "LSTM or GRU, one cell",
-            f"{rnn.class_name}",
-            kind != "SimpleRNN" and len(rnn.cells) == 1,
+            "layer",
+            "LSTM or GRU layer (not RNN(cell), one cell)",
+            rnn.class_name,
+            kind != "SimpleRNN" and len(rnn.cells) == 1 and not rnn.wrapper,
         ),
+        ("use_cudnn", "'auto' or True", repr(rnn.use_cudnn), rnn.use_cudnn in ("auto", True)),
         ("activation", "tanh", cell.activation, cell.activation == "tanh"),
         (
             "recurrent_activation",
@@ -114,6 +103,46 @@ def cudnn_conditions(kind_or_layer, units=None, input_dim=None, mask=None, **opt
     ]
     if kind == "GRU":
         rows.append(("reset_after", True, cell.kind.reset_after, bool(cell.kind.reset_after)))
+    return rows
+
+
+def cudnn_conditions(kind_or_layer, units=None, input_dim=None, mask=None, **options) -> CudnnCheck:
+    """The conditions under which Keras 3 uses the fused cuDNN kernel, checked.
+
+    On the TensorFlow backend with a GPU, an ``LSTM`` or ``GRU`` layer runs as
+    one cuDNN call when: ``use_cudnn`` is ``"auto"`` or True, activation is
+    tanh, recurrent_activation is sigmoid, unroll is off, use_bias is on,
+    recurrent_dropout is 0, GRU has reset_after=True, and a mask (if any) is
+    right-padded with no fully masked sequence. ``RNN(LSTMCell(...))`` never
+    takes that path (only the LSTM and GRU layers have it), nor does a cell
+    called on its own; a Bidirectional needs both halves to qualify. Otherwise
+    Keras runs the generic loop (on a CPU it always does). From
+    ``keras/src/layers/rnn/lstm.py`` / ``gru.py`` (``inner_loop``) and
+    ``keras/src/backend/tensorflow/rnn.py`` (``cudnn_ok``).
+
+    >>> cudnn_conditions("GRU", units=8, reset_after=False).eligible
+    False
+    >>> cudnn_conditions("LSTM", units=8, use_cudnn=False).eligible
+    False
+    >>> cudnn_conditions("LSTM", units=8, bidirectional=True).eligible
+    True
+    """
+    spec = resolve(kind_or_layer, units, input_dim, **options)
+    if is_step(spec):
+        rows = [
+            ("layer", "an LSTM or GRU layer", f"{spec.label} (a cell, run step by step)", False)
+        ]
+        return CudnnCheck(spec.label, rows)
+    if isinstance(spec, BidirectionalSpec):
+        fw, bw = _rnn_conditions(spec.forward), _rnn_conditions(spec.backward)
+        if [r[2:] for r in fw] == [r[2:] for r in bw]:
+            rows = [(f"both halves: {c}", r, a, ok) for c, r, a, ok in fw]
+        else:
+            rows = [(f"forward: {c}", r, a, ok) for c, r, a, ok in fw] + [
+                (f"backward: {c}", r, a, ok) for c, r, a, ok in bw
+            ]
+    else:
+        rows = _rnn_conditions(spec)
     if mask is not None:
         right, none_empty = _mask_rows(mask)
         rows.append(
@@ -122,8 +151,7 @@ def cudnn_conditions(kind_or_layer, units=None, input_dim=None, mask=None, **opt
         rows.append(
             ("mask", "no all-masked sequence", "ok" if none_empty else "has one", none_empty)
         )
-    label = rnn.class_name if not getattr(spec, "name", "") else f"{spec.class_name} {spec.name!r}"
-    return CudnnCheck(label, rows)
+    return CudnnCheck(spec.label, rows)
 
 
 def compare_ms(*fns, rounds: int = 4, block: int = 5, clock=time.perf_counter) -> list[float]:

@@ -16,7 +16,16 @@ from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .shapes import resolve
 from .spec import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_step
 
-__all__ = ["GateWeights", "gates", "reference_call", "split_weights"]
+__all__ = [
+    "GateWeights",
+    "call_spec",
+    "check_input",
+    "check_mask",
+    "gates",
+    "reference_call",
+    "rnn_states",
+    "split_weights",
+]
 
 
 # -- checking inputs ------------------------------------------------------------
@@ -221,7 +230,10 @@ def reference_call(layer, x, initial_state=None, mask=None):
     with ``x`` of shape (batch, timesteps, features); the result is structured
     like the layer's own output (a tuple ``(output, *states)`` with
     ``return_state``). For a cell: ``reference_call(cell, x_t, states)`` returns
-    ``(output, new_states)`` like ``cell(x_t, states)``.
+    ``(output, new_states)`` like ``cell(x_t, states)``. The computation runs in
+    float32 (float64 for float64 layers or inputs), whatever the layer's
+    compute dtype: a float16 or mixed-precision layer is compared with the
+    exact equations on its own weights.
 
     >>> import numpy as np
     >>> import keras
@@ -232,9 +244,20 @@ def reference_call(layer, x, initial_state=None, mask=None):
     >>> out.shape, h.shape, bool(np.allclose(out, h))
     ((2, 4), (2, 4), True)
     """
-    spec = resolve(layer)
-    if is_step(spec):
-        return _reference_cell(spec, x, initial_state)
+    return call_spec(resolve(layer), x, initial_state, mask)
+
+
+def call_spec(spec, x, initial_state=None, mask=None):
+    """:func:`reference_call` for a resolved spec (weights already in numpy)."""
+    # overflow in an activation (exp of a large value) gives inf, as in Keras;
+    # verify compares non-finite values explicitly, so numpy need not warn
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if is_step(spec):
+            return _reference_cell(spec, x, initial_state)
+        return _reference_sequence(spec, x, initial_state, mask)
+
+
+def _reference_sequence(spec, x, initial_state, mask):
     arr, m, dtype = _prepare(spec, x, mask)
     batch = arr.shape[0]
     if isinstance(spec, BidirectionalSpec):
@@ -348,17 +371,61 @@ def split_weights(layer):
     return of(spec)
 
 
-def gates(layer, x, initial_state=None, mask=None):
-    """Per-timestep gate activations and states, in processing order.
+def _sequence_spec(layer, x):
+    """The spec of a layer (built for ``x`` if needed); a cell is run over the
+    sequence as ``RNN(cell, return_sequences=True)`` would run it."""
+    from .spec import is_keras
 
-    Returns ``{name: array (batch, timesteps, units)}`` with, per kind:
-    SimpleRNN ``h``; LSTM ``i, f, g, o`` (g = the cell candidate), ``c, h``;
-    GRU ``z, r, g`` (g = the candidate state), ``h``. Values on masked steps
-    are the ones the cell computed before the mask kept the old state.
-    A list of those per cell for stacked cells; ``{"forward", "backward"}``
-    for Bidirectional (the backward half in its own, reversed, order).
-    """
+    if is_keras(layer) and not getattr(layer, "built", True):
+        from . import _keras
+
+        resolve(layer)  # refuses what it cannot read before anything is built
+        if _keras.is_cell(layer):
+            shape = check_input(x, 3, None, _keras.label_of(layer)).shape
+            layer.build((shape[0], shape[2]))
+        else:
+            layer.build(check_input(x, 3, None, _keras.label_of(layer)).shape)
     spec = resolve(layer)
+    if is_step(spec):
+        cells = cells_of(spec)
+        spec = RNNSpec(
+            cells=cells,
+            stacked=len(cells) > 1 or not isinstance(spec, CellSpec),
+            return_sequences=True,
+            name=spec.name,
+            class_name=f"RNN({spec.class_name})",
+            wrapper=True,
+        )
+    return spec
+
+
+def gates(layer, x, initial_state=None, mask=None, *, order="processing"):
+    """Per-timestep gate activations and states.
+
+    Returns ``{name: array (batch, timesteps, units)}`` with, per kind (the
+    names of :func:`split_weights` and of the API reference's gate table):
+    SimpleRNN ``h``; LSTM gates ``i, f, g, o`` (``g`` = the cell candidate)
+    and states ``c, h``; GRU gates ``z, r, g`` (``g`` = the candidate state)
+    and state ``h``. Values on masked steps are the ones the cell computed
+    before the mask kept the old state. A list of those per cell for stacked
+    cells; ``{"forward": ..., "backward": ...}`` for Bidirectional.
+
+    ``order="processing"`` (the default) gives steps in the order the layer
+    processed them (reversed for ``go_backwards`` and the backward half of a
+    Bidirectional); ``order="timeline"`` puts every step back at the position
+    of the input step it read. An unbuilt layer is built for ``x`` first; a
+    cell is run over ``x`` as ``RNN(cell)`` would run it.
+
+    >>> import numpy as np, keras
+    >>> layer = keras.layers.Bidirectional(keras.layers.GRU(3))
+    >>> x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
+    >>> g = gates(layer, x, order="timeline")
+    >>> sorted(g["backward"]), g["backward"]["z"].shape
+    (['g', 'h', 'r', 'z'], (2, 5, 3))
+    """
+    if order not in ("processing", "timeline"):
+        raise RNNGuideError(f"expected order='processing' or 'timeline', got {order!r}")
+    spec = _sequence_spec(layer, x)
     arr, m, dtype = _prepare(spec, x, mask)
     batch = arr.shape[0]
 
@@ -366,17 +433,23 @@ def gates(layer, x, initial_state=None, mask=None):
         return [defaultdict(list) for _ in rnn.cells]
 
     def finish(rnn, record):
+        flip = order == "timeline" and rnn.go_backwards
         out = []
         for cell, rec in zip(rnn.cells, record):
-            out.append({k: np.stack(rec[k], axis=1) for k in RECORDED[cell.kind.name]})
+            values = {k: np.stack(rec[k], axis=1) for k in RECORDED[cell.kind.name]}
+            out.append({k: v[:, ::-1] if flip else v for k, v in values.items()})
         return out if rnn.stacked else out[0]
 
-    if isinstance(spec, BidirectionalSpec):
-        (fw, _), (bw, _) = _bidirectional_states(spec, initial_state, batch, dtype)
-        rec = (blank(spec.forward), blank(spec.backward))
-        run_bidirectional(spec, arr, fw, bw, m, dtype, rec)
-        return {"forward": finish(spec.forward, rec[0]), "backward": finish(spec.backward, rec[1])}
-    states, _ = rnn_states(spec, initial_state, batch, dtype)
-    rec = blank(spec)
-    run_rnn(spec, arr, states, m, dtype, rec)
-    return finish(spec, rec)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if isinstance(spec, BidirectionalSpec):
+            (fw, _), (bw, _) = _bidirectional_states(spec, initial_state, batch, dtype)
+            rec = (blank(spec.forward), blank(spec.backward))
+            run_bidirectional(spec, arr, fw, bw, m, dtype, rec)
+            return {
+                "forward": finish(spec.forward, rec[0]),
+                "backward": finish(spec.backward, rec[1]),
+            }
+        states, _ = rnn_states(spec, initial_state, batch, dtype)
+        rec = blank(spec)
+        run_rnn(spec, arr, states, m, dtype, rec)
+        return finish(spec, rec)

@@ -10,18 +10,23 @@ from dataclasses import replace
 
 from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .kinds import check_units
-from .spec import STACKED_CELLS, BidirectionalSpec, CellSpec, RNNSpec, is_step, layer_spec
+from .spec import (
+    STACKED_CELLS,
+    BidirectionalSpec,
+    CellSpec,
+    RNNSpec,
+    check_options,
+    is_keras,
+    is_step,
+    layer_spec,
+)
 
 __all__ = ["count_params", "output_shapes", "param_formula", "resolve", "weight_shapes"]
 
 
-def _is_keras(obj) -> bool:
-    return any(c.__module__.split(".")[0] in ("keras", "tf_keras") for c in type(obj).__mro__)
-
-
 def resolve(kind_or_layer, units=None, input_dim=None, **options):
     """A spec from a Keras object, or from a kind name and sizes."""
-    if _is_keras(kind_or_layer):
+    if is_keras(kind_or_layer):
         from . import _keras
 
         if units is not None or options:
@@ -35,6 +40,7 @@ def resolve(kind_or_layer, units=None, input_dim=None, **options):
             _with_input_dim(spec, input_dim)
         return spec
     if isinstance(kind_or_layer, (str, list, tuple)):
+        check_options(kind_or_layer, options)
         if units is None:
             raise RNNGuideError(f"expected units=... for kind {kind_or_layer!r}, got none")
         return layer_spec(kind_or_layer, units, input_dim, **options)
@@ -150,7 +156,7 @@ def output_shapes(kind_or_layer, units=None, input_shape=None, **options):
     spec = resolve(kind_or_layer, units, **options)
     if _is_step_query(kind_or_layer, input_shape):
         # a cell (or stack of cells) called on one step: cell(x_t, states)
-        spec = replace(spec, class_name=STACKED_CELLS) if spec.stacked else spec.cells[0]
+        spec = replace(spec, class_name=STACKED_CELLS, step=True) if spec.stacked else spec.cells[0]
     if input_shape is None:
         input_shape = _default_input_shape(spec)
     return shapes_of(spec, input_shape)

@@ -11,15 +11,68 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from .errors import RNNGuideError
+from .errors import RNNGuideError, RNNGuideTypeError
 from .kinds import Kind, check_activation, check_units, get_kind
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["BidirectionalSpec", "CellSpec", "RNNSpec", "cell_spec", "layer_spec"]
+__all__ = [
+    "CELL_OPTIONS",
+    "LAYER_OPTIONS",
+    "STACKED_CELLS",
+    "BidirectionalSpec",
+    "CellSpec",
+    "RNNSpec",
+    "cell_spec",
+    "cells_of",
+    "check_options",
+    "is_keras",
+    "is_step",
+    "layer_spec",
+]
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+#: the options a kind name accepts (besides ``units`` and ``input_dim``), as in Keras
+LAYER_OPTIONS = (
+    "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+    "bidirectional", "merge_mode", "use_cudnn",
+)  # fmt: skip
+CELL_OPTIONS = (
+    "activation", "recurrent_activation", "use_bias", "reset_after", "dropout",
+    "recurrent_dropout",
+)  # fmt: skip
+
+
+def check_options(kind, options: dict) -> None:
+    """Refuse options that do not exist, or that do not apply to the kind(s).
+
+    >>> check_options("LSTM", {"reset_after": False})
+    Traceback (most recent call last):
+    rnnguide.errors.RNNGuideError: reset_after applies to GRU only, got it for LSTM
+    """
+    accepted = LAYER_OPTIONS + CELL_OPTIONS
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise RNNGuideTypeError(
+            f"unknown option{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}: "
+            f"expected units, input_dim or one of {', '.join(accepted)}"
+        )
+    names = [get_kind(k).name for k in (kind if isinstance(kind, (list, tuple)) else [kind])]
+    shown = ", ".join(names)
+    if "reset_after" in options and "GRU" not in names:
+        raise RNNGuideError(f"reset_after applies to GRU only, got it for {shown}")
+    if "recurrent_activation" in options and set(names) == {"SimpleRNN"}:
+        raise RNNGuideError(
+            f"recurrent_activation applies to LSTM and GRU only, got it for {shown}"
+        )
+    if "merge_mode" in options and not options.get("bidirectional"):
+        raise RNNGuideError("merge_mode applies with bidirectional=True only, got it without")
+    if options.get("use_cudnn", "auto") not in ("auto", True, False):
+        raise RNNGuideError(
+            f"expected use_cudnn to be 'auto', True or False, got {options['use_cudnn']!r}"
+        )
 
 
 @dataclass
@@ -42,6 +95,13 @@ class CellSpec:
     single_state: bool = True
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
+    #: the dtype Keras computes in (``float16`` under ``mixed_float16``)
+    compute_dtype: str = "float32"
+
+    @property
+    def label(self) -> str:
+        """How messages name this cell: ``LSTMCell 'lstm_cell'``."""
+        return _label(self)
 
     @property
     def n_states(self) -> int:
@@ -52,15 +112,16 @@ class CellSpec:
         return self.kernel is not None
 
     def count_params(self) -> int:
-        return self.kind.count_params(self.units, self._input_dim(), self.use_bias)
+        return self.kind.count_params(self.units, self.known_input_dim(), self.use_bias)
 
     def weight_shapes(self) -> dict:
-        return self.kind.weight_shapes(self.units, self._input_dim(), self.use_bias)
+        return self.kind.weight_shapes(self.units, self.known_input_dim(), self.use_bias)
 
     def formula(self) -> str:
-        return self.kind.formula(self.units, self._input_dim(), self.use_bias)
+        return self.kind.formula(self.units, self.known_input_dim(), self.use_bias)
 
-    def _input_dim(self) -> int:
+    def known_input_dim(self) -> int:
+        """The input dimension, or a clear error when it is not known yet."""
         if self.input_dim is None:
             raise RNNGuideError(
                 f"{self.class_name or self.kind.name} has no input dimension yet: "
@@ -86,6 +147,18 @@ class RNNSpec:
     name: str = ""
     class_name: str = ""
     unroll: bool = False
+    #: called on one step, ``cells(x_t, states)`` (a bare StackedRNNCells),
+    #: rather than over a sequence
+    step: bool = False
+    #: Keras' ``use_cudnn`` ("auto", True or False)
+    use_cudnn: object = "auto"
+    #: the generic ``RNN(cell)`` wrapper (which never takes the cuDNN path)
+    wrapper: bool = False
+
+    @property
+    def label(self) -> str:
+        """How messages name this layer: ``LSTM 'lstm'``."""
+        return _label(self)
 
     @property
     def units(self) -> int:
@@ -112,6 +185,11 @@ class BidirectionalSpec:
     merge_mode: str | None = "concat"
     name: str = ""
     class_name: str = "Bidirectional"
+
+    @property
+    def label(self) -> str:
+        """How messages name this layer: ``Bidirectional 'bidirectional'``."""
+        return _label(self)
 
     @property
     def return_sequences(self) -> bool:
@@ -141,6 +219,16 @@ class BidirectionalSpec:
             + self.backward.formula().replace("\n", "\n          ")
             + f"\nBidirectional total = {fw:,} + {bw:,} = {fw + bw:,}"
         )
+
+
+def is_keras(obj) -> bool:
+    """Whether ``obj`` is a Keras object (checked without importing Keras)."""
+    return any(c.__module__.split(".")[0] in ("keras", "tf_keras") for c in type(obj).__mro__)
+
+
+def _label(spec) -> str:
+    name = spec.class_name or getattr(getattr(spec, "kind", None), "name", "layer")
+    return f"{name} {spec.name!r}" if spec.name else name
 
 
 _CELL_NAMES = {"SimpleRNN": "SimpleRNNCell", "LSTM": "LSTMCell", "GRU": "GRUCell"}
@@ -191,6 +279,7 @@ def layer_spec(
     unroll: bool = False,
     bidirectional: bool = False,
     merge_mode: str | None = "concat",
+    use_cudnn="auto",
     **cell_options,
 ):
     """An :class:`RNNSpec` (or :class:`BidirectionalSpec`) from kind names.
@@ -225,6 +314,8 @@ def layer_spec(
         stateful=bool(stateful),
         unroll=bool(unroll),
         class_name=class_name,
+        use_cudnn=use_cudnn,
+        wrapper=stacked,
     )
     if not bidirectional:
         return spec
@@ -243,9 +334,7 @@ STACKED_CELLS = "StackedRNNCells"
 
 def is_step(spec) -> bool:
     """A cell or a bare StackedRNNCells: called on one step, ``cell(x_t, states)``."""
-    return isinstance(spec, CellSpec) or (
-        isinstance(spec, RNNSpec) and spec.class_name == STACKED_CELLS
-    )
+    return isinstance(spec, CellSpec) or (isinstance(spec, RNNSpec) and spec.step)
 
 
 def cells_of(spec) -> list[CellSpec]:

@@ -36,9 +36,10 @@ def test_formulas_by_hand(kind, reset_after, per_unit):
     for u, d in [(1, 1), (3, 7), (64, 5)]:
         b = 2 if (kind == "GRU" and reset_after) else 1
         want = per_unit * u * (d + u + b)
-        assert rg.count_params(kind, units=u, input_dim=d, reset_after=reset_after) == want
+        gru = {"reset_after": reset_after} if kind == "GRU" else {}
+        assert rg.count_params(kind, units=u, input_dim=d, **gru) == want
         no_bias = per_unit * u * (d + u)
-        got = rg.count_params(kind, units=u, input_dim=d, reset_after=reset_after, use_bias=False)
+        got = rg.count_params(kind, units=u, input_dim=d, use_bias=False, **gru)
         assert got == no_bias
 
 

@@ -25,8 +25,9 @@ def _by_name(cfg):
         return_state=cfg.return_state,
         go_backwards=cfg.go_backwards,
         use_bias=cfg.use_bias,
-        reset_after=cfg.reset_after,
     )
+    if any(k == "GRU" for k, _ in cfg.kinds):  # reset_after is an error for other kinds
+        opts["reset_after"] = cfg.reset_after
     if cfg.wrapper.startswith("bidirectional"):
         opts.update(bidirectional=True, merge_mode=cfg.merge_mode)
     return kind, units, opts
