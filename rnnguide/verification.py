@@ -283,7 +283,8 @@ def _compare_arrays(name, got, want, atol, rtol) -> Row:
     finite = np.isfinite(g) & np.isfinite(w)
     # non-finite values match when equal at the same place (nan with nan, inf with inf)
     same = ~finite & ((g == w) | (np.isnan(g) & np.isnan(w)))
-    diff = np.where(finite, np.abs(g - w), 0.0)
+    with np.errstate(invalid="ignore"):  # inf - inf: those places are judged by `same`
+        diff = np.where(finite, np.abs(g - w), 0.0)
     err = float(diff.max()) if g.size else 0.0
     bad = (finite & (diff > atol + rtol * np.abs(w))) | (~finite & ~same)
     if not bad.any():

@@ -1,0 +1,299 @@
+"""Issue 9: every corner that used to return a wrong value is now right or refused."""
+
+import functools
+
+import numpy as np
+import pytest
+
+import rnnguide as rg
+from rnnguide.errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
+
+from .conftest import randomize_weights
+
+
+@pytest.fixture
+def x():
+    return np.random.default_rng(0).normal(size=(3, 6, 4)).astype("float32")
+
+
+# -- dtypes and policies --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize(
+    "dtype", ["float16", "bfloat16", "float64", "mixed_float16", "mixed_bfloat16"]
+)
+def test_low_and_high_precision_layers_match(keras, x, kind, dtype):
+    keras.utils.set_random_seed(1)
+    init = {"recurrent_initializer": "glorot_uniform"}  # orthogonal has no bfloat16 kernel
+    layer = getattr(keras.layers, kind)(5, return_sequences=True, dtype=dtype, **init)
+    report = rg.verify(layer, x)
+    assert report.ok, report
+    compute = layer.compute_dtype
+    assert compute in report.tolerance_note
+    assert report.atol == rg.verification.default_tolerance(compute, steps=x.shape[1])
+
+
+def test_a_mixed_precision_lstm_off_by_1e_2_is_a_mismatch(keras, x):
+    class Shifted(keras.layers.LSTM):
+        def call(self, *args, **kwargs):
+            return super().call(*args, **kwargs) + 1e-2
+
+    keras.utils.set_random_seed(2)
+    assert rg.verify(keras.layers.LSTM(5, dtype="mixed_float16"), x).ok
+    report = rg.verify(Shifted(5, dtype="mixed_float16"), x)
+    assert not report.ok
+    assert 0.009 < report.max_abs_error < 0.02
+
+
+def test_default_tolerance_grows_with_eps_and_steps():
+    tol = rg.verification.default_tolerance
+    assert tol("float16", 10) > tol("float32", 10) > tol("float64", 10)
+    assert tol("bfloat16", 10) > tol("float16", 10)
+    assert tol("float32", 64) == pytest.approx(2 * tol("float32", 16))
+    assert tol("float32", 1) == tol("float32", 16)
+
+
+def test_given_tolerances_are_used_and_checked(keras, x):
+    layer = keras.layers.GRU(3)
+    report = rg.verify(layer, x, atol=0.5, rtol=0)
+    assert (report.atol, report.rtol, report.tolerance_note) == (0.5, 0.0, "")
+    with pytest.raises(RNNGuideError, match="expected atol to be a number >= 0, got -1"):
+        rg.verify(layer, x, atol=-1)
+
+
+def test_equal_non_finite_values_match_and_the_error_stays_finite(keras):
+    # exponential activation on large weights overflows to inf in both Keras and numpy
+    layer = keras.layers.SimpleRNN(3, activation="exponential", return_sequences=True)
+    x = np.full((2, 4, 2), 60.0, dtype="float32")
+    layer.build(x.shape)
+    for w in layer.weights:
+        w.assign(np.full(w.shape, 2.0, dtype="float32"))
+    out = np.asarray(layer(x))
+    assert np.isinf(out).any()
+    report = rg.verify(layer, x)
+    assert report.ok, report
+    assert np.isfinite(report.max_abs_error)
+    assert "nan" not in repr(report)
+
+
+def test_non_finite_at_different_places_is_a_mismatch():
+    from rnnguide.verification import _compare_arrays
+
+    got = np.array([[1.0, np.nan, 3.0]])
+    row = _compare_arrays("output", got, np.array([[1.0, 2.0, 3.0]]), 1e-5, 1e-5)
+    assert not row.ok and row.max_abs_error == 0.0 and "got nan" in row.detail
+    same = _compare_arrays("output", got, got.copy(), 1e-5, 1e-5)
+    assert same.ok
+    inf = _compare_arrays("h", np.array([[np.inf]]), np.array([[-np.inf]]), 1e-5, 1e-5)
+    assert not inf.ok
+
+
+# -- activations -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("act", ["softmax", "log_softmax"])
+def test_softmax_gates_are_applied_per_gate(keras, x, kind, act):
+    layer = getattr(keras.layers, kind)(4, recurrent_activation=act, return_sequences=True)
+    layer.build(x.shape)
+    randomize_weights(layer, 3)
+    # log_softmax gates are negative: a GRU's state then grows without bound, and
+    # float32 rounding with it; two steps keep the comparison meaningful
+    steps = 2 if (kind, act) == ("GRU", "log_softmax") else x.shape[1]
+    assert rg.verify(layer, x[:, :steps]).ok
+
+
+def test_log_softmax_is_numerically_stable():
+    out = rg.ACTIVATIONS["log_softmax"](np.array([[60.0, -60.0]]))
+    np.testing.assert_allclose(out, [[0.0, -120.0]])
+
+
+def _relu_impostor(x):
+    return x * 0 + 1
+
+
+_relu_impostor.__name__ = "relu"
+
+
+class _Callable:
+    def __call__(self, x):
+        return x
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda keras: _relu_impostor,
+        lambda keras: keras.ops.gelu,  # approximate=True, unlike the "gelu" activation
+        lambda keras: functools.partial(keras.activations.leaky_relu, negative_slope=0.5),
+        lambda keras: _Callable(),
+        lambda keras: np.tanh,
+    ],
+    ids=["user-relu", "ops.gelu", "partial", "callable", "np.tanh"],
+)
+def test_activations_that_are_not_built_in_are_refused(keras, make):
+    layer = keras.layers.SimpleRNN(3, activation=make(keras))
+    layer.build((None, None, 2))
+    for fn in (
+        rg.count_params,
+        rg.describe,
+        lambda lyr: rg.reference_call(lyr, np.ones((1, 2, 2))),
+    ):
+        with pytest.raises(UnsupportedError, match="not one of Keras' built-in activations"):
+            fn(layer)
+
+
+def test_built_in_activations_are_recognised_by_identity(keras, x):
+    layer = keras.layers.LSTM(3, activation=keras.ops.tanh, recurrent_activation="hard_sigmoid")
+    assert rg.verify(layer, x).ok
+    assert "tanh/hard_sigmoid" in rg.verify(layer, x).equations
+
+
+# -- subclasses ---------------------------------------------------------------------
+
+
+def test_subclasses_that_change_the_computation_are_refused(keras, x):
+    class Scaled(keras.layers.LSTM):
+        def call(self, *args, **kwargs):
+            return 2 * super().call(*args, **kwargs)
+
+    class Extra(keras.layers.GRUCell):
+        def build(self, input_shape):
+            super().build(input_shape)
+            self.extra = self.add_weight(shape=(self.units,), name="extra")
+
+    class Start(keras.layers.SimpleRNNCell):
+        def get_initial_state(self, batch_size=None):
+            return [keras.ops.ones((batch_size, self.units))]
+
+    cases = [
+        (Scaled(3), "Scaled.call"),
+        (keras.layers.RNN(Extra(3)), "Extra.build"),
+        (keras.layers.RNN(Start(3)), "Start.get_initial_state"),
+    ]
+    for layer, what in cases:
+        layer.build(x.shape)
+        for fn in (
+            rg.count_params,
+            rg.describe,
+            rg.split_weights,
+            lambda lyr: rg.output_shapes(lyr, input_shape=x.shape),
+            lambda lyr: rg.reference_call(lyr, x),
+        ):
+            with pytest.raises(UnsupportedError, match=what):
+                fn(layer)
+    # verify runs it and compares it with its base's equations, saying so
+    report = rg.verify(cases[0][0], x)
+    assert not report.ok and "Scaled.call" in report.note
+
+
+def test_plain_subclasses_are_accepted(keras, x):
+    class Named(keras.layers.GRU):
+        """A subclass that only adds a method."""
+
+        def describe_me(self):
+            return "mine"
+
+    layer = Named(3)
+    assert rg.verify(layer, x).ok
+    assert rg.count_params(layer) == rg.count_params("GRU", units=3, input_dim=4)
+    assert rg.verify(layer, x).note == ""
+
+
+# -- cuDNN ----------------------------------------------------------------------------
+
+
+def test_cudnn_conditions_follow_keras(keras):
+    assert rg.cudnn_conditions(keras.layers.LSTM(4)).eligible
+    assert not rg.cudnn_conditions(keras.layers.LSTM(4, use_cudnn=False)).eligible
+    assert not rg.cudnn_conditions(keras.layers.RNN(keras.layers.LSTMCell(4))).eligible
+    assert not rg.cudnn_conditions(keras.layers.GRUCell(4)).eligible
+    both = keras.layers.Bidirectional(keras.layers.GRU(4))
+    assert rg.cudnn_conditions(both).eligible
+    half = keras.layers.Bidirectional(
+        keras.layers.GRU(4), backward_layer=keras.layers.GRU(4, go_backwards=True, unroll=True)
+    )
+    check = rg.cudnn_conditions(half)
+    assert not check.eligible
+    assert any(c.startswith("backward: unroll") and not ok for c, *_, ok in check.conditions)
+    assert not rg.cudnn_conditions("LSTM", units=4, use_cudnn=False).eligible
+
+
+# -- sizes and options ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "words"),
+    [
+        (lambda: rg.flops_per_step("LSTM", units=4, input_dim=3, batch=-3), RNNGuideError, "batch"),
+        (lambda: rg.flops_per_step("LSTM", units=4, input_dim=0), RNNGuideError, "input_dim"),
+        (lambda: rg.count_params("LSTM", units=-1, input_dim=3), RNNGuideError, "units"),
+        (lambda: rg.count_params("LSTM", units=4, input_dim=3, foo=1), RNNGuideTypeError, "'foo'"),
+        (lambda: rg.output_shapes("GRU", units=4, input_shape=(1, 2, 3), sequences=True),
+         RNNGuideTypeError, "return_sequences"),
+        (lambda: rg.weight_shapes("LSTM", units=4, input_dim=3, reset_after=False),
+         RNNGuideError, "reset_after applies to GRU only"),
+        (lambda: rg.param_formula("SimpleRNN", units=4, input_dim=3, recurrent_activation="tanh"),
+         RNNGuideError, "recurrent_activation"),
+        (lambda: rg.count_params("LSTM", units=4, input_dim=3, merge_mode="sum"),
+         RNNGuideError, "merge_mode applies with bidirectional=True"),
+        (lambda: rg.count_params("RNN", units=4, input_dim=3), RNNGuideError, "generic wrapper"),
+        (lambda: rg.count_params("LTSM", units=4, input_dim=3), RNNGuideError, "did you mean 'LSTM'"),
+    ],
+)  # fmt: skip
+def test_bad_sizes_and_options_are_refused(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+# -- cells, gates, describe ----------------------------------------------------------------
+
+
+def test_gates_and_flops_accept_cells(keras, x):
+    cell = keras.layers.GRUCell(3)
+    g = rg.gates(cell, x)  # builds the cell, runs it as RNN(cell) would
+    want = np.asarray(keras.layers.RNN(cell, return_sequences=True)(x))
+    np.testing.assert_allclose(g["h"], want, atol=1e-5)
+    assert rg.flops_per_step(cell) == rg.flops_per_step("GRU", units=3, input_dim=4)
+
+
+def test_gates_builds_a_layer_and_gives_the_backward_half_in_timeline_order(keras, x):
+    layer = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True))
+    g = rg.gates(layer, x, order="timeline")
+    y = np.asarray(layer(x))
+    np.testing.assert_allclose(g["backward"]["h"], y[..., 3:], atol=1e-5)
+    processing = rg.gates(layer, x)
+    np.testing.assert_allclose(processing["backward"]["h"][:, ::-1], y[..., 3:], atol=1e-5)
+
+
+def test_split_weights_and_gates_share_one_vocabulary(keras, x):
+    for layer, gate_names in [
+        (keras.layers.LSTM(3), ["i", "f", "g", "o"]),
+        (keras.layers.GRU(3), ["z", "r", "g"]),
+        (keras.layers.GRU(3, reset_after=False), ["z", "r", "g"]),
+    ]:
+        g = rg.gates(layer, x)
+        assert list(rg.split_weights(layer)) == gate_names
+        assert [k for k in g if k in gate_names] == gate_names
+
+
+def test_describe_has_the_timesteps_when_a_layer_gets_a_list(keras):
+    L = keras.layers
+    ids = keras.Input((10,), dtype="int32")
+    h0 = keras.Input((4,))
+    y = L.GRU(4)(L.Embedding(50, 8, mask_zero=True)(ids), initial_state=h0)
+    model = keras.Model([ids, h0], y)
+    assert rg.describe(model).rows[0].input_shape == (None, 10, 8)
+
+
+def test_verify_reads_a_built_layer_once(keras, x, monkeypatch):
+    from rnnguide import _keras
+
+    layer = keras.layers.LSTM(3, return_state=True)
+    layer.build(x.shape)
+    calls = []
+    original = _keras.spec_from
+    monkeypatch.setattr(_keras, "spec_from", lambda *a, **k: calls.append(1) or original(*a, **k))
+    assert rg.verify(layer, x).ok
+    assert len(calls) == 1

@@ -1,0 +1,169 @@
+"""verify_model: every recurrent layer call of a model, on the inputs it really got."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rnnguide as rg
+from rnnguide.errors import RNNGuideError
+
+
+def _ids(rng, batch, steps, vocab):
+    ids = rng.integers(1, vocab, size=(batch, steps))
+    ids[0, steps // 2 :] = 0  # right padding: the mask matters
+    return ids
+
+
+def test_embedding_mask_feeds_the_lstm(keras):
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            L.Embedding(50, 8, mask_zero=True),
+            L.LSTM(4),
+            L.Dense(2),
+        ]
+    )
+    ids = _ids(np.random.default_rng(0), 3, 6, 50)
+    report = rg.verify_model(model, ids)
+    assert report.ok, report
+    # the mask was used: without it the padded sequence ends elsewhere
+    lstm = model.layers[1]
+    emb = np.asarray(model.layers[0](ids))
+    unmasked = rg.reference_call(lstm, emb)
+    assert not np.allclose(unmasked[0], np.asarray(lstm(emb, mask=ids != 0))[0], atol=1e-4)
+    assert rg.assert_equations(model, ids).ok
+    assert rg.assert_equations(report) is report
+
+
+# Keras drops the mask where it enters the nested Sequential (and says so): verify_model
+# checks each layer on what Keras really gave it, mask or not
+@pytest.mark.filterwarnings("ignore:.*does not support masking:UserWarning")
+def test_initial_states_as_inputs_shared_layers_nested_models_and_masking(keras):
+    L = keras.layers
+    keras.utils.set_random_seed(1)
+    seq, h0, c0 = keras.Input((6, 3)), keras.Input((5,)), keras.Input((5,))
+    lstm = L.LSTM(5, return_sequences=True)
+    first = lstm(seq, initial_state=[h0, c0])
+    second = lstm(seq)  # the same layer called again, without states
+    both = L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode="sum")(L.Masking()(first))
+    inner = keras.Sequential([keras.Input((6, 4)), L.SimpleRNN(3)], name="inner")
+    model = keras.Model([seq, h0, c0], [inner(both), second])
+    rng = np.random.default_rng(1)
+    x = [rng.normal(size=(2, 6, 3)).astype("float32") for _ in range(1)]
+    x += [rng.normal(size=(2, 5)).astype("float32") for _ in range(2)]
+    x[0][1, 4:] = 0.0  # Masking drops these steps for the Bidirectional layer
+    report = rg.verify_model(model, x)
+    assert report.ok, report
+    titles = [t for t, _ in report.sections]
+    assert len(titles) == 4 and f"{lstm.name} (call 2)" in titles and "inner" not in titles
+    # the state fed as an input made a difference: zero states give another output
+    with_states = report.sections[0][1]
+    assert with_states.ok
+    zero = rg.reference_call(lstm, x[0])
+    assert not np.allclose(zero, np.asarray(lstm(x[0], initial_state=[x[1], x[2]])), atol=1e-4)
+
+
+def test_a_tampered_layer_inside_a_model_is_found(keras):
+    class Off(keras.layers.GRU):
+        def call(self, sequences, initial_state=None, mask=None, training=False):
+            return super().call(sequences, initial_state, mask, training) + 1e-3
+
+    L = keras.layers
+    model = keras.Sequential([keras.Input((5, 2)), L.LSTM(3, return_sequences=True), Off(2)])
+    report = rg.verify_model(model, np.ones((2, 5, 2), "float32"))
+    assert not report.ok
+    assert [r.ok for r in report.reports] == [True, False]
+    assert "Off.call" in report.reports[1].note
+    with pytest.raises(AssertionError, match="DOES NOT match"):
+        rg.assert_equations(model, np.ones((2, 5, 2), "float32"))
+
+
+def test_stateful_layers_are_verified_from_their_state_and_put_back(keras):
+    L = keras.layers
+    model = keras.Sequential([keras.Input(batch_shape=(2, 4, 3)), L.GRU(3, stateful=True)])
+    x = np.random.default_rng(2).normal(size=(2, 4, 3)).astype("float32")
+    model(x)  # the state is now not zero
+    before = np.asarray(model.layers[0].states[0])
+    report = rg.verify_model(model, x)
+    assert report.ok, report
+    np.testing.assert_array_equal(np.asarray(model.layers[0].states[0]), before)
+
+
+def test_bad_calls_are_one_line_errors(keras):
+    model = keras.Sequential([keras.Input((4, 3)), keras.layers.LSTM(2)])
+    with pytest.raises(RNNGuideError, match=r"could not be called on the given input"):
+        rg.verify_model(model, np.ones((2, 4, 7), "float32"))
+    with pytest.raises(RNNGuideError, match="inference mode"):
+        rg.verify_model(model, np.ones((2, 4, 3), "float32"), training=True)
+    dense = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(RNNGuideError, match="at least one recurrent layer"):
+        rg.verify_model(dense, np.ones((2, 3), "float32"))
+    assert model.layers[0].__dict__.get("call") is None  # the wrapping was undone
+
+
+def test_model_report_prints_every_section(keras):
+    L = keras.layers
+    model = keras.Sequential([keras.Input((3, 2)), L.SimpleRNN(2, return_sequences=True), L.GRU(2)])
+    report = rg.verify_model(model, np.ones((1, 3, 2), "float32"))
+    text = repr(report)
+    assert text.startswith(f"Sequential {model.name!r} matches its equations: 2 recurrent")
+    assert text.count("matches its equations") == 3
+    assert report._repr_html_().count("<table") == 2
+
+
+@st.composite
+def models(draw):
+    """Small random Sequential or functional models with masks and wrappers."""
+    return {
+        "functional": draw(st.booleans()),
+        "embedding": draw(st.booleans()),
+        "kinds": draw(st.lists(st.sampled_from(["SimpleRNN", "LSTM", "GRU"]), min_size=1, max_size=3)),
+        "bidirectional": draw(st.lists(st.booleans(), min_size=3, max_size=3)),
+        "units": draw(st.lists(st.integers(1, 4), min_size=3, max_size=3)),
+        "steps": draw(st.integers(1, 5)),
+        "batch": draw(st.integers(1, 3)),
+        "seed": draw(st.integers(0, 2**16)),
+        "merge": draw(st.sampled_from(["concat", "sum", "ave", "mul"])),
+    }  # fmt: skip
+
+
+def _build(keras, cfg):
+    L = keras.layers
+    if cfg["embedding"]:
+        inp = keras.Input((cfg["steps"],), dtype="int32")
+        stack = [L.Embedding(20, 3, mask_zero=True)]
+    else:
+        inp = keras.Input((cfg["steps"], 3))
+    stack = stack if cfg["embedding"] else []
+    n = len(cfg["kinds"])
+    for i, kind in enumerate(cfg["kinds"]):
+        layer = getattr(L, kind)(cfg["units"][i], return_sequences=i < n - 1)
+        if cfg["bidirectional"][i]:
+            layer = L.Bidirectional(layer, merge_mode=cfg["merge"])
+        stack.append(layer)
+    stack.append(L.Dense(2))
+    if cfg["functional"]:
+        y = inp
+        for layer in stack:
+            y = layer(y)
+        return keras.Model(inp, y)
+    return keras.Sequential([inp, *stack])
+
+
+@settings(max_examples=25)
+@given(cfg=models())
+def test_random_models_match(keras, cfg):
+    keras.utils.set_random_seed(cfg["seed"])
+    model = _build(keras, cfg)
+    rng = np.random.default_rng(cfg["seed"])
+    if cfg["embedding"]:
+        x = _ids(rng, cfg["batch"], cfg["steps"], 20)
+        x[:, 0] = np.maximum(x[:, 0], 1)  # no sequence entirely masked
+    else:
+        x = rng.normal(size=(cfg["batch"], cfg["steps"], 3)).astype("float32")
+    report = rg.verify_model(model, x)
+    assert report.ok, report
+    assert len(report.sections) == len(cfg["kinds"])
