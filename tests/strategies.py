@@ -37,6 +37,8 @@ class Config:
     use_mask: bool = False
     use_initial_state: bool = False
     seed: int = 0
+    #: a dtype or policy name for every layer and cell (None: Keras' default)
+    dtype: str | None = None
 
     def cell_options(self, kind, reset_after):
         opts = dict(activation=self.activation, use_bias=self.use_bias)
@@ -59,19 +61,22 @@ class Config:
 
     def build(self, keras):
         L = keras.layers
+        dt = {"dtype": self.dtype} if self.dtype else {}
         cells = [
-            getattr(L, f"{k}Cell")(u, **self.cell_options(k, ra))
+            getattr(L, f"{k}Cell")(u, **self.cell_options(k, ra), **dt)
             for (k, ra), u in zip(self.kinds, self.units)
         ]
         if self.wrapper in ("layer", "bidirectional"):
             k, ra = self.kinds[0]
-            inner = getattr(L, k)(self.units[0], **self.cell_options(k, ra), **self.layer_options())
+            inner = getattr(L, k)(
+                self.units[0], **self.cell_options(k, ra), **self.layer_options(), **dt
+            )
         elif self.wrapper == "rnn_cell":
-            inner = L.RNN(cells[0], **self.layer_options())
+            inner = L.RNN(cells[0], **self.layer_options(), **dt)
         else:
-            inner = L.RNN(L.StackedRNNCells(cells), **self.layer_options())
+            inner = L.RNN(L.StackedRNNCells(cells, **dt), **self.layer_options(), **dt)
         if self.wrapper.startswith("bidirectional"):
-            return L.Bidirectional(inner, merge_mode=self.merge_mode)
+            return L.Bidirectional(inner, merge_mode=self.merge_mode, **dt)
         return inner
 
 

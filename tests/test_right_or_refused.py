@@ -4,11 +4,15 @@ import functools
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 
 from .conftest import randomize_weights
+from .strategies import configs
+from .test_reference_vs_keras import hits_known_keras_bug
 
 
 @pytest.fixture
@@ -32,6 +36,21 @@ def test_low_and_high_precision_layers_match(keras, x, kind, dtype):
     compute = layer.compute_dtype
     assert compute in report.tolerance_note
     assert report.atol == rg.verification.default_tolerance(compute, steps=x.shape[1])
+
+
+@settings(max_examples=60)
+@given(cfg=configs(), dtype=st.sampled_from(["float64", "float16", "mixed_float16"]))
+def test_verify_over_dtypes_and_policies(keras, cfg, dtype):
+    assume(not hits_known_keras_bug(cfg))
+    cfg.stateful, cfg.dtype = False, dtype
+    layer = cfg.build(keras)
+    layer.build((cfg.batch, cfg.steps, cfg.features))
+    randomize_weights(layer, cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    x = rng.normal(size=(cfg.batch, cfg.steps, cfg.features)).astype("float32")
+    mask = rng.random((cfg.batch, cfg.steps)) > 0.3 if cfg.use_mask else None
+    report = rg.verify(layer, x, mask=mask)
+    assert report.ok, (cfg, report)
 
 
 def test_a_mixed_precision_lstm_off_by_1e_2_is_a_mismatch(keras, x):
