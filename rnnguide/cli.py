@@ -1,166 +1,548 @@
-"""Command line: ``rnnguide shapes|params|inspect``.
+"""Command line: ``rnnguide shapes|params|inspect`` (also ``python -m rnnguide``).
 
-Exit codes: 0 success, 1 a verification mismatch, 2 bad input (one-line error).
+Exit codes: 0 success, 1 a verification mismatch, 2 bad input. Bad input is
+reported as one line on stderr, ``rnnguide: error: ...``, never a traceback:
+arguments are checked here, up front, before anything is computed.
+
+>>> main(["params", "GRU", "--units", "128", "--input-dim", "256", "-q"])
+148224
+0
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from .errors import RNNGuideError
+from .kinds import KIND_NAMES, get_kind, suggest
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main", "model_inputs"]
+
+#: sizes picked for the input of ``inspect --verify`` where the model leaves them open
+DEFAULT_BATCH = 2
+DEFAULT_STEPS = 7
+#: token ids for an integer input that feeds no Embedding: 0 (padding) .. 9
+DEFAULT_VOCABULARY = 10
+#: trailing steps padded (zeros, or the Masking value) in half the sequences
+PADDED_STEPS = 2
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
 
 
-def _shape(text: str):
-    parts = [p.strip() for p in text.strip("()[] ").split(",") if p.strip()]
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other rnnguide error."""
+
+    def error(self, message):
+        self.exit(2, f"rnnguide: error: {message} (see '{self.prog} --help')\n")
+
+
+# -- argument values (argparse ``type=`` functions) ------------------------------------
+
+
+def _whole(text: str, what: str, *, minimum: int) -> int:
+    stripped = text.strip()
     try:
-        return tuple(None if p.lower() == "none" else int(p) for p in parts)
+        value = int(stripped)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a shape such as None,10,30, got {text!r}"
+        value = None
+    if value is None or value < minimum:
+        want = "a positive whole number" if minimum == 1 else f"a whole number >= {minimum}"
+        raise argparse.ArgumentTypeError(f"expected {what} as {want}, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    return _whole(text, "a size", minimum=1)
+
+
+def _seed(text: str) -> int:
+    return _whole(text, "a seed", minimum=0)
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def _boolean(text: str) -> bool:
+    """``true``/``false`` in any case; anything else is refused, not guessed."""
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return lowered == "true"
+
+
+def _merge_mode(text: str) -> str:
+    lowered = text.strip().lower()
+    if lowered not in MERGE_MODES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(MERGE_MODES)}, got {text!r}")
+    return lowered
+
+
+# -- checks that need several arguments ------------------------------------------------
+
+
+def _kinds(text: str) -> list[str]:
+    """The kind names in ``LSTM`` or ``SimpleRNNCell,GRUCell``; each one known."""
+    names = [n.strip() for n in text.split(",")]
+    if not text.strip() or any(not n for n in names):
+        raise RNNGuideError(
+            "expected a kind such as LSTM (or a comma list of cells to stack, such as "
+            f"LSTMCell,GRUCell), got {text!r}"
+        )
+    for name in names:
+        try:
+            get_kind(name)
+        except RNNGuideError:
+            if name.replace("_", "").lower() == "rnn":
+                raise  # its own message: RNN is the wrapper, name the kind of its cell
+            raise RNNGuideError(
+                f"unknown kind {name!r}: expected one of {', '.join(KIND_NAMES)}{suggest(name)}"
+            ) from None
+    return names
+
+
+def _units(text: str, kinds: list[str]):
+    entries = [u.strip() for u in text.split(",")]
+    if not all(u.isascii() and u.isdigit() and int(u) > 0 for u in entries):
+        raise RNNGuideError(
+            f"expected --units as a positive whole number (or a comma list of them for "
+            f"stacked cells), got {text!r}"
+        )
+    units = [int(u) for u in entries]
+    if len(kinds) == 1:
+        if len(units) != 1:
+            raise RNNGuideError(
+                f"expected one --units value for one {kinds[0]} layer, got {text!r} (a comma "
+                "list of units is for stacked cells, e.g. LSTMCell,GRUCell --units 3,4)"
+            )
+        return units[0]
+    if len(units) == 1:  # the same size for every stacked cell
+        return units[0]
+    if len(units) != len(kinds):
+        raise RNNGuideError(
+            f"expected {len(kinds)} --units values for the {len(kinds)} stacked cells "
+            f"{','.join(kinds)} (or one for all), got {text!r}"
+        )
+    return units
+
+
+def _input_shape(text: str, kinds: list[str]) -> tuple:
+    """``None,10,30`` (brackets allowed) as a tuple; 3 entries, or 2 for one step of cells."""
+    inner = text.strip().strip("()[]").strip()
+    entries = [p.strip() for p in inner.split(",")]
+    if entries and entries[-1] == "" and len(entries) > 1:  # "(5,)"-style trailing comma
+        entries = entries[:-1]
+    if not inner or any(not p for p in entries):
+        raise RNNGuideError(
+            f"expected --input-shape as comma-separated sizes such as None,10,30, "
+            f"got an empty entry in {text!r}"
+        )
+    shape = []
+    for p in entries:
+        if p.lower() == "none":
+            shape.append(None)
+            continue
+        try:
+            shape.append(_whole(p, "each --input-shape size", minimum=1))
+        except argparse.ArgumentTypeError as exc:
+            raise RNNGuideError(f"{exc} (or None), in --input-shape {text!r}") from None
+    cells = all(k.lower().endswith("cell") for k in kinds)
+    ranks = (2, 3) if cells else (3,)
+    if len(shape) not in ranks:
+        want = "batch,timesteps,features"
+        if cells:
+            want += " (or batch,features for one step of a cell)"
+        raise RNNGuideError(
+            f"expected --input-shape as {want}, got {len(shape)} size"
+            f"{'s' * (len(shape) != 1)} in {text!r}"
+        )
+    return tuple(shape)
+
+
+def _layer_args(args) -> tuple:
+    """``(kind, units, options, kinds)``: the first three for :mod:`rnnguide.shapes`."""
+    kinds = _kinds(args.kind)
+    units = _units(args.units, kinds)
+    names = [get_kind(k).name for k in kinds]
+    options: dict = {"use_bias": not args.no_bias}
+    if args.reset_after is not None:
+        if "GRU" not in names:
+            raise RNNGuideError(f"--reset-after applies to GRU only, got it for {','.join(kinds)}")
+        options["reset_after"] = args.reset_after
+    if args.merge_mode is not None and not args.bidirectional:
+        raise RNNGuideError("--merge-mode applies with --bidirectional only, got it without")
+    if args.bidirectional:
+        options["bidirectional"] = True
+        if args.merge_mode is not None:
+            options["merge_mode"] = None if args.merge_mode == "none" else args.merge_mode
+    kind = kinds if len(kinds) > 1 else kinds[0]
+    return kind, units, options, kinds
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def _cmd_shapes(args) -> int:
+    from .shapes import output_shapes
+
+    kind, units, options, kinds = _layer_args(args)
+    shape = _input_shape(args.input_shape, kinds)
+    print(
+        output_shapes(
+            kind,
+            units=units,
+            input_shape=shape,
+            return_sequences=args.return_sequences,
+            return_state=args.return_state,
+            **options,
+        )
+    )
+    return 0
+
+
+def _cmd_params(args) -> int:
+    from .shapes import count_params, param_formula
+
+    kind, units, options, _ = _layer_args(args)
+    count = count_params if args.quiet else param_formula
+    print(count(kind, units=units, input_dim=args.input_dim, **options))
+    return 0
+
+
+def _cmd_inspect(args) -> int:
+    if not args.verify and (args.atol is not None or args.rtol is not None):
+        given = "--atol" if args.atol is not None else "--rtol"
+        raise RNNGuideError(f"{given} applies with --verify only, got it without")
+    import numpy as np
+
+    from . import _keras
+    from .description import describe
+
+    model = _keras.load_model(args.path)
+    print(describe(model))
+    if not args.verify:
+        return 0
+    from .verification import verify_model
+
+    x = model_inputs(model, np.random.default_rng(args.seed))
+    report = verify_model(model, x, atol=args.atol, rtol=args.rtol)
+    print()
+    print(report)
+    return 0 if report.ok else 1
+
+
+# -- a valid input for a saved model ---------------------------------------------------
+
+
+def model_inputs(model, rng):
+    """A random input that ``model`` accepts, in the structure of its inputs.
+
+    One array per ``keras.Input``, of its dtype and shape; an open batch size
+    is ``DEFAULT_BATCH`` (or the batch size another input fixes), an open
+    number of timesteps ``DEFAULT_STEPS``. Float inputs are standard normal;
+    integer inputs are token ids below the ``input_dim`` of the ``Embedding``
+    that reads them (any Embedding of the model, else ``DEFAULT_VOCABULARY``),
+    with real tokens never 0; boolean inputs are masks. So that masks are
+    exercised, half the sequences end with ``PADDED_STEPS`` padding steps
+    (id 0, mask False, or the value of the model's ``Masking`` layer), and no
+    sequence is padding only.
+    """
+    import keras
+
+    struct, tensors = _input_struct(model)
+    fixed = [t.shape[0] for t in tensors if len(t.shape) and t.shape[0] is not None]
+    batch = fixed[0] if fixed else DEFAULT_BATCH
+    vocabulary = _vocabularies(model, tensors)
+    masking = _masking_value(model)
+    arrays = {id(t): _input_array(t, batch, vocabulary.get(id(t)), masking, rng) for t in tensors}
+    return keras.tree.map_structure(lambda t: arrays[id(t)], struct)
+
+
+def _input_struct(model):
+    """``(structure, flat list)`` of the model's input KerasTensors."""
+    from . import _keras
+
+    try:
+        tensors = list(model.inputs)
+        try:
+            struct = model.input  # a Functional model's own structure (dict, list, tensor)
+        except (AttributeError, ValueError):  # a Sequential: one input
+            struct = tensors[0] if len(tensors) == 1 else tensors
+    except (AttributeError, ValueError, TypeError) as exc:
+        raise RNNGuideError(
+            f"{_keras.label_of(model)} has no known inputs ({exc}): expected a model built "
+            "on keras.Input(...), so that --verify knows what to feed it"
         ) from None
+    if not tensors:
+        raise RNNGuideError(f"{_keras.label_of(model)} has no inputs to feed --verify")
+    if isinstance(struct, (list, tuple)) and len(struct) == 1:
+        struct = struct[0]
+    return struct, tensors
 
 
-def _layer_options(p):
-    p.add_argument("kind", help="SimpleRNN, LSTM or GRU (or a comma list of cells to stack)")
-    p.add_argument("--units", required=True, help="units (a comma list for stacked cells)")
+def _all_layers(model) -> list:
+    found, seen = [], set()
+
+    def walk(obj):
+        for layer in getattr(obj, "layers", None) or []:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                found.append(layer)
+                walk(layer)
+
+    walk(model)
+    return found
+
+
+def _node_inputs(layer) -> list:
+    """The tensors of each call of ``layer`` in the model's graph (flat, per call)."""
+    import keras
+
+    calls = []
+    for node in getattr(layer, "_inbound_nodes", None) or []:
+        try:
+            calls.append(keras.tree.flatten(node.input_tensors))
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return calls
+
+
+def _vocabularies(model, tensors) -> dict:
+    """``id(model input) -> input_dim`` of the Embedding(s) that read it.
+
+    Follows each input into nested models (the nested model's own input stands
+    for the tensor it was called on). An integer input that reaches no
+    Embedding this way gets the smallest ``input_dim`` of all the model's
+    Embeddings: valid for every one of them.
+    """
+    import keras
+
+    layers = _all_layers(model)
+    embeddings = [la for la in layers if isinstance(la, keras.layers.Embedding)]
+    if not embeddings:
+        return {}
+    smallest = min(int(e.input_dim) for e in embeddings)
+    # the tensors that stand for each model input, through nested models
+    stands_for = {id(t): id(t) for t in tensors}
+    for _ in range(len(layers)):  # one pass per nesting level is enough
+        changed = False
+        for layer in layers:
+            inner = getattr(layer, "inputs", None) if hasattr(layer, "layers") else None
+            if not inner:
+                continue
+            for outer in _node_inputs(layer):
+                if len(outer) != len(inner):
+                    continue
+                for o, i in zip(outer, inner):
+                    if id(o) in stands_for and id(i) not in stands_for:
+                        stands_for[id(i)] = stands_for[id(o)]
+                        changed = True
+        if not changed:
+            break
+    found: dict = {}
+    for emb in embeddings:
+        for call in _node_inputs(emb):
+            for t in call[:1]:
+                if id(t) in stands_for:
+                    key = stands_for[id(t)]
+                    found[key] = min(found.get(key, emb.input_dim), int(emb.input_dim))
+    return {id(t): found.get(id(t), smallest) for t in tensors}
+
+
+def _masking_value(model):
+    import keras
+
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.Masking):
+            return float(layer.mask_value)
+    return None
+
+
+def _input_array(tensor, batch, vocabulary, masking, rng):
+    import numpy as np
+
+    name = getattr(tensor, "name", "input")
+    shape = list(tensor.shape)
+    if shape and shape[0] is None:
+        shape[0] = batch
+    if len(shape) > 1 and shape[1] is None:
+        shape[1] = DEFAULT_STEPS
+    if any(d is None for d in shape):
+        raise RNNGuideError(
+            f"expected the model's input {name!r} to have known sizes beyond batch and "
+            f"timesteps, got shape {tuple(tensor.shape)}: --verify cannot choose them"
+        )
+    dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
+    padded_rows = slice(shape[0] - shape[0] // 2, None) if shape else slice(0)
+    pad = min(PADDED_STEPS, shape[1] - 1) if len(shape) > 1 else 0
+    if dtype == "bool":
+        x = np.ones(shape, dtype=bool)
+        if pad:
+            x[padded_rows, -pad:] = False
+        return x
+    if "int" in dtype:
+        high = vocabulary or DEFAULT_VOCABULARY
+        x = rng.integers(1 if high > 1 else 0, high, size=shape).astype(dtype)
+        if pad:
+            x[padded_rows, -pad:] = 0
+        return x
+    if "float" in dtype:
+        x = rng.standard_normal(shape)
+        if masking is not None and len(shape) == 3 and pad:
+            x[padded_rows, -pad:] = masking
+        try:
+            return x.astype(dtype)
+        except TypeError:  # bfloat16: numpy has none, Keras casts float32
+            return x.astype("float32")
+    raise RNNGuideError(
+        f"expected the model's inputs to be float, integer or boolean, got {dtype} for {name!r}"
+    )
+
+
+# -- parser ----------------------------------------------------------------------------
+
+_MAIN_EXAMPLES = """\
+examples:
+  rnnguide params LSTM --units 256 --input-dim 28
+  rnnguide shapes GRU --units 8 --input-shape None,10,3 --return-state
+  rnnguide inspect model.keras --verify
+
+exit codes: 0 success, 1 a verification mismatch, 2 bad input (one line on stderr)
+"""
+
+_SHAPES_EXAMPLES = """\
+examples:
+  rnnguide shapes LSTM --units 50 --input-shape None,10,30 --return-sequences --return-state
+  -> [(None, 10, 50), (None, 50), (None, 50)]
+  rnnguide shapes GRU --units 8 --input-shape 4,7,3 --bidirectional --merge-mode sum
+  rnnguide shapes SimpleRNNCell,LSTMCell --units 4,5 --input-shape 2,7,3
+  rnnguide shapes LSTMCell --units 5 --input-shape 2,3      (one step: cell(x_t, states))
+"""
+
+_PARAMS_EXAMPLES = """\
+examples:
+  rnnguide params LSTM --units 256 --input-dim 28
+  -> LSTM: 4 x units*(input_dim + units + 1) = 4 x 256*(28 + 256 + 1) = 4 x 72,960 = 291,840
+  rnnguide params GRU --units 128 --input-dim 256 --reset-after false -q
+  -> 147840
+  rnnguide params LSTM --units 64 --input-dim 10 --bidirectional
+"""
+
+_INSPECT_EXAMPLES = f"""\
+examples:
+  rnnguide inspect model.keras
+  rnnguide inspect model.keras --verify --seed 1 --atol 1e-4
+
+--verify runs the model once on a random input built from its keras.Input specs
+(batch {DEFAULT_BATCH} and {DEFAULT_STEPS} timesteps where they are open; token ids within the
+Embedding's input_dim, the last {PADDED_STEPS} steps of half the sequences padded so that
+masks are exercised) and checks every recurrent layer call against its equations
+(rnnguide.verify_model). Exit 0 when all match, 1 on a mismatch, 2 on bad input.
+--atol/--rtol default to a tolerance derived from each layer's compute dtype.
+"""
+
+
+def _subparser(sub, name, help, examples):
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _layer_options(p) -> None:
+    p.add_argument(
+        "kind",
+        help="SimpleRNN, LSTM or GRU (or SimpleRNNCell, LSTMCell, GRUCell); "
+        "a comma list of cells to stack them, as RNN(StackedRNNCells)",
+    )
+    p.add_argument(
+        "--units",
+        required=True,
+        help="units: one whole number, or one per stacked cell (3,4)",
+    )
     p.add_argument("--no-bias", action="store_true", help="use_bias=False")
     p.add_argument(
         "--reset-after",
-        choices=("true", "false"),
-        default="true",
+        type=_boolean,
+        metavar="{true,false}",
         help="GRU only: reset_after (Keras default: true)",
     )
     p.add_argument("--bidirectional", action="store_true", help="wrap in Bidirectional")
     p.add_argument(
         "--merge-mode",
-        default="concat",
-        choices=("concat", "sum", "mul", "ave", "none"),
-        help="Bidirectional merge_mode",
+        type=_merge_mode,
+        metavar="{" + ",".join(MERGE_MODES) + "}",
+        help="with --bidirectional: merge_mode (default concat; none returns both halves)",
     )
-
-
-def _spec_args(args):
-    kinds = [k for k in args.kind.split(",") if k]
-    units = [int(u) if u.strip().lstrip("-").isdigit() else u for u in args.units.split(",")]
-    kind = kinds if len(kinds) > 1 else kinds[0]
-    if len(kinds) == 1:
-        units = units[0]
-    if isinstance(units, str) or (
-        isinstance(units, list) and any(isinstance(u, str) for u in units)
-    ):
-        raise RNNGuideError(f"expected --units as whole numbers, got {args.units!r}")
-    options = {
-        "use_bias": not args.no_bias,
-        "reset_after": args.reset_after == "true",
-    }
-    if args.bidirectional:
-        options["bidirectional"] = True
-        options["merge_mode"] = None if args.merge_mode == "none" else args.merge_mode
-    return kind, units, options
-
-
-def _cmd_shapes(args):
-    from .shapes import output_shapes
-
-    kind, units, options = _spec_args(args)
-    shapes = output_shapes(
-        kind,
-        units=units,
-        input_shape=args.input_shape,
-        return_sequences=args.return_sequences,
-        return_state=args.return_state,
-        **options,
-    )
-    print(shapes)
-    return 0
-
-
-def _cmd_params(args):
-    from .shapes import count_params, param_formula
-
-    kind, units, options = _spec_args(args)
-    if args.quiet:
-        print(count_params(kind, units=units, input_dim=args.input_dim, **options))
-    else:
-        print(param_formula(kind, units=units, input_dim=args.input_dim, **options))
-    return 0
-
-
-def _cmd_inspect(args):
-    import numpy as np
-
-    from . import _keras
-    from .description import describe
-    from .verification import verify
-
-    model = _keras.load_model(args.path)
-    table = describe(model)
-    print(table)
-    if not args.verify:
-        return 0
-    rng = np.random.default_rng(args.seed)
-    status = 0
-    for layer in _recurrent(model):
-        shape = _keras.input_shape_of(layer) or (None, None, None)
-        batch = shape[0] or 2
-        steps = shape[1] or 7
-        x = rng.normal(size=(batch, steps, shape[2])).astype("float32")
-        report = verify(layer, x)
-        print()
-        print(report)
-        status = status or (0 if report.ok else 1)
-    return status
-
-
-def _recurrent(model):
-    from .description import _recurrent_layers
-
-    return _recurrent_layers(model)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``rnnguide`` argument parser (one line per error, examples in every ``--help``)."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rnnguide",
         description="Shapes, parameter counts and equation checks for Keras recurrent layers.",
+        epilog=_MAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"rnnguide {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{shapes,params,inspect}")
 
-    p = sub.add_parser("shapes", help="output shapes of a layer")
+    p = _subparser(sub, "shapes", "output shapes of a layer", _SHAPES_EXAMPLES)
     _layer_options(p)
     p.add_argument(
-        "--input-shape", type=_shape, required=True, help="batch,timesteps,features (None allowed)"
+        "--input-shape",
+        required=True,
+        help="batch,timesteps,features (None allowed), or batch,features for a cell's step",
     )
     p.add_argument("--return-sequences", action="store_true")
     p.add_argument("--return-state", action="store_true")
     p.set_defaults(func=_cmd_shapes)
 
-    p = sub.add_parser("params", help="parameter count and its formula")
+    p = _subparser(sub, "params", "parameter count and its formula", _PARAMS_EXAMPLES)
     _layer_options(p)
-    p.add_argument("--input-dim", type=int, required=True, help="features per step")
+    p.add_argument("--input-dim", type=_positive, required=True, help="features per step")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the number")
     p.set_defaults(func=_cmd_params)
 
-    p = sub.add_parser("inspect", help="describe the recurrent layers of a .keras file")
+    p = _subparser(
+        sub, "inspect", "describe the recurrent layers of a .keras file", _INSPECT_EXAMPLES
+    )
     p.add_argument("path", help="a model saved with model.save('model.keras')")
     p.add_argument(
-        "--verify", action="store_true", help="also check each layer against its equations"
+        "--verify",
+        action="store_true",
+        help="also run the model and check each recurrent layer call against its equations",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the random test input")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the random input (default 0)")
+    p.add_argument("--atol", type=_tolerance, help="with --verify: absolute tolerance (>= 0)")
+    p.add_argument("--rtol", type=_tolerance, help="with --verify: relative tolerance (>= 0)")
     p.set_defaults(func=_cmd_inspect)
     return parser
 
 
 def main(argv=None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a one-line argument error
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except RNNGuideError as exc:
-        print(f"rnnguide: error: {exc}", file=sys.stderr)
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        print(f"rnnguide: error: {'; '.join(lines) or type(exc).__name__}", file=sys.stderr)
         return 2

@@ -14,6 +14,8 @@ __all__ = ["Description", "LayerRow", "describe"]
 
 @dataclass
 class LayerRow:
+    """One recurrent layer in a :class:`Description`: shapes, parameters, formula."""
+
     name: str
     kind: str
     input_shape: tuple
@@ -25,15 +27,25 @@ class LayerRow:
 
 @dataclass
 class Description:
-    """The table :func:`rnnguide.describe` returns; ``rows`` holds one ``LayerRow`` per layer."""
+    """The table :func:`rnnguide.describe` returns.
 
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((28, 28)), keras.layers.LSTM(16)])
+    >>> d = describe(model)
+    >>> [(r.name, r.input_shape, r.params) for r in d.rows], d.total_params
+    ([('lstm', (None, 28, 28), 2880)], 2880)
+    """
+
+    #: the model (or layer) described
     title: str
+    #: one :class:`LayerRow` per recurrent layer, in the model's order
     rows: list[LayerRow] = field(default_factory=list)
 
     HEADERS = ("layer", "kind", "input", "output", "states", "params", "formula")
 
     @property
     def total_params(self) -> int:
+        """The recurrent layers' parameters, summed (other layers are not counted)."""
         return sum(r.params for r in self.rows)
 
     def _cells(self):
@@ -103,6 +115,12 @@ def describe(model_or_layer) -> Description:
     One row per recurrent layer: kind, input shape, output shape(s), state
     shapes, parameter count and its formula. Prints as text; renders as an
     HTML table in notebooks.
+
+    >>> import keras
+    >>> layer = keras.layers.GRU(8, return_sequences=True)
+    >>> layer.build((None, 10, 3))
+    >>> describe(layer).rows[0].output_shape
+    (None, None, 8)
     """
     if not is_keras(model_or_layer):
         raise RNNGuideError(f"expected a Keras model or layer, got {type(model_or_layer).__name__}")

@@ -6,15 +6,33 @@ __all__ = ["RNNGuideError", "RNNGuideTypeError", "UnsupportedError", "expect_err
 
 
 class RNNGuideError(ValueError):
-    """Bad input: the message says what was expected and what was received."""
+    """Bad input: the message says what was expected and what was received.
+
+    >>> import rnnguide
+    >>> rnnguide.output_shapes("LSTM", units=4, input_shape=(32, 10))
+    Traceback (most recent call last):
+    rnnguide.errors.RNNGuideError: expected a 3D input shape (batch, timesteps, features), got shape (32, 10)
+    """
 
 
 class RNNGuideTypeError(RNNGuideError, TypeError):
-    """Bad input whose *type* is wrong (for example an integer array)."""
+    """Bad input whose *type* is wrong (also a ``TypeError``).
+
+    >>> import rnnguide
+    >>> rnnguide.count_params("LSTM", units=4.5, input_dim=3)
+    Traceback (most recent call last):
+    rnnguide.errors.RNNGuideTypeError: expected units to be a positive integer, got float 4.5
+    """
 
 
 class UnsupportedError(RNNGuideError):
-    """A layer, cell or option rnnguide has no equations for."""
+    """A layer, cell, activation or option rnnguide has no equations for.
+
+    >>> import keras, rnnguide
+    >>> rnnguide.count_params(keras.layers.Dense(4, name="dense"))
+    Traceback (most recent call last):
+    rnnguide.errors.UnsupportedError: Dense 'dense' is not a layer rnnguide has equations for: ...
+    """
 
 
 def describe_shape(shape) -> str:

@@ -52,10 +52,12 @@ class Kind:
 
     @property
     def n_gates(self) -> int:
+        """Gate blocks in the kernel: 1, 4 or 3."""
         return len(self.gates)
 
     @property
     def label(self) -> str:
+        """The kind as tables print it: ``GRU(reset_after=True)``, ``LSTM``."""
         if self.reset_after is None:
             return self.name
         return f"{self.name}(reset_after={self.reset_after})"
@@ -67,6 +69,11 @@ class Kind:
         return (self.n_gates * units,)
 
     def weight_shapes(self, units: int, input_dim: int, use_bias: bool = True) -> dict:
+        """``kernel``, ``recurrent_kernel`` (and ``bias``) shapes in Keras' layout.
+
+        >>> get_kind("GRU").weight_shapes(units=2, input_dim=5)
+        {'kernel': (5, 6), 'recurrent_kernel': (2, 6), 'bias': (2, 6)}
+        """
         shapes = {
             "kernel": (input_dim, self.n_gates * units),
             "recurrent_kernel": (units, self.n_gates * units),
@@ -76,6 +83,11 @@ class Kind:
         return shapes
 
     def count_params(self, units: int, input_dim: int, use_bias: bool = True) -> int:
+        """The number of weights: the product of each weight shape, summed.
+
+        >>> get_kind("LSTM").count_params(units=256, input_dim=28)
+        291840
+        """
         total = 0
         for shape in self.weight_shapes(units, input_dim, use_bias).values():
             n = 1
@@ -144,7 +156,11 @@ _ALIASES = {
 
 
 def get_kind(name: str, reset_after: bool = True) -> Kind:
-    """The :class:`Kind` for a name such as ``"LSTM"`` or ``"GRUCell"``."""
+    """The :class:`Kind` for a name such as ``"LSTM"`` or ``"GRUCell"``.
+
+    >>> get_kind("gru_cell", reset_after=False).label
+    'GRU(reset_after=False)'
+    """
     if not isinstance(name, str):
         raise RNNGuideTypeError(
             f"expected a kind name such as 'LSTM', got {type(name).__name__} {name!r}"

@@ -42,13 +42,23 @@ def flops_per_step(kind_or_layer, units=None, input_dim=None, batch: int = 1, **
 
 @dataclass
 class CudnnCheck:
-    """Whether Keras (TensorFlow backend, on a GPU) can run this layer with cuDNN."""
+    """Whether Keras (TensorFlow backend, on a GPU) can run this layer with cuDNN.
 
+    What :func:`cudnn_conditions` returns: prints as a table of conditions.
+
+    >>> check = cudnn_conditions("LSTM", units=4, recurrent_dropout=0.2)
+    >>> check.eligible, [c for c, _, _, ok in check.conditions if not ok]
+    (False, ['recurrent_dropout'])
+    """
+
+    #: the layer, as messages name it
     layer: str
-    conditions: list  # (condition, required, actual, ok)
+    #: ``(condition, required, this layer's value, ok)`` per condition
+    conditions: list
 
     @property
     def eligible(self) -> bool:
+        """Every condition holds: Keras takes the cuDNN path on a GPU."""
         return all(ok for *_, ok in self.conditions)
 
     def __repr__(self) -> str:

@@ -315,14 +315,24 @@ def _reference_cell(spec, x_t, states):
 class GateWeights:
     """One gate's slice of the weights: input weights W, state weights U, bias b.
 
-    ``b_rec`` is GRU(reset_after=True)'s second, recurrent bias; ``None`` otherwise.
+    >>> import keras
+    >>> layer = keras.layers.GRU(3)
+    >>> layer.build((None, None, 5))
+    >>> split_weights(layer)["g"]
+    GateWeights('g', candidate state: W(5, 3), U(3, 3), b(3,), b_rec(3,))
     """
 
+    #: the gate's name in rnnguide's vocabulary (``i, f, g, o`` / ``z, r, g`` / ``h``)
     gate: str
+    #: what it is, in words: "forget gate"
     title: str
+    #: input weights, (input_dim, units): this gate's columns of ``kernel``
     W: np.ndarray
+    #: state weights, (units, units): this gate's columns of ``recurrent_kernel``
     U: np.ndarray
+    #: bias (units,), or None without bias
     b: np.ndarray | None
+    #: GRU(reset_after=True)'s second, recurrent bias; None otherwise
     b_rec: np.ndarray | None = None
 
     def __repr__(self):
@@ -351,6 +361,13 @@ def _split_cell(cell: CellSpec) -> dict:
 
 def split_weights(layer):
     """The layer's weights per gate, in Keras' gate order.
+
+    >>> import keras
+    >>> lstm = keras.layers.LSTM(4)
+    >>> lstm.build((None, None, 3))
+    >>> pieces = split_weights(lstm)
+    >>> list(pieces), pieces["f"].W.shape, pieces["f"].U.shape
+    (['i', 'f', 'g', 'o'], (3, 4), (4, 4))
 
     A dict ``{gate: GateWeights}`` for one cell, keyed with rnnguide's gate
     names in Keras' block order (LSTM: i, f, g, o; GRU: z, r, g; SimpleRNN: h;
