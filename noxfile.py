@@ -15,7 +15,7 @@ import nox
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["tests", "lint", "docs", "browser"]
+nox.options.sessions = ["tests", "backends", "lint", "docs", "browser"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Byte-compile at install time: TensorFlow is thousands of modules, and where
@@ -106,6 +106,38 @@ def browser(session):
     )
     # and the check fails when a page is broken on purpose
     session.run("pytest", "-p", "no:cacheprovider", "tests/test_browser.py", *session.posargs)
+
+
+#: the property tests and verify, in fewer examples, for the other Keras backends
+BACKEND_TESTS = ["tests/test_backends.py", "tests/test_interop.py", "-p", "no:cacheprovider"]
+BACKEND_TESTS += ["--durations=5"]
+
+
+@nox.session
+def backends(session):
+    """Property tests, verify and interop on Keras 3's JAX backend (KERAS_BACKEND=jax)."""
+    _install(session, "test", "jax")
+    env = dict(QUIET_TF, KERAS_BACKEND="jax", HYPOTHESIS_PROFILE="ci" if IN_CI else "dev")
+    env["RNNGUIDE_BACKEND_EXAMPLES"] = os.environ.get("RNNGUIDE_BACKEND_EXAMPLES", "40")
+    # JAX compiles every new shape: fewer interop examples than on TensorFlow
+    env["RNNGUIDE_INTEROP_EXAMPLES"] = os.environ.get("RNNGUIDE_INTEROP_EXAMPLES", "16")
+    session.run("pytest", *BACKEND_TESTS, *session.posargs, env=env)
+
+
+@nox.session(venv_backend="virtualenv", default=False)
+def interop(session):
+    """to_torch/from_torch against real torch.nn modules, then the property tests and
+    verify on Keras' PyTorch backend (KERAS_BACKEND=torch). Installs torch with pip:
+    from the package index that is the CUDA build, several GB (not in the default set)."""
+    _install(session, "test", "interop")
+    env = dict(QUIET_TF, RNNGUIDE_TORCH_CONFIGS="120")
+    if IN_CI:
+        env["HYPOTHESIS_PROFILE"] = "ci"
+    session.run(
+        "pytest", "-p", "no:cacheprovider", "tests/test_interop.py", *session.posargs, env=env
+    )
+    env.update(KERAS_BACKEND="torch", RNNGUIDE_BACKEND_EXAMPLES="60")
+    session.run("pytest", *BACKEND_TESTS, *session.posargs, env=env)
 
 
 @nox.session(name="docs-live", reuse_venv=True)
