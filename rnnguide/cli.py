@@ -221,6 +221,10 @@ def _cmd_inspect(args) -> int:
     if not args.verify and (args.atol is not None or args.rtol is not None):
         given = "--atol" if args.atol is not None else "--rtol"
         raise RNNGuideError(f"{given} applies with --verify only, got it without")
+    import os
+
+    # a command line's stderr is for its own messages: no TensorFlow start-up log lines
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
 
     from . import _keras

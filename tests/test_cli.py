@@ -1,10 +1,19 @@
+"""The command line: strict arguments, one-line errors, ``inspect --verify`` on saved models.
+
+Argument errors run in-process (``main([...])``); a few subprocess runs of
+``python -m rnnguide`` prove what a user sees: exit codes and no traceback.
+"""
+
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from rnnguide.cli import main
+from rnnguide.cli import main, model_inputs
+
+ERROR = "rnnguide: error: "
 
 
 def run(capsys, *argv):
@@ -13,100 +22,409 @@ def run(capsys, *argv):
     return code, out.out, out.err
 
 
+def assert_one_line_error(code, out, err, *words):
+    assert code == 2, (code, out, err)
+    assert out == ""
+    assert err.startswith(ERROR) and err.endswith("\n") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, (word, err)
+
+
+def python_m(*argv, **kwargs):
+    """``python -m rnnguide ...`` as a user runs it (TensorFlow's own log level left alone)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, "-m", "rnnguide", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        **kwargs,
+    )
+
+
+# -- shapes and params -----------------------------------------------------------------
+
+
 def test_params(capsys):
     code, out, _ = run(capsys, "params", "LSTM", "--units", "256", "--input-dim", "28")
     assert code == 0 and out.strip().endswith("= 291,840")
     code, out, _ = run(capsys, "params", "GRU", "--units", "128", "--input-dim", "256", "-q")
-    assert out.strip() == "148224"
+    assert code == 0 and out.strip() == "148224"
     code, out, _ = run(
-        capsys,
-        "params",
-        "GRU",
-        "--units",
-        "128",
-        "--input-dim",
-        "256",
-        "-q",
-        "--reset-after",
-        "false",
-    )
-    assert out.strip() == str(3 * 128 * (256 + 128 + 1))
+        capsys, "params", "LSTM,GRU", "--units", "3", "--input-dim", "2", "-q"
+    )  # one units value for every stacked cell
+    assert code == 0 and int(out) == 4 * 3 * (2 + 3 + 1) + 3 * 3 * (3 + 3 + 2)
 
 
 def test_shapes(capsys):
-    code, out, _ = run(
-        capsys,
-        "shapes",
-        "LSTM",
-        "--units",
-        "50",
-        "--input-shape",
-        "None,10,30",
-        "--return-sequences",
-        "--return-state",
-    )
+    argv = ["shapes", "LSTM", "--units", "50", "--input-shape", "None,10,30"]
+    code, out, _ = run(capsys, *argv, "--return-sequences", "--return-state")
     assert code == 0 and out.strip() == "[(None, 10, 50), (None, 50), (None, 50)]"
     code, out, _ = run(
         capsys,
-        "shapes",
-        "SimpleRNN,GRU",
-        "--units",
-        "4,6",
-        "--input-shape",
-        "8,5,3",
-        "--bidirectional",
-        "--merge-mode",
-        "none",
+        *("shapes", "SimpleRNN,GRU", "--units", "4,6", "--input-shape", "8,5,3"),
+        *("--bidirectional", "--merge-mode", "none"),
     )
-    assert out.strip() == "[(8, 6), (8, 6)]"
+    assert code == 0 and out.strip() == "[(8, 6), (8, 6)]"
+    code, out, _ = run(capsys, "shapes", "LSTMCell", "--units", "5", "--input-shape", "(2, 3)")
+    assert code == 0 and out.strip() == "[(2, 5), [(2, 5), (2, 5)]]"  # one step of a cell
 
 
-def test_bad_input_is_one_line_and_exit_2(capsys):
-    code, out, err = run(capsys, "shapes", "LSTM", "--units", "5", "--input-shape", "32,10")
-    assert code == 2 and out == ""
-    assert err.strip().count("\n") == 0
-    assert "expected a 3D input shape (batch, timesteps, features), got shape (32, 10)" in err
+@pytest.mark.parametrize("value", ["False", "FALSE", "false", " false", "True", "TRUE"])
+def test_booleans_in_any_case(capsys, value):
+    argv = ["params", "GRU", "--units", "128", "--input-dim", "256", "-q"]
+    code, out, err = run(capsys, *argv, "--reset-after", value)
+    reset_after = value.strip().lower() == "true"
+    assert (code, err) == (0, "")
+    assert int(out) == 3 * 128 * (256 + 128 + 1 + reset_after)
 
 
-def test_missing_and_corrupt_model_files(capsys, tmp_path):
-    code, _, err = run(capsys, "inspect", str(tmp_path / "nope.keras"))
-    assert code == 2 and "does not exist" in err and err.count("\n") == 1
-    bad = tmp_path / "bad.keras"
-    bad.write_bytes(b"not a zip file")
-    code, _, err = run(capsys, "inspect", str(bad))
-    assert code == 2 and err.startswith("rnnguide: error: could not load") and err.count("\n") == 1
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        pytest.param(
+            ["params", "LSTM", "--units", "3,4", "--input-dim", "5"],
+            ["expected one --units value for one LSTM layer, got '3,4'", "stacked cells"],
+            id="units-list-for-one-layer",
+        ),
+        pytest.param(
+            ["params", "LSTMCell,GRUCell", "--units", "3,4,5", "--input-dim", "5"],
+            ["expected 2 --units values for the 2 stacked cells"],
+            id="units-count-for-a-stack",
+        ),
+        pytest.param(
+            ["params", "LSTM", "--units", "0", "--input-dim", "5"],
+            ["expected --units as a positive whole number", "got '0'"],
+            id="units-zero",
+        ),
+        pytest.param(
+            ["params", "LSTM", "--units", "4.5", "--input-dim", "5"],
+            ["got '4.5'"],
+            id="units-float",
+        ),
+        pytest.param(
+            ["shapes", "LSTM", "--units", "3", "--input-shape", "2,,5,3"],
+            ["empty entry in '2,,5,3'"],
+            id="input-shape-empty-entry",
+        ),
+        pytest.param(
+            ["shapes", "LSTM", "--units", "3", "--input-shape", "32,10"],
+            ["expected --input-shape as batch,timesteps,features, got 2 sizes in '32,10'"],
+            id="input-shape-rank-2",
+        ),
+        pytest.param(
+            ["shapes", "LSTM", "--units", "3", "--input-shape", "2,5,3,4"],
+            ["got 4 sizes"],
+            id="input-shape-rank-4",
+        ),
+        pytest.param(
+            ["shapes", "LSTM", "--units", "3", "--input-shape", "2,-5,3"],
+            ["positive whole number", "'2,-5,3'"],
+            id="input-shape-negative",
+        ),
+        pytest.param(
+            ["params", "", "--units", "3", "--input-dim", "5"],
+            ["expected a kind such as LSTM", "got ''"],
+            id="empty-kind",
+        ),
+        pytest.param(
+            ["params", ",", "--units", "3", "--input-dim", "5"],
+            ["expected a kind such as LSTM", "got ','"],
+            id="comma-kind",
+        ),
+        pytest.param(
+            ["params", "LSTMCell,,GRUCell", "--units", "3", "--input-dim", "5"],
+            ["expected a kind such as LSTM"],
+            id="empty-kind-in-a-stack",
+        ),
+        pytest.param(
+            ["params", "LTSM", "--units", "3", "--input-dim", "5"],
+            [
+                "unknown kind 'LTSM': expected one of SimpleRNN, LSTM, GRU, SimpleRNNCell, "
+                "LSTMCell, GRUCell; did you mean 'LSTM'?"
+            ],
+            id="kind-typo",
+        ),
+        pytest.param(
+            ["params", "SimpleRNNCell,GRUCel", "--units", "3", "--input-dim", "5"],
+            ["unknown kind 'GRUCel'", "did you mean 'GRUCell'?"],
+            id="kind-typo-in-a-stack",
+        ),
+        pytest.param(
+            ["params", "LSTM", "--units", "3", "--input-dim", "5", "--reset-after", "yes"],
+            ["argument --reset-after: expected true or false, got 'yes'"],
+            id="boolean-not-true-or-false",
+        ),
+        pytest.param(
+            ["params", "LSTM", "--units", "3", "--input-dim", "5", "--reset-after", "false"],
+            ["--reset-after applies to GRU only, got it for LSTM"],
+            id="reset-after-on-lstm",
+        ),
+        pytest.param(
+            ["shapes", "SimpleRNN", "--units", "3", "--input-shape", "2,5,3"]
+            + ["--reset-after", "true"],
+            ["--reset-after applies to GRU only, got it for SimpleRNN"],
+            id="reset-after-on-simplernn",
+        ),
+        pytest.param(
+            ["params", "GRU", "--units", "3", "--input-dim", "5", "--merge-mode", "sum"],
+            ["--merge-mode applies with --bidirectional only"],
+            id="merge-mode-without-bidirectional",
+        ),
+        pytest.param(
+            ["params", "GRU", "--units", "3", "--input-dim", "5", "--bidirectional"]
+            + ["--merge-mode", "average"],
+            ["argument --merge-mode: expected one of concat, sum, mul, ave, none"],
+            id="merge-mode-unknown",
+        ),
+        pytest.param(
+            ["params", "GRU", "--units", "3", "--input-dim", "0"],
+            ["argument --input-dim: expected a size as a positive whole number, got '0'"],
+            id="input-dim-zero",
+        ),
+        pytest.param(
+            ["params", "GRU", "--units", "3"],
+            ["the following arguments are required: --input-dim"],
+            id="argparse-own-error",
+        ),
+        pytest.param(
+            ["inspect", "m.keras", "--atol", "1e-3"],
+            ["--atol applies with --verify only"],
+            id="atol-without-verify",
+        ),
+        pytest.param(
+            ["inspect", "m.keras", "--verify", "--atol", "-0.001"],
+            ["argument --atol: expected a finite number >= 0, got '-0.001'"],
+            id="atol-negative",
+        ),
+        pytest.param(
+            ["inspect", "m.keras", "--verify", "--rtol", "nan"],
+            ["argument --rtol: expected a finite number >= 0, got 'nan'"],
+            id="rtol-nan",
+        ),
+        pytest.param(
+            ["inspect", "m.keras", "--verify", "--seed", "-1"],
+            ["argument --seed: expected a seed as a whole number >= 0"],
+            id="seed-negative",
+        ),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(capsys, argv, words):
+    assert_one_line_error(*run(capsys, *argv), *words)
+
+
+@pytest.mark.parametrize("command", ["shapes", "params", "inspect"])
+def test_help_of_every_subcommand_shows_an_example(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    examples = out.split("examples:", 1)[1]
+    assert f"  rnnguide {command} " in examples
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and f"rnnguide {command} " in out.split("examples:", 1)[1]
+
+
+def test_subprocess_argument_errors_have_no_traceback():
+    """What a user sees: exit codes, one line on stderr (no TensorFlow is imported here)."""
+    for argv, words in [
+        (["params", "LSTM", "--units", "3,4", "--input-dim", "5"], "--units"),
+        (["shapes", "LTSM", "--units", "3", "--input-shape", "2,,5,3"], "'LSTM'?"),
+        (["shapes", "GRU", "--units", "3", "--input-shape", "2,,5,3"], "'2,,5,3'"),
+        (["params", "", "--units", "3", "--input-dim", "5"], "kind"),
+        (["params", "GRU", "--units", "3", "--input-dim", "5", "--reset-after", "yes"], "yes"),
+        (["inspect", "missing.keras"], "does not exist"),
+    ]:
+        proc = python_m(*argv)
+        assert proc.returncode == 2 and proc.stdout == "", (argv, proc)
+        assert "Traceback" not in proc.stderr
+        assert proc.stderr.startswith(ERROR) and proc.stderr.count("\n") == 1, proc.stderr
+        assert words in proc.stderr
+    proc = python_m("params", "GRU", "--units", "32", "--input-dim", "32", "-q")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "6336\n", "")
+    proc = python_m(
+        "params", "GRU", "--units", "32", "--input-dim", "32", "-q", "--reset-after", "False"
+    )
+    assert (proc.returncode, proc.stdout) == (0, "6240\n")
+
+
+# -- inspect ---------------------------------------------------------------------------
+
+
+def _embedding_lstm(keras):
+    """The model of issue 9 that crashed ``inspect --verify``."""
+    L = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            L.Embedding(50, 8, mask_zero=True),
+            L.LSTM(4),
+            L.Dense(2),
+        ]
+    )
 
 
 @pytest.mark.keras
-def test_inspect_and_verify_a_saved_model(keras, capsys, tmp_path):
+def test_subprocess_inspect_verify_embedding_mask_and_bad_files(keras, tmp_path):
+    path = tmp_path / "embedding_lstm.keras"
+    _embedding_lstm(keras).save(path)
+    proc = python_m("inspect", str(path), "--verify", "--seed", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and ERROR not in proc.stderr
+    table, report = proc.stdout.split("\n\n", 1)
+    assert "lstm" in table and "208" in table  # 4*4*(8 + 4 + 1) parameters
+    assert "matches its equations: 1 recurrent layer call" in report
+    assert "[lstm] LSTM 'lstm' matches its equations" in report
+
+    junk = tmp_path / "notes.keras"
+    junk.write_text("not a model\n")
+    proc = python_m("inspect", str(junk), "--verify")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith(ERROR)]
+    assert len(errors) == 1 and f"could not load {junk}" in errors[0], proc.stderr
+
+
+@pytest.mark.keras
+def test_model_inputs_follow_the_specs(keras):
+    """Token ids below the input_dim of the Embedding that reads them, right-padded."""
     L = keras.layers
-    inp = keras.Input((6, 3))
-    h = L.GRU(4, return_sequences=True)(inp)
-    model = keras.Model(inp, L.LSTM(2)(h))
-    path = tmp_path / "m.keras"
-    model.save(path)
-    code, out, _ = run(capsys, "inspect", str(path), "--verify")
-    assert code == 0
-    assert "GRU" in out and "LSTM" in out and out.count("matches its equations") == 2
-
-
-def test_python_dash_m_entry_point():
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rnnguide",
-            "params",
-            "SimpleRNN",
-            "--units",
-            "32",
-            "--input-dim",
-            "32",
-            "-q",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    chars = keras.Input((6,), dtype="int64", name="chars")
+    h0 = keras.Input((4,), name="h0")
+    words = L.GRU(4)(L.Embedding(100, 3, mask_zero=True)(tokens), initial_state=h0)
+    letters = L.LSTM(3)(L.Embedding(5, 3)(chars))
+    model = keras.Model(
+        {"tokens": tokens, "chars": chars, "h0": h0}, L.Concatenate()([words, letters])
     )
-    assert out.stdout.strip() == "2080"
-    assert np.isfinite(float(out.stdout))
+    x = model_inputs(model, np.random.default_rng(0))
+    assert set(x) == {"tokens", "chars", "h0"}
+    assert x["tokens"].shape == (2, 7) and x["tokens"].dtype == np.int32
+    assert x["chars"].shape == (2, 6) and x["chars"].dtype == np.int64
+    assert x["h0"].shape == (2, 4) and x["h0"].dtype == np.float32
+    assert 5 <= x["tokens"].max() < 100 and x["chars"].max() < 5  # each its own Embedding
+    for ids in (x["tokens"], x["chars"]):
+        assert (ids[0] > 0).all()  # first half: no padding
+        assert (ids[1, :-2] > 0).all() and (ids[1, -2:] == 0).all()  # right-padded
+
+    # ids fed to a nested model reach its Embedding; a fixed batch size is kept
+    inner = keras.Sequential([keras.Input((None,), dtype="int32"), L.Embedding(30, 2), L.LSTM(2)])
+    ids = keras.Input(batch_shape=(4, 5), dtype="int32")
+    small = keras.Input(batch_shape=(4, 5), dtype="int32")
+    outer = keras.Model([ids, small], [inner(ids), L.GRU(2)(L.Embedding(4, 2)(small))])
+    x, y = model_inputs(outer, np.random.default_rng(1))
+    assert x.shape == y.shape == (4, 5)
+    assert 4 <= x.max() < 30 and y.max() < 4 and x[:2].min() > 0
+    assert (x[2:, -2:] == 0).all() and (x[2:, :-2] > 0).all()
+
+
+def _inspect(capsys, keras, model, tmp_path, *options):
+    path = tmp_path / f"{model.name}.keras"
+    model.save(path)
+    return run(capsys, "inspect", str(path), "--verify", *options)
+
+
+@pytest.mark.keras
+def test_inspect_verify_functional_bidirectional_and_stacked(keras, capsys, tmp_path):
+    L = keras.layers
+    inp = keras.Input((None, 3))
+    h = L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode="sum", name="bi")(inp)
+    h = L.LSTM(5, return_sequences=True, name="lstm_a")(h)
+    model = keras.Model(inp, L.LSTM(2, name="lstm_b")(h), name="stacked")
+    code, out, err = _inspect(capsys, keras, model, tmp_path, "--atol", "0.5", "--rtol", "0.25")
+    assert (code, err) == (0, "")
+    assert "matches its equations: 3 recurrent layer calls" in out
+    for name in ("[bi] Bidirectional", "[lstm_a] LSTM", "[lstm_b] LSTM"):
+        assert name in out
+    assert out.count("atol=0.5, rtol=0.25") == 3  # the tolerances given reach every layer
+
+
+@pytest.mark.keras
+def test_inspect_verify_initial_states_fed_as_inputs(keras, capsys, tmp_path):
+    L = keras.layers
+    tokens = keras.Input((None,), dtype="int32", name="tokens")
+    h0, c0 = keras.Input((4,), name="h0"), keras.Input((4,), name="c0")
+    seq = L.Embedding(30, 5, mask_zero=True)(tokens)
+    out = L.LSTM(4, name="lstm")(seq, initial_state=[h0, c0])
+    for inputs, name in [
+        ({"tokens": tokens, "h0": h0, "c0": c0}, "dict"),
+        ([tokens, h0, c0], "list"),
+    ]:
+        code, out_, err = _inspect(capsys, keras, keras.Model(inputs, out, name=name), tmp_path)
+        assert (code, err) == (0, ""), name
+        assert "[lstm] LSTM 'lstm' matches its equations" in out_
+
+
+@pytest.mark.keras
+def test_inspect_verify_nested_model_masking_and_mask_input(keras, capsys, tmp_path):
+    L = keras.layers
+    inner = keras.Sequential(
+        [keras.Input((None,), dtype="int32"), L.Embedding(20, 3, mask_zero=True), L.GRU(2)],
+        name="inner",
+    )
+    ids = keras.Input((None,), dtype="int32")
+    nested = keras.Model(ids, L.Dense(1)(inner(ids)), name="nested")
+    code, out, err = _inspect(capsys, keras, nested, tmp_path)
+    assert (code, err) == (0, "") and "matches its equations: 1 recurrent layer call" in out
+
+    x = keras.Input((5, 3))
+    masked = keras.Model(x, L.SimpleRNN(3)(L.Masking(0.0)(x)), name="masked")
+    code, out, err = _inspect(capsys, keras, masked, tmp_path)
+    assert (code, err) == (0, "") and "matches its equations" in out
+
+    x, mask = keras.Input((None, 3)), keras.Input((None,), dtype="bool")
+    mask_input = keras.Model([x, mask], L.GRU(3)(x, mask=mask), name="mask_input")
+    code, out, err = _inspect(capsys, keras, mask_input, tmp_path)
+    assert (code, err) == (0, "") and "matches its equations" in out
+
+
+@pytest.mark.keras
+def test_inspect_mismatch_exits_1(keras, capsys, monkeypatch):
+    """A layer that does not compute its equations: exit 1, and the report says which.
+
+    A saved file cannot hold such a layer (a custom class does not load in safe
+    mode, and ``describe`` refuses subclasses), so the loader hands ``inspect``
+    an in-memory model whose LSTM has its ``call`` shifted on the instance.
+    """
+    import rnnguide._keras
+
+    L = keras.layers
+    lstm = L.LSTM(4, name="shifted")
+    model = keras.Sequential([keras.Input((None, 3)), lstm, L.Dense(1)])
+    builtin_call = lstm.call
+
+    def shifted(sequences, initial_state=None, mask=None, training=False):
+        out = builtin_call(sequences, initial_state=initial_state, mask=mask, training=training)
+        return out + 0.01
+
+    lstm.call = shifted
+    monkeypatch.setattr(rnnguide._keras, "load_model", lambda path: model)
+    code, out, err = run(capsys, "inspect", "in-memory.keras", "--verify")
+    assert (code, err) == (1, ""), err
+    assert "DOES NOT match its equations" in out and "[shifted] LSTM 'shifted'" in out
+
+
+@pytest.mark.keras
+def test_inspect_errors_are_one_line(keras, capsys, tmp_path):
+    assert_one_line_error(*run(capsys, "inspect", str(tmp_path / "nope.keras")), "does not exist")
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip file")
+    assert_one_line_error(*run(capsys, "inspect", str(bad), "--verify"), "could not load")
+    assert_one_line_error(*run(capsys, "inspect", str(tmp_path)), "could not load")
+
+    dense = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="dense")
+    code, out, err = _inspect(capsys, keras, dense, tmp_path)
+    assert_one_line_error(code, out, err, "at least one recurrent layer")
+
+
+@pytest.mark.keras
+def test_model_inputs_refuse_open_feature_sizes(keras):
+    from rnnguide import RNNGuideError
+
+    wide = keras.Input((None, None))
+    model = keras.Model(wide, keras.layers.Activation("tanh")(wide))
+    with pytest.raises(RNNGuideError, match="known sizes beyond batch and timesteps"):
+        model_inputs(model, np.random.default_rng(0))
+    text = keras.Input((3,), dtype="string")
+    with pytest.raises(RNNGuideError, match="float, integer or boolean, got string"):
+        model_inputs(keras.Model(text, text), np.random.default_rng(0))
