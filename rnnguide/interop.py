@@ -66,6 +66,10 @@ class TorchWeights:
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
+        if len(args) + len(self.module) > 60:  # keep lines within 88 columns
+            import textwrap
+
+            args = "\n" + textwrap.indent(textwrap.fill(args, 80), "    ") + "\n"
         width = max((len(k) for k in self.state_dict), default=0)
         rows = [
             f"  {k:<{width}}  {tuple(np.shape(v))}  {np.asarray(v).dtype}"
@@ -110,7 +114,7 @@ def _keras_layers(obj) -> list:
 
 
 def _spec_of(layer):
-    from .shapes import resolve
+    from .spec import resolve
 
     if not is_keras(layer):
         raise RNNGuideTypeError(

@@ -277,7 +277,10 @@ def test_kwargs_and_repr(keras):
     assert tw.state_dict["weight_ih_l1_reverse"].shape == (12, 6)
     assert tw.count_params() == sum(lyr.count_params() for lyr in layers) + 2 * 2 * 12
     text = repr(tw)
-    assert text.startswith("TorchWeights(torch.nn.LSTM(input_size=5, hidden_size=3, num_layers=2")
+    assert text.startswith(
+        "TorchWeights(torch.nn.LSTM(\n    input_size=5, hidden_size=3, num_layers=2"
+    )
+    assert max(len(line) for line in text.splitlines()) <= 88
     assert "\n  bias_hh_l1_reverse    (12,)  float32)" in text
     rnn = keras.layers.SimpleRNN(2, activation="relu", use_bias=False)
     rnn.build((None, None, 1))
