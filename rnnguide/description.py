@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import RNNGuideError
-from .shapes import resolve, shapes_of, state_shapes
-from .spec import BidirectionalSpec, is_keras
+from .shapes import shapes_of, state_shapes
+from .spec import BidirectionalSpec, halves, is_keras, resolve
 from .tables import html_table, text_table
 
 __all__ = ["Description", "LayerRow", "describe"]
@@ -30,7 +30,7 @@ class Description:
     """The table :func:`rnnguide.describe` returns.
 
     >>> import keras
-    >>> model = keras.Sequential([keras.Input((28, 28)), keras.layers.LSTM(16)])
+    >>> model = keras.Sequential([keras.Input((28, 28)), keras.layers.LSTM(16, name="lstm")])
     >>> d = describe(model)
     >>> [(r.name, r.input_shape, r.params) for r in d.rows], d.total_params
     ([('lstm', (None, 28, 28), 2880)], 2880)
@@ -95,12 +95,8 @@ def _row(layer) -> LayerRow:
         shape = (None, None, spec.input_dim)
     out = shapes_of(spec, shape)
     batch = shape[0]
-    if isinstance(spec, BidirectionalSpec):
-        states = state_shapes(spec.forward, batch) + state_shapes(spec.backward, batch)
-        n_out = 2 if spec.merge_mode is None else 1
-    else:
-        states = state_shapes(spec, batch)
-        n_out = 1
+    states = [s for half in halves(spec) for s in state_shapes(half, batch)]
+    n_out = 2 if isinstance(spec, BidirectionalSpec) and spec.merge_mode is None else 1
     if spec.return_state:
         out = out[:n_out] if n_out > 1 else out[0]
     kind = spec.class_name

@@ -30,7 +30,17 @@ import numpy as np
 from .kinds import check_activation
 from .spec import BidirectionalSpec, CellSpec, RNNSpec
 
-__all__ = ["ACTIVATIONS", "cell_step", "get_activation", "run_bidirectional", "run_rnn"]
+__all__ = [
+    "ACTIVATIONS",
+    "RECORDED",
+    "STEPS",
+    "CellRunner",
+    "cell_step",
+    "get_activation",
+    "merge",
+    "run_bidirectional",
+    "run_rnn",
+]
 
 
 # -- activations --------------------------------------------------------------
@@ -170,7 +180,7 @@ def _split_bias(cell: CellSpec, dtype):
     return b, None
 
 
-class _Cell:
+class CellRunner:
     """A CellSpec's weights in the compute dtype, ready for the loop.
 
     ``step`` works on one preallocated gate buffer with in-place activations:
@@ -208,6 +218,7 @@ class _Cell:
                 for w in (self.W, self.U, self.b_in):
                     if w is not None:
                         w[..., : 3 * u] *= 0.5
+        self._step = STEPS[(cell.kind.name, cell.kind.reset_after)]
         if self.kind == "GRU" and not self.reset_after:
             self.U_zr = np.ascontiguousarray(self.U[:, : 2 * self.u])
             self.U_h = np.ascontiguousarray(self.U[:, 2 * self.u :])
@@ -220,7 +231,7 @@ class _Cell:
             xw += self.b_in
         return xw
 
-    def _recurrent(self, h, U):
+    def recurrent(self, h, U):
         """h @ U into a buffer reused across steps (only for gate values that
         are not returned as states: a fresh array per step would be a new
         allocation, and page faults, on every step)."""
@@ -232,62 +243,87 @@ class _Cell:
 
     def step(self, xw, states, record=None):
         """One step from a projected input; returns (output, new states)."""
-        u, h = self.u, states[0]
-        if self.kind == "SimpleRNN":
-            z = h @ self.U
-            z += xw
-            h_new = self.act(z)
-            if record is not None:
-                record["h"].append(h_new.copy())
-            return h_new, (h_new,)
-        if self.kind == "LSTM":
-            z = self._recurrent(h, self.U)
-            z += xw
-            if self.fused:
-                np.tanh(z, out=z)
-                ifo = z[:, : 3 * u]
-                ifo += 1.0
-                ifo *= 0.5
-            else:
-                self.rec(z[:, : 3 * u])
-                self.act(z[:, 3 * u :])
-            i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
-            c_new = f * states[1]
-            c_new += i * g
-            h_new = self.act(c_new.copy())
-            h_new *= o
-            if record is not None:
-                for key, val in zip(("i", "f", "g", "o", "c", "h"), (i, f, g, o, c_new, h_new)):
-                    record[key].append(val.copy())
-            return h_new, (h_new, c_new)
-        # GRU
-        if self.reset_after:
-            hu = self._recurrent(h, self.U)
-            if self.b_rec is not None:
-                hu += self.b_rec
-            zr = hu[:, : 2 * u]
-            zr += xw[:, : 2 * u]
-            self.rec(zr)
-            z, r = zr[:, :u], zr[:, u:]
-            g = hu[:, 2 * u :]
-            g *= r
-            g += xw[:, 2 * u :]
-        else:
-            zr = self._recurrent(h, self.U_zr)
-            zr += xw[:, : 2 * u]
-            self.rec(zr)
-            z, r = zr[:, :u], zr[:, u:]
-            g = (r * h) @ self.U_h
-            g += xw[:, 2 * u :]
-        g = self.act(g)
-        # h' = z * h + (1 - z) * g  ==  g + z * (h - g)
-        h_new = h - g
-        h_new *= z
-        h_new += g
-        if record is not None:
-            for key, val in zip(("z", "r", "g", "h"), (z, r, g, h_new)):
-                record[key].append(val.copy())
-        return h_new, (h_new,)
+        return self._step(self, xw, states, record)
+
+
+def _record(record, names, values):
+    if record is not None:
+        for key, val in zip(names, values):
+            record[key].append(val.copy())
+
+
+def _simple_rnn_step(c: CellRunner, xw, states, record):
+    z = states[0] @ c.U
+    z += xw
+    h_new = c.act(z)
+    _record(record, ("h",), (h_new,))
+    return h_new, (h_new,)
+
+
+def _lstm_step(c: CellRunner, xw, states, record):
+    u = c.u
+    z = c.recurrent(states[0], c.U)
+    z += xw
+    if c.fused:
+        np.tanh(z, out=z)
+        ifo = z[:, : 3 * u]
+        ifo += 1.0
+        ifo *= 0.5
+    else:
+        c.rec(z[:, : 3 * u])
+        c.act(z[:, 3 * u :])
+    i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
+    c_new = f * states[1]
+    c_new += i * g
+    h_new = c.act(c_new.copy())
+    h_new *= o
+    _record(record, ("i", "f", "g", "o", "c", "h"), (i, f, g, o, c_new, h_new))
+    return h_new, (h_new, c_new)
+
+
+def _gru_update(c: CellRunner, h, z, r, g, record):
+    g = c.act(g)
+    # h' = z * h + (1 - z) * g  ==  g + z * (h - g)
+    h_new = h - g
+    h_new *= z
+    h_new += g
+    _record(record, ("z", "r", "g", "h"), (z, r, g, h_new))
+    return h_new, (h_new,)
+
+
+def _gru_reset_after_step(c: CellRunner, xw, states, record):
+    u, h = c.u, states[0]
+    hu = c.recurrent(h, c.U)
+    if c.b_rec is not None:
+        hu += c.b_rec
+    zr = hu[:, : 2 * u]
+    zr += xw[:, : 2 * u]
+    c.rec(zr)
+    z, r = zr[:, :u], zr[:, u:]
+    g = hu[:, 2 * u :]
+    g *= r  # the reset gate scales h U_h + b'_h, after the product
+    g += xw[:, 2 * u :]
+    return _gru_update(c, h, z, r, g, record)
+
+
+def _gru_reset_before_step(c: CellRunner, xw, states, record):
+    u, h = c.u, states[0]
+    zr = c.recurrent(h, c.U_zr)
+    zr += xw[:, : 2 * u]
+    c.rec(zr)
+    z, r = zr[:, :u], zr[:, u:]
+    g = (r * h) @ c.U_h  # the reset gate scales h, before the product
+    g += xw[:, 2 * u :]
+    return _gru_update(c, h, z, r, g, record)
+
+
+#: the step function of each kind, keyed like ``KINDS``: ``(name, reset_after)``
+STEPS = {
+    ("SimpleRNN", None): _simple_rnn_step,
+    ("LSTM", None): _lstm_step,
+    ("GRU", True): _gru_reset_after_step,
+    ("GRU", False): _gru_reset_before_step,
+}
 
 
 #: what gates() records per kind, in order: gate activations, then the states
@@ -300,14 +336,14 @@ RECORDED = {
 
 def cell_step(cell: CellSpec, x_t, states, dtype=np.float32):
     """One step of a cell: ``(output, new_states)`` with states as a tuple."""
-    c = _Cell(cell, dtype)
+    c = CellRunner(cell, dtype)
     return c.step(c.project(np.asarray(x_t, dtype=dtype)), tuple(states))
 
 
 # -- the time loop --------------------------------------------------------------
 
 
-def _scan(cell: _Cell, seq, states, mask, zero_output_for_mask, record=None):
+def _scan(cell: CellRunner, seq, states, mask, zero_output_for_mask, record=None):
     """Run one cell over a time-major sequence (T, B, D) in processing order."""
     steps, batch, _ = seq.shape
     xw = cell.project(seq)  # (T, B, G): each step's slice is contiguous
@@ -348,7 +384,9 @@ def run_rnn(spec: RNNSpec, x, initial_state, mask, dtype, record=None):
     finals = []
     for i, (cell, states) in enumerate(zip(spec.cells, initial_state)):
         rec = None if record is None else record[i]
-        seq, states = _scan(_Cell(cell, dtype), seq, states, mask, spec.zero_output_for_mask, rec)
+        seq, states = _scan(
+            CellRunner(cell, dtype), seq, states, mask, spec.zero_output_for_mask, rec
+        )
         finals.append(states)
     return seq.transpose(1, 0, 2), seq[-1], finals
 

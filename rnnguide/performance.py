@@ -10,8 +10,7 @@ import time
 from dataclasses import dataclass
 
 from .kinds import check_units
-from .shapes import resolve
-from .spec import BidirectionalSpec, RNNSpec, cells_of, is_step
+from .spec import BidirectionalSpec, RNNSpec, cells_of, is_step, resolve
 
 __all__ = ["CudnnCheck", "compare_ms", "cudnn_conditions", "flops_per_step"]
 

@@ -11,17 +11,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .equations import RECORDED, _Cell, merge, run_bidirectional, run_rnn
+from .equations import RECORDED, CellRunner, merge, run_bidirectional, run_rnn
 from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
-from .shapes import resolve
-from .spec import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_step
+from .spec import (
+    BidirectionalSpec,
+    CellSpec,
+    RNNSpec,
+    cells_of,
+    halves,
+    is_step,
+    map_cells,
+    per_half,
+    resolve,
+)
 
 __all__ = [
     "GateWeights",
+    "bidirectional_states",
     "call_spec",
     "check_input",
     "check_mask",
     "gates",
+    "prepare",
     "reference_call",
     "rnn_states",
     "split_weights",
@@ -194,7 +205,7 @@ def _rnn_result(spec: RNNSpec, seq, last, finals, bare):
     return (out, *finals[0])
 
 
-def _prepare(spec, x, mask, ndim=3):
+def prepare(spec, x, mask, ndim=3):
     """Checked input, mask and compute dtype for a resolved spec."""
     _need_weights(spec, _owner(spec))
     arr = check_input(x, ndim, next(iter(cells_of(spec))).input_dim, _owner(spec))
@@ -202,7 +213,7 @@ def _prepare(spec, x, mask, ndim=3):
     return arr, m, _dtype(spec, arr)
 
 
-def _bidirectional_states(spec, initial_state, batch, dtype):
+def bidirectional_states(spec, initial_state, batch, dtype):
     if initial_state is None:
         return (
             rnn_states(spec.forward, None, batch, dtype),
@@ -258,10 +269,10 @@ def call_spec(spec, x, initial_state=None, mask=None):
 
 
 def _reference_sequence(spec, x, initial_state, mask):
-    arr, m, dtype = _prepare(spec, x, mask)
+    arr, m, dtype = prepare(spec, x, mask)
     batch = arr.shape[0]
     if isinstance(spec, BidirectionalSpec):
-        (fw, _), (bw, _) = _bidirectional_states(spec, initial_state, batch, dtype)
+        (fw, _), (bw, _) = bidirectional_states(spec, initial_state, batch, dtype)
         y_fw, y_bw, fw_f, bw_f = run_bidirectional(spec, arr, fw, bw, m, dtype)
         merged = merge(spec.merge_mode, y_fw, y_bw)
         outs = merged if spec.merge_mode is None else (merged,)
@@ -290,7 +301,7 @@ def _reference_cell(spec, x_t, states):
         )
     if isinstance(spec, CellSpec):
         st, bare = _cell_states(spec, states, batch, dtype, owner)
-        c = _Cell(spec, dtype)
+        c = CellRunner(spec, dtype)
         out, new = c.step(c.project(arr.astype(dtype)), st)
         return out, (new[0] if bare and spec.single_state else list(new))
     given = list(states) if _is_seq(states) else [states]
@@ -302,7 +313,7 @@ def _reference_cell(spec, x_t, states):
     new_states = []
     for i, (cell, value) in enumerate(zip(cells, given)):
         st, bare = _cell_states(cell, value, batch, dtype, f"cell {i} of {owner}")
-        c = _Cell(cell, dtype)
+        c = CellRunner(cell, dtype)
         h, new = c.step(c.project(h), st)
         new_states.append(new[0] if bare and cell.single_state else list(new))
     return h, new_states
@@ -376,16 +387,7 @@ def split_weights(layer):
     """
     spec = resolve(layer)
     _need_weights(spec, _owner(spec))
-
-    def of(rnn):
-        if isinstance(rnn, CellSpec):
-            return _split_cell(rnn)
-        parts = [_split_cell(c) for c in rnn.cells]
-        return parts if rnn.stacked else parts[0]
-
-    if isinstance(spec, BidirectionalSpec):
-        return {"forward": of(spec.forward), "backward": of(spec.backward)}
-    return of(spec)
+    return map_cells(spec, _split_cell)
 
 
 def _sequence_spec(layer, x):
@@ -443,30 +445,25 @@ def gates(layer, x, initial_state=None, mask=None, *, order="processing"):
     if order not in ("processing", "timeline"):
         raise RNNGuideError(f"expected order='processing' or 'timeline', got {order!r}")
     spec = _sequence_spec(layer, x)
-    arr, m, dtype = _prepare(spec, x, mask)
+    arr, m, dtype = prepare(spec, x, mask)
     batch = arr.shape[0]
 
-    def blank(rnn):
-        return [defaultdict(list) for _ in rnn.cells]
+    records = {id(half): [defaultdict(list) for _ in half.cells] for half in halves(spec)}
 
-    def finish(rnn, record):
+    def finish(rnn):
         flip = order == "timeline" and rnn.go_backwards
         out = []
-        for cell, rec in zip(rnn.cells, record):
+        for cell, rec in zip(rnn.cells, records[id(rnn)]):
             values = {k: np.stack(rec[k], axis=1) for k in RECORDED[cell.kind.name]}
             out.append({k: v[:, ::-1] if flip else v for k, v in values.items()})
         return out if rnn.stacked else out[0]
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if isinstance(spec, BidirectionalSpec):
-            (fw, _), (bw, _) = _bidirectional_states(spec, initial_state, batch, dtype)
-            rec = (blank(spec.forward), blank(spec.backward))
+            (fw, _), (bw, _) = bidirectional_states(spec, initial_state, batch, dtype)
+            rec = (records[id(spec.forward)], records[id(spec.backward)])
             run_bidirectional(spec, arr, fw, bw, m, dtype, rec)
-            return {
-                "forward": finish(spec.forward, rec[0]),
-                "backward": finish(spec.backward, rec[1]),
-            }
-        states, _ = rnn_states(spec, initial_state, batch, dtype)
-        rec = blank(spec)
-        run_rnn(spec, arr, states, m, dtype, rec)
-        return finish(spec, rec)
+        else:
+            states, _ = rnn_states(spec, initial_state, batch, dtype)
+            run_rnn(spec, arr, states, m, dtype, records[id(spec)])
+    return per_half(spec, finish)

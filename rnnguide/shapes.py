@@ -15,39 +15,22 @@ from .spec import (
     BidirectionalSpec,
     CellSpec,
     RNNSpec,
-    check_options,
-    is_keras,
+    halves,
     is_step,
-    layer_spec,
+    map_cells,
+    resolve,
+    with_input_dim,
 )
 
-__all__ = ["count_params", "output_shapes", "param_formula", "resolve", "weight_shapes"]
-
-
-def resolve(kind_or_layer, units=None, input_dim=None, **options):
-    """A spec from a Keras object, or from a kind name and sizes."""
-    if is_keras(kind_or_layer):
-        from . import _keras
-
-        if units is not None or options:
-            given = ", ".join(["units"] * (units is not None) + sorted(options))
-            raise RNNGuideError(
-                f"got a Keras object and also {given}: the layer's own config is used, "
-                "so pass the layer alone (or a kind name with its sizes)"
-            )
-        spec = _keras.spec_from(kind_or_layer)
-        if input_dim is not None:  # sizes an unbuilt layer, or checks a built one
-            _with_input_dim(spec, input_dim)
-        return spec
-    if isinstance(kind_or_layer, (str, list, tuple)):
-        check_options(kind_or_layer, options)
-        if units is None:
-            raise RNNGuideError(f"expected units=... for kind {kind_or_layer!r}, got none")
-        return layer_spec(kind_or_layer, units, input_dim, **options)
-    raise RNNGuideTypeError(
-        "expected a kind name ('SimpleRNN', 'LSTM', 'GRU', or a list of cell kinds) or a "
-        f"Keras recurrent layer or cell, got {type(kind_or_layer).__name__}"
-    )
+__all__ = [
+    "count_params",
+    "output_shapes",
+    "param_formula",
+    "resolve",
+    "shapes_of",
+    "state_shapes",
+    "weight_shapes",
+]
 
 
 def _check_shape(input_shape, ndim: int):
@@ -72,24 +55,6 @@ def _check_shape(input_shape, ndim: int):
     return shape
 
 
-def _with_input_dim(spec, features):
-    """Fill in (or check) the first cell's input dimension from an input shape."""
-    if features is None:
-        return
-    cells = (
-        [spec.forward.cells[0], spec.backward.cells[0]]
-        if isinstance(spec, BidirectionalSpec)
-        else [spec.cells[0]]
-    )
-    for cell in cells:
-        if cell.input_dim is None:
-            cell.input_dim = features
-        elif cell.input_dim != features:
-            raise RNNGuideError(
-                f"expected {cell.input_dim} features (the layer's input_dim), got {features}"
-            )
-
-
 def state_shapes(spec: RNNSpec, batch):
     """The states as the layer returns them: flat for one cell, per cell for a stack."""
     if spec.stacked:
@@ -111,7 +76,7 @@ def _bidirectional_shapes(spec: BidirectionalSpec, batch, steps):
         out = out[:-1] + (fw.units + spec.backward.units,)
     outs = [out, out] if spec.merge_mode is None else [out]
     if fw.return_state:
-        return outs + state_shapes(fw, batch) + state_shapes(spec.backward, batch)
+        return outs + [s for half in halves(spec) for s in state_shapes(half, batch)]
     return outs if spec.merge_mode is None else out
 
 
@@ -120,12 +85,12 @@ def shapes_of(spec, input_shape):
     if is_step(spec):
         batch, features = _check_shape(input_shape, 2)
         if isinstance(spec, CellSpec):
-            _with_input_dim(RNNSpec([spec]), features)
+            with_input_dim(spec, features)
             return [(batch, spec.units), [(batch, spec.units)] * spec.n_states]
-        _with_input_dim(spec, features)
+        with_input_dim(spec, features)
         return [(batch, spec.units), state_shapes(spec, batch)]
     batch, steps, features = _check_shape(input_shape, 3)
-    _with_input_dim(spec, features)
+    with_input_dim(spec, features)
     if isinstance(spec, BidirectionalSpec):
         return _bidirectional_shapes(spec, batch, steps)
     return _rnn_shapes(spec, batch, steps)
@@ -222,14 +187,6 @@ def weight_shapes(kind_or_layer, units=None, input_dim=None, **options):
     >>> weight_shapes("GRU", units=4, input_dim=3)["bias"]
     (2, 12)
     """
-    spec = _spec_for_count(kind_or_layer, units, input_dim, options)
-
-    def of(rnn):
-        if isinstance(rnn, CellSpec):
-            return rnn.weight_shapes()
-        shapes = [c.weight_shapes() for c in rnn.cells]
-        return shapes if rnn.stacked else shapes[0]
-
-    if isinstance(spec, BidirectionalSpec):
-        return {"forward": of(spec.forward), "backward": of(spec.backward)}
-    return of(spec)
+    return map_cells(
+        _spec_for_count(kind_or_layer, units, input_dim, options), CellSpec.weight_shapes
+    )

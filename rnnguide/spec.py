@@ -27,9 +27,14 @@ __all__ = [
     "cell_spec",
     "cells_of",
     "check_options",
+    "halves",
     "is_keras",
     "is_step",
     "layer_spec",
+    "map_cells",
+    "per_half",
+    "resolve",
+    "with_input_dim",
 ]
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -337,10 +342,88 @@ def is_step(spec) -> bool:
     return isinstance(spec, CellSpec) or (isinstance(spec, RNNSpec) and spec.step)
 
 
+def halves(spec) -> list:
+    """The recurrent layers a spec runs: both halves of a Bidirectional, else itself."""
+    if isinstance(spec, BidirectionalSpec):
+        return [spec.forward, spec.backward]
+    return [spec]
+
+
+def per_half(spec, fn):
+    """``fn`` of each half, in the structure rnnguide returns per-layer results in:
+    ``{"forward": ..., "backward": ...}`` for a Bidirectional, else ``fn(spec)``."""
+    if isinstance(spec, BidirectionalSpec):
+        return {"forward": fn(spec.forward), "backward": fn(spec.backward)}
+    return fn(spec)
+
+
+def map_cells(spec, fn):
+    """``fn`` of every cell, structured as the spec is: one value for one cell, a
+    list for stacked cells, ``{"forward", "backward"}`` for Bidirectional.
+
+    The one traversal behind ``weight_shapes``, ``split_weights`` and ``gates``.
+
+    >>> spec = layer_spec(["LSTM", "GRU"], [3, 2], 5, bidirectional=True)
+    >>> map_cells(spec, lambda cell: cell.units)
+    {'forward': [3, 2], 'backward': [3, 2]}
+    """
+
+    def of(rnn):
+        if isinstance(rnn, CellSpec):
+            return fn(rnn)
+        values = [fn(c) for c in rnn.cells]
+        return values if rnn.stacked else values[0]
+
+    return per_half(spec, of)
+
+
+def with_input_dim(spec, features) -> None:
+    """Fill in (or check) the first cell's input dimension from an input shape."""
+    if features is None:
+        return
+    firsts = [spec] if isinstance(spec, CellSpec) else [h.cells[0] for h in halves(spec)]
+    for cell in firsts:
+        if cell.input_dim is None:
+            cell.input_dim = features
+        elif cell.input_dim != features:
+            raise RNNGuideError(
+                f"expected {cell.input_dim} features (the layer's input_dim), got {features}"
+            )
+
+
+def resolve(kind_or_layer, units=None, input_dim=None, **options):
+    """The spec of a Keras layer or cell (read once: weights become numpy), or of a
+    kind name and sizes. Public functions call this once; everything after takes
+    the spec.
+
+    >>> resolve("GRU", units=4, input_dim=3).cells[0].kind.label
+    'GRU(reset_after=True)'
+    """
+    if is_keras(kind_or_layer):
+        from . import _keras
+
+        if units is not None or options:
+            given = ", ".join(["units"] * (units is not None) + sorted(options))
+            raise RNNGuideError(
+                f"got a Keras object and also {given}: the layer's own config is used, "
+                "so pass the layer alone (or a kind name with its sizes)"
+            )
+        spec = _keras.spec_from(kind_or_layer)
+        with_input_dim(spec, input_dim)  # sizes an unbuilt layer, or checks a built one
+        return spec
+    if isinstance(kind_or_layer, (str, list, tuple)):
+        check_options(kind_or_layer, options)
+        if units is None:
+            raise RNNGuideError(f"expected units=... for kind {kind_or_layer!r}, got none")
+        return layer_spec(kind_or_layer, units, input_dim, **options)
+    raise RNNGuideTypeError(
+        "expected a kind name ('SimpleRNN', 'LSTM', 'GRU', or a list of cell kinds) or a "
+        f"Keras recurrent layer or cell, got {type(kind_or_layer).__name__}"
+    )
+
+
 def cells_of(spec) -> list[CellSpec]:
     """Every CellSpec in a spec, the forward half first."""
-    if isinstance(spec, BidirectionalSpec):
-        return [*spec.forward.cells, *spec.backward.cells]
-    if isinstance(spec, RNNSpec):
-        return list(spec.cells)
-    return [spec]
+    if isinstance(spec, CellSpec):
+        return [spec]
+    return [c for half in halves(spec) for c in half.cells]
