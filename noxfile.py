@@ -15,7 +15,8 @@ import nox
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["tests", "backends", "lint", "docs", "browser"]
+# The default set is every session not marked default=False, in the order they
+# are defined here: tests, lint, docs, browser, backends.
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Byte-compile at install time: TensorFlow is thousands of modules, and where
@@ -26,14 +27,14 @@ IN_CI = bool(os.environ.get("CI"))
 QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
 
 
-def _install(session, *groups, extra="tensorflow-cpu"):
+def _install(session: nox.Session, *groups: str, extra: str | None = "tensorflow-cpu") -> None:
     session.install("-e", f".[{extra}]" if extra else ".")
     for group in groups:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
 
 
 @nox.session
-def tests(session):
+def tests(session: nox.Session) -> None:
     """Unit, property (hypothesis, vs real Keras), doctest and CLI tests."""
     _install(session, "test")
     env = dict(QUIET_TF)
@@ -43,14 +44,14 @@ def tests(session):
 
 
 @nox.session
-def lint(session):
+def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
 
-def _docs_env():
+def _docs_env() -> dict[str, str]:
     env = dict(QUIET_TF)
     # The MyST-NB cache hashes only code cells: it does not notice a changed
     # rnnguide or TensorFlow, so CI always executes every page.
@@ -59,7 +60,7 @@ def _docs_env():
 
 
 @nox.session(reuse_venv=True)
-def docs(session):
+def docs(session: nox.Session) -> None:
     """Build the site strictly (warnings are errors) into docs/_build/html."""
     _install(session, "docs", "test")
     if "--clean" in session.posargs:
@@ -85,7 +86,7 @@ def docs(session):
 
 
 @nox.session
-def browser(session):
+def browser(session: nox.Session) -> None:
     """Check the built site in headless Chromium: resources, console, math, outputs, search."""
     _install(session, "browser", "test", extra=None)
     if not os.path.exists("docs/_build/html/index.html"):
@@ -114,7 +115,7 @@ BACKEND_TESTS += ["--durations=5"]
 
 
 @nox.session
-def backends(session):
+def backends(session: nox.Session) -> None:
     """Property tests, verify and interop on Keras 3's JAX backend (KERAS_BACKEND=jax)."""
     _install(session, "test", "jax")
     env = dict(QUIET_TF, KERAS_BACKEND="jax", HYPOTHESIS_PROFILE="ci" if IN_CI else "dev")
@@ -125,7 +126,7 @@ def backends(session):
 
 
 @nox.session(venv_backend="virtualenv", default=False)
-def interop(session):
+def interop(session: nox.Session) -> None:
     """to_torch/from_torch against real torch.nn modules, then the property tests and
     verify on Keras' PyTorch backend (KERAS_BACKEND=torch). Installs torch with pip:
     from the package index that is the CUDA build, several GB (not in the default set)."""
@@ -140,16 +141,16 @@ def interop(session):
     session.run("pytest", *BACKEND_TESTS, *session.posargs, env=env)
 
 
-@nox.session(name="docs-live", reuse_venv=True)
-def docs_live(session):
+@nox.session(name="docs-live", reuse_venv=True, default=False)
+def docs_live(session: nox.Session) -> None:
     """Rebuild the site on change and serve it (interactive use only)."""
     _install(session, "docs")
     session.install("sphinx-autobuild")
     session.run("sphinx-autobuild", "docs", "docs/_build/html", *session.posargs, env=_docs_env())
 
 
-@nox.session(reuse_venv=True)
-def bench(session):
+@nox.session(reuse_venv=True, default=False)
+def bench(session: nox.Session) -> None:
     """Print, and write to build/bench.json: import, forward, training and docs-build timings."""
     _install(session, "test", "docs")
     session.run("python", "benchmarks/bench.py", *session.posargs, env=dict(QUIET_TF))
