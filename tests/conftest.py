@@ -30,10 +30,3 @@ def rng():
 @pytest.fixture(autouse=True)
 def _doctest_namespace(doctest_namespace):
     doctest_namespace["np"] = np
-
-
-def randomize_weights(layer, seed: int, scale: float = 0.5):
-    """Random values in every weight (biases too: Keras starts them at zero)."""
-    rng = np.random.default_rng(seed)
-    for w in layer.weights:
-        w.assign(rng.normal(scale=scale, size=tuple(w.shape)).astype(w.dtype))

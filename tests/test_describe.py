@@ -1,12 +1,10 @@
-import pathlib
-
 import numpy as np
 import pytest
 
 import rnnguide as rg
+from tests.helpers import assert_golden
 
 pytestmark = pytest.mark.keras
-GOLDEN = pathlib.Path(__file__).parent / "golden"
 
 
 def _tutorial_model(keras):
@@ -20,7 +18,7 @@ def _tutorial_model(keras):
 
 def test_describe_golden(keras):
     table = rg.describe(_tutorial_model(keras))
-    assert repr(table) == (GOLDEN / "describe.txt").read_text().rstrip("\n")
+    assert_golden("describe.txt", repr(table))
 
 
 def test_describe_counts_match_keras(keras):

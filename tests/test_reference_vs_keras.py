@@ -11,18 +11,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
-from tests.conftest import randomize_weights
+from tests.helpers import flatten, randomize_weights
 from tests.strategies import configs
 
 pytestmark = pytest.mark.keras
 
 MAX_ERR = 1e-5
-
-
-def _flatten(v):
-    if isinstance(v, (list, tuple)):
-        return [x for item in v for x in _flatten(item)]
-    return [np.asarray(v)]
 
 
 def _inputs(cfg, layer, rng):
@@ -92,8 +86,8 @@ def _run(keras, cfg):
 def test_reference_call_matches_keras(keras, cfg):
     got, want = _run(keras, cfg)
     assert type(got) is type(want) or not isinstance(got, (list, tuple))
-    got_f = [keras.ops.convert_to_numpy(g) for g in _flatten(got)]
-    want_f = _flatten(want)
+    got_f = [keras.ops.convert_to_numpy(g) for g in flatten(got)]
+    want_f = flatten(want)
     assert len(got_f) == len(want_f), cfg
     for g, w in zip(got_f, want_f):
         assert g.shape == w.shape, cfg
@@ -105,7 +99,7 @@ def test_reference_call_matches_keras(keras, cfg):
 def test_unbounded_activations_match_relatively(keras, cfg):
     # relu, elu, gelu ... can grow; compare relative to the magnitude reached
     got, want = _run(keras, cfg)
-    for g, w in zip(_flatten(got), _flatten(want)):
+    for g, w in zip(flatten(got), flatten(want)):
         g = keras.ops.convert_to_numpy(g)
         np.testing.assert_allclose(w, g, atol=1e-5, rtol=1e-4, err_msg=str(cfg))
 
@@ -128,7 +122,7 @@ def test_cells_match_keras(keras, cfg, nesting):
     want_out, want_states = rg.reference_call(cell, x_t, states)
     assert isinstance(want_states, list) == isinstance(got_states, (list, tuple))
     np.testing.assert_allclose(want_out, got_out, atol=MAX_ERR)
-    for g, w in zip(_flatten(got_states), _flatten(want_states)):
+    for g, w in zip(flatten(got_states), flatten(want_states)):
         np.testing.assert_allclose(w, g, atol=MAX_ERR)
 
 
@@ -145,6 +139,6 @@ def test_stacked_cells_called_directly(keras, rng):
     ]
     got = stack(x_t, states)
     want = rg.reference_call(stack, x_t, states)
-    assert [np.shape(s) for s in _flatten(want[1])] == [np.shape(s) for s in _flatten(got[1])]
-    for g, w in zip(_flatten(got), _flatten(want)):
+    assert [np.shape(s) for s in flatten(want[1])] == [np.shape(s) for s in flatten(got[1])]
+    for g, w in zip(flatten(got), flatten(want)):
         np.testing.assert_allclose(w, keras.ops.convert_to_numpy(g), atol=MAX_ERR)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 
-from .conftest import randomize_weights
+from .helpers import randomize_weights
 from .strategies import configs
 from .test_reference_vs_keras import hits_known_keras_bug
 
