@@ -140,13 +140,9 @@ def _check_plain(obj, owner, allow_subclass):
 # -- reading layers and cells ---------------------------------------------------
 
 
-def _owner(obj) -> str:
-    return f"{type(obj).__name__} {obj.name!r}"
-
-
 def cell_from(cell, owner: str = "", allow_subclass: bool = False) -> CellSpec:
     L = _keras().layers
-    owner = owner or _owner(cell)
+    owner = owner or label_of(cell)
     if isinstance(cell, L.LSTMCell):
         name, single = "LSTM", False
     elif isinstance(cell, L.GRUCell):
@@ -199,7 +195,7 @@ def _stack_from(stack, owner, allow_subclass) -> list[CellSpec]:
 
 def rnn_from(layer, allow_subclass: bool = False) -> RNNSpec:
     L = _keras().layers
-    owner = _owner(layer)
+    owner = label_of(layer)
     _check_plain(layer, owner, allow_subclass)
     cell = layer.cell
     stacked = isinstance(cell, L.StackedRNNCells)
@@ -244,7 +240,7 @@ def spec_from(obj, allow_subclass: bool = False):
     keras = _keras()
     L = keras.layers
     if isinstance(obj, L.Bidirectional):
-        _check_plain(obj, _owner(obj), allow_subclass)
+        _check_plain(obj, label_of(obj), allow_subclass)
         fw = rnn_from(obj.forward_layer, allow_subclass)
         bw = rnn_from(obj.backward_layer, allow_subclass)
         fk = [c.kind for c in fw.cells]
@@ -260,7 +256,7 @@ def spec_from(obj, allow_subclass: bool = False):
     if isinstance(obj, L.RNN):
         return rnn_from(obj, allow_subclass)
     if isinstance(obj, L.StackedRNNCells):
-        owner = _owner(obj)
+        owner = label_of(obj)
         _check_plain(obj, owner, allow_subclass)
         cells = _stack_from(obj, owner, allow_subclass)
         return RNNSpec(
@@ -270,8 +266,7 @@ def spec_from(obj, allow_subclass: bool = False):
         return cell_from(obj, allow_subclass=allow_subclass)
     if isinstance(obj, L.Layer):
         raise UnsupportedError(
-            f"{type(obj).__name__} {obj.name!r} is not a layer rnnguide has equations for: "
-            f"expected {SUPPORTED}"
+            f"{label_of(obj)} is not a layer rnnguide has equations for: expected {SUPPORTED}"
         )
     raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(obj).__name__}")
 

@@ -89,7 +89,7 @@ def _row(layer) -> LayerRow:
     if shape is None:
         if spec.input_dim is None:
             raise RNNGuideError(
-                f"{type(layer).__name__} {layer.name!r} is not built: expected a built layer "
+                f"{_keras.label_of(layer)} is not built: expected a built layer "
                 "or a model whose input shape is known"
             )
         shape = (None, None, spec.input_dim)
@@ -123,12 +123,9 @@ def describe(model_or_layer) -> Description:
     from . import _keras
 
     layers = _keras.recurrent_layers(model_or_layer)
-    name = getattr(model_or_layer, "name", type(model_or_layer).__name__)
     if not layers:
         raise RNNGuideError(
             f"expected a model with at least one recurrent layer (RNN, SimpleRNN, LSTM, GRU, "
-            f"Bidirectional), got {type(model_or_layer).__name__} {name!r} with none"
+            f"Bidirectional), got {_keras.label_of(model_or_layer)} with none"
         )
-    return Description(
-        f"{type(model_or_layer).__name__} {name!r}", [_row(layer) for layer in layers]
-    )
+    return Description(_keras.label_of(model_or_layer), [_row(layer) for layer in layers])

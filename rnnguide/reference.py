@@ -188,10 +188,6 @@ def _need_weights(spec, owner):
             )
 
 
-def _owner(spec):
-    return f"{spec.class_name} {spec.name!r}".strip() if spec.name else spec.class_name
-
-
 # -- assembling outputs like Keras ------------------------------------------------
 
 
@@ -207,8 +203,8 @@ def _rnn_result(spec: RNNSpec, seq, last, finals, bare):
 
 def prepare(spec, x, mask, ndim=3):
     """Checked input, mask and compute dtype for a resolved spec."""
-    _need_weights(spec, _owner(spec))
-    arr = check_input(x, ndim, next(iter(cells_of(spec))).input_dim, _owner(spec))
+    _need_weights(spec, spec.label)
+    arr = check_input(x, ndim, next(iter(cells_of(spec))).input_dim, spec.label)
     m = check_mask(mask, arr.shape[0], arr.shape[1]) if ndim == 3 else None
     return arr, m, _dtype(spec, arr)
 
@@ -224,13 +220,11 @@ def bidirectional_states(spec, initial_state, batch, dtype):
     n_fw = len(spec.forward.cells) if spec.forward.stacked else spec.forward.cells[0].n_states
     if len(given) != 2 * n_fw:
         raise RNNGuideError(
-            f"expected {2 * n_fw} initial states for {_owner(spec)} (forward states, then "
+            f"expected {2 * n_fw} initial states for {spec.label} (forward states, then "
             f"backward states), got {len(given)}"
         )
-    fw = rnn_states(spec.forward, given[:half], batch, dtype, f"the forward half of {_owner(spec)}")
-    bw = rnn_states(
-        spec.backward, given[half:], batch, dtype, f"the backward half of {_owner(spec)}"
-    )
+    fw = rnn_states(spec.forward, given[:half], batch, dtype, f"the forward half of {spec.label}")
+    bw = rnn_states(spec.backward, given[half:], batch, dtype, f"the backward half of {spec.label}")
     return fw, bw
 
 
@@ -289,7 +283,7 @@ def _reference_sequence(spec, x, initial_state, mask):
 
 
 def _reference_cell(spec, x_t, states):
-    owner = _owner(spec)
+    owner = spec.label
     _need_weights(spec, owner)
     cells = cells_of(spec)
     arr = check_input(x_t, 2, cells[0].input_dim, owner)
@@ -386,7 +380,7 @@ def split_weights(layer):
     "backward": ...}`` for Bidirectional.
     """
     spec = resolve(layer)
-    _need_weights(spec, _owner(spec))
+    _need_weights(spec, spec.label)
     return map_cells(spec, _split_cell)
 
 
