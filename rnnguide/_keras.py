@@ -220,6 +220,12 @@ def rnn_from(layer, allow_subclass: bool = False) -> RNNSpec:
         go_backwards=bool(layer.go_backwards),
         stateful=bool(layer.stateful),
         zero_output_for_mask=bool(getattr(layer, "zero_output_for_mask", False)),
+        masked_start=(
+            "state"
+            if _keras().backend.backend() in ("jax", "numpy")
+            and not getattr(layer, "unroll", False)
+            else "zeros"
+        ),
         states=states,
         batch_size=batch,
         name=layer.name,

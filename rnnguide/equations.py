@@ -343,7 +343,7 @@ def cell_step(cell: CellSpec, x_t, states, dtype=np.float32):
 # -- the time loop --------------------------------------------------------------
 
 
-def _scan(cell: CellRunner, seq, states, mask, zero_output_for_mask, record=None):
+def _scan(cell: CellRunner, seq, states, mask, spec: RNNSpec, record=None):
     """Run one cell over a time-major sequence (T, B, D) in processing order."""
     steps, batch, _ = seq.shape
     xw = cell.project(seq)  # (T, B, G): each step's slice is contiguous
@@ -353,7 +353,12 @@ def _scan(cell: CellRunner, seq, states, mask, zero_output_for_mask, record=None
         for t in range(steps):
             outputs[t], states = cell.step(xw[t], states, record)
         return outputs, states
-    prev = np.zeros((batch, cell.u), dtype=xw.dtype)
+    zero_output_for_mask = spec.zero_output_for_mask
+    # before any step ran, a masked step repeats zeros, or the initial h (JAX)
+    if spec.masked_start == "state":
+        prev = np.array(states[0], dtype=xw.dtype)
+    else:
+        prev = np.zeros((batch, cell.u), dtype=xw.dtype)
     for t in range(steps):
         out, new = cell.step(xw[t], states, record)
         m = mask[t, :, None]
@@ -384,9 +389,7 @@ def run_rnn(spec: RNNSpec, x, initial_state, mask, dtype, record=None):
     finals = []
     for i, (cell, states) in enumerate(zip(spec.cells, initial_state)):
         rec = None if record is None else record[i]
-        seq, states = _scan(
-            CellRunner(cell, dtype), seq, states, mask, spec.zero_output_for_mask, rec
-        )
+        seq, states = _scan(CellRunner(cell, dtype), seq, states, mask, spec, rec)
         finals.append(states)
     return seq.transpose(1, 0, 2), seq[-1], finals
 

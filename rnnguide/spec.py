@@ -146,6 +146,10 @@ class RNNSpec:
     go_backwards: bool = False
     stateful: bool = False
     zero_output_for_mask: bool = False
+    #: what a masked step repeats before any step ran: "zeros" (TensorFlow and
+    #: torch backends, and unrolled loops) or "state", the initial h (the JAX and
+    #: numpy backends' scan: keras/src/backend/jax/rnn.py repeats ``states[0]``)
+    masked_start: str = "zeros"
     #: the stateful layer's current state, in the layer's state structure
     states: list | None = None
     batch_size: int | None = None

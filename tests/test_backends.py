@@ -44,23 +44,6 @@ def _no_grad():
         yield
 
 
-def leading_masked_steps_differ(cfg) -> bool:
-    """Where Keras' JAX backend differs from TensorFlow (and from the equations).
-
-    On a masked step the output repeats the previous output. Before the first
-    unmasked step TensorFlow (and Keras' torch backend) repeat zeros; the JAX
-    scan (keras/src/backend/jax/rnn.py, ``unroll=False``) repeats the current
-    state ``states[0]``, which is the initial state there. They differ when a
-    sequence starts masked with a non-zero initial state (test_masked_start).
-    """
-    return (
-        BACKEND == "jax"
-        and cfg.use_mask
-        and (cfg.use_initial_state or cfg.stateful)
-        and not cfg.unroll
-    )
-
-
 def torch_unrolled_backwards_mask_fails(cfg) -> bool:
     """Keras' torch backend crashes on unroll + go_backwards + mask: it flips the
     tuple of per-step masks with torch.flip (keras/src/backend/torch/rnn.py, the
@@ -75,7 +58,6 @@ def _again(test, examples, **strategies):
 
     def run(keras, **kwargs):
         cfg = kwargs["cfg"]
-        assume(not leading_masked_steps_differ(cfg))
         assume(not torch_unrolled_backwards_mask_fails(cfg))
         inner(keras, **kwargs)
 
@@ -105,12 +87,8 @@ VERIFY_TESTS = [name for name in dir(test_verify) if name.startswith("test_")]
 globals().update({name: getattr(test_verify, name) for name in VERIFY_TESTS})
 
 
-@pytest.mark.xfail(
-    BACKEND == "jax",
-    reason="Keras' JAX backend repeats the initial state, not zeros, on leading masked "
-    "steps; rnnguide's equations follow TensorFlow",
-    strict=False,
-)
+# Keras' JAX scan repeats the initial state (not zeros) on leading masked steps;
+# the equations follow each backend (RNNSpec.masked_start)
 @pytest.mark.parametrize("kind", ["SimpleRNN", "GRU", "LSTM"])
 def test_masked_start(kind):
     import numpy as np
