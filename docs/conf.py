@@ -19,8 +19,17 @@ REPO_URL = os.environ.get("RNNGUIDE_REPO_URL", "https://github.com/rnnguide/rnng
 
 sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
+from quiet_tf import quiet_kernels  # noqa: E402  (docs/_ext)
+
+# TensorFlow's C++ logging (absl "All log messages before absl::InitializeLog()",
+# "I0000 ... cpu_feature_guard", "E0000 ... oneDNN ...") goes to the kernel's
+# stderr, that is into the page. The kernels inherit this process' environment,
+# so they start quiet; what still reaches stderr fails the build (below).
+quiet_kernels()
+
 extensions = [
     "colab_notebooks",  # Colab-ready .ipynb for the launch button (docs/_ext)
+    "short_refs",  # docstrings' :class:`Row` finds rnnguide.verification.Row (docs/_ext)
     "myst_nb",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
@@ -41,6 +50,10 @@ nb_execution_timeout = 180  # seconds per cell
 nb_execution_raise_on_error = True  # an untagged cell error fails the build
 nb_execution_show_tb = True
 nb_merge_streams = True
+# stderr in a cell output is a warning, and -W makes it an error: an unexpected
+# log line or Python warning fails the build. A cell whose stderr is expected
+# and not worth showing takes the tag `remove-stderr`.
+nb_output_stderr = "warn"
 nb_execution_excludepatterns: list[str] = []
 
 

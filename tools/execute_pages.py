@@ -25,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 TIMEOUT = 180  # seconds per cell, as in docs/conf.py
+DOCS_EXT = Path(__file__).resolve().parent.parent / "docs" / "_ext"
 
 
 def read(path: Path):
@@ -55,6 +56,11 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="empty the cache first")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
+    # the kernels start quiet, as Sphinx's do (docs/_ext/quiet_tf.py)
+    sys.path.insert(0, str(DOCS_EXT))
+    from quiet_tf import quiet_kernels
+
+    quiet_kernels()
 
     cache_path = args.docs / "_build" / ".jupyter_cache"
     cache = get_cache(str(cache_path))

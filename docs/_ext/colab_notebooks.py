@@ -16,17 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from quiet_tf import QUIET_ENV
 
 NOTEBOOK_BRANCH = "notebooks"
 
-SETUP_CODE = """\
-# Setup for Colab and other fresh kernels: Colab ships TensorFlow and Keras 3;
-# rnnguide is installed from the repository when it is missing.
+SETUP_CODE = (
+    """\
+# Setup for Colab and other fresh kernels: TensorFlow's C++ log lines are
+# silenced before TensorFlow loads (as when the site was built); Colab ships
+# TensorFlow and Keras 3; rnnguide is installed from the repository when missing.
 import importlib.util
+import os
 
+"""
+    + "".join(f'os.environ["{k}"] = "{v}"\n' for k, v in QUIET_ENV.items())
+    + """
 if importlib.util.find_spec("rnnguide") is None:
     %pip install --quiet "rnnguide @ git+{repo_url}{at_ref}"
 """
+)
 
 SETUP_NOTE = """\
 This notebook is a page of the [rnnguide site]({site_url}), executed when the
