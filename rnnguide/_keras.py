@@ -297,22 +297,34 @@ def label_of(obj) -> str:
     return f"{type(obj).__name__} {getattr(obj, 'name', '')!r}"
 
 
-def recurrent_layers(obj) -> list:
-    """The recurrent layers of a model, nested models included, each once
-    (a Bidirectional counts as one layer, not its two halves)."""
+def all_layers(obj) -> list:
+    """Every layer inside a model, nested models' layers included, each once."""
     found, seen = [], set()
 
     def walk(o):
-        if id(o) in seen:
-            return
-        seen.add(id(o))
-        if is_recurrent(o):
-            found.append(o)
-            return
         for layer in getattr(o, "layers", None) or []:
-            walk(layer)
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                found.append(layer)
+                walk(layer)
 
     walk(obj)
+    return found
+
+
+def recurrent_layers(obj) -> list:
+    """The recurrent layers of a model (or the layer itself), nested models
+    included, each once; a Bidirectional counts as one layer, not its halves.
+    None is a clear error."""
+    if is_recurrent(obj):
+        return [obj]
+    inside = {id(layer) for r in all_layers(obj) if is_recurrent(r) for layer in all_layers(r)}
+    found = [layer for layer in all_layers(obj) if is_recurrent(layer) and id(layer) not in inside]
+    if not found:
+        raise RNNGuideError(
+            f"expected a model with at least one recurrent layer (RNN, SimpleRNN, LSTM, "
+            f"GRU, Bidirectional), got {label_of(obj)} with none"
+        )
     return found
 
 
@@ -406,6 +418,168 @@ def uncapture(layer, original):
         object.__delattr__(layer, "call")
     if layer.call != original:  # the bound method was stored on the instance
         object.__setattr__(layer, "call", original)
+
+
+#: sizes picked for the input of ``inspect --verify`` where the model leaves them open
+DEFAULT_BATCH = 2
+DEFAULT_STEPS = 7
+#: token ids for an integer input that feeds no Embedding: 0 (padding) .. 9
+DEFAULT_VOCABULARY = 10
+#: trailing steps padded (zeros, or the Masking value) in half the sequences
+PADDED_STEPS = 2
+
+
+# -- a valid input for a model ---------------------------------------------------
+
+
+def example_inputs(model, rng):
+    """A random input that ``model`` accepts, in the structure of its inputs.
+
+    One array per ``keras.Input``, of its dtype and shape; an open batch size
+    is ``DEFAULT_BATCH`` (or the batch size another input fixes), an open
+    number of timesteps ``DEFAULT_STEPS``. Float inputs are standard normal;
+    integer inputs are token ids below the ``input_dim`` of the ``Embedding``
+    that reads them (any Embedding of the model, else ``DEFAULT_VOCABULARY``),
+    with real tokens never 0; boolean inputs are masks. So that masks are
+    exercised, half the sequences end with ``PADDED_STEPS`` padding steps
+    (id 0, mask False, or the value of the model's ``Masking`` layer), and no
+    sequence is padding only.
+    """
+    import keras
+
+    struct, tensors = _input_struct(model)
+    fixed = [t.shape[0] for t in tensors if len(t.shape) and t.shape[0] is not None]
+    batch = fixed[0] if fixed else DEFAULT_BATCH
+    vocabulary = _vocabularies(model, tensors)
+    masking = _masking_value(model)
+    arrays = {id(t): _input_array(t, batch, vocabulary.get(id(t)), masking, rng) for t in tensors}
+    return keras.tree.map_structure(lambda t: arrays[id(t)], struct)
+
+
+def _input_struct(model):
+    """``(structure, flat list)`` of the model's input KerasTensors."""
+
+    try:
+        tensors = list(model.inputs)
+        try:
+            struct = model.input  # a Functional model's own structure (dict, list, tensor)
+        except (AttributeError, ValueError):  # a Sequential: one input
+            struct = tensors[0] if len(tensors) == 1 else tensors
+    except (AttributeError, ValueError, TypeError) as exc:
+        raise RNNGuideError(
+            f"{label_of(model)} has no known inputs ({exc}): expected a model built "
+            "on keras.Input(...), so that --verify knows what to feed it"
+        ) from None
+    if not tensors:
+        raise RNNGuideError(f"{label_of(model)} has no inputs to feed --verify")
+    if isinstance(struct, (list, tuple)) and len(struct) == 1:
+        struct = struct[0]
+    return struct, tensors
+
+
+def _node_inputs(layer) -> list:
+    """The tensors of each call of ``layer`` in the model's graph (flat, per call)."""
+    import keras
+
+    calls = []
+    for node in getattr(layer, "_inbound_nodes", None) or []:
+        try:
+            calls.append(keras.tree.flatten(node.input_tensors))
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return calls
+
+
+def _vocabularies(model, tensors) -> dict:
+    """``id(model input) -> input_dim`` of the Embedding(s) that read it.
+
+    Follows each input into nested models (the nested model's own input stands
+    for the tensor it was called on). An integer input that reaches no
+    Embedding this way gets the smallest ``input_dim`` of all the model's
+    Embeddings: valid for every one of them.
+    """
+    import keras
+
+    layers = all_layers(model)
+    embeddings = [la for la in layers if isinstance(la, keras.layers.Embedding)]
+    if not embeddings:
+        return {}
+    smallest = min(int(e.input_dim) for e in embeddings)
+    # the tensors that stand for each model input, through nested models
+    stands_for = {id(t): id(t) for t in tensors}
+    for _ in range(len(layers)):  # one pass per nesting level is enough
+        changed = False
+        for layer in layers:
+            inner = getattr(layer, "inputs", None) if hasattr(layer, "layers") else None
+            if not inner:
+                continue
+            for outer in _node_inputs(layer):
+                if len(outer) != len(inner):
+                    continue
+                for o, i in zip(outer, inner):
+                    if id(o) in stands_for and id(i) not in stands_for:
+                        stands_for[id(i)] = stands_for[id(o)]
+                        changed = True
+        if not changed:
+            break
+    found: dict = {}
+    for emb in embeddings:
+        for call in _node_inputs(emb):
+            for t in call[:1]:
+                if id(t) in stands_for:
+                    key = stands_for[id(t)]
+                    found[key] = min(found.get(key, emb.input_dim), int(emb.input_dim))
+    return {id(t): found.get(id(t), smallest) for t in tensors}
+
+
+def _masking_value(model):
+    import keras
+
+    for layer in all_layers(model):
+        if isinstance(layer, keras.layers.Masking):
+            return float(layer.mask_value)
+    return None
+
+
+def _input_array(tensor, batch, vocabulary, masking, rng):
+    import numpy as np
+
+    name = getattr(tensor, "name", "input")
+    shape = list(tensor.shape)
+    if shape and shape[0] is None:
+        shape[0] = batch
+    if len(shape) > 1 and shape[1] is None:
+        shape[1] = DEFAULT_STEPS
+    if any(d is None for d in shape):
+        raise RNNGuideError(
+            f"expected the model's input {name!r} to have known sizes beyond batch and "
+            f"timesteps, got shape {tuple(tensor.shape)}: --verify cannot choose them"
+        )
+    dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
+    padded_rows = slice(shape[0] - shape[0] // 2, None) if shape else slice(0)
+    pad = min(PADDED_STEPS, shape[1] - 1) if len(shape) > 1 else 0
+    if dtype == "bool":
+        x = np.ones(shape, dtype=bool)
+        if pad:
+            x[padded_rows, -pad:] = False
+        return x
+    if "int" in dtype:
+        high = vocabulary or DEFAULT_VOCABULARY
+        x = rng.integers(1 if high > 1 else 0, high, size=shape).astype(dtype)
+        if pad:
+            x[padded_rows, -pad:] = 0
+        return x
+    if "float" in dtype:
+        x = rng.standard_normal(shape)
+        if masking is not None and len(shape) == 3 and pad:
+            x[padded_rows, -pad:] = masking
+        try:
+            return x.astype(dtype)
+        except TypeError:  # bfloat16: numpy has none, Keras casts float32
+            return x.astype("float32")
+    raise RNNGuideError(
+        f"expected the model's inputs to be float, integer or boolean, got {dtype} for {name!r}"
+    )
 
 
 def load_model(path):

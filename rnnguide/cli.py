@@ -18,15 +18,8 @@ import sys
 from .errors import RNNGuideError
 from .kinds import KIND_NAMES, get_kind, suggest
 
-__all__ = ["build_parser", "main", "model_inputs"]
+__all__ = ["build_parser", "main"]
 
-#: sizes picked for the input of ``inspect --verify`` where the model leaves them open
-DEFAULT_BATCH = 2
-DEFAULT_STEPS = 7
-#: token ids for an integer input that feeds no Embedding: 0 (padding) .. 9
-DEFAULT_VOCABULARY = 10
-#: trailing steps padded (zeros, or the Masking value) in half the sequences
-PADDED_STEPS = 2
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
 
@@ -236,179 +229,11 @@ def _cmd_inspect(args) -> int:
         return 0
     from .verification import verify_model
 
-    x = model_inputs(model, np.random.default_rng(args.seed))
+    x = _keras.example_inputs(model, np.random.default_rng(args.seed))
     report = verify_model(model, x, atol=args.atol, rtol=args.rtol)
     print()
     print(report)
     return 0 if report.ok else 1
-
-
-# -- a valid input for a saved model ---------------------------------------------------
-
-
-def model_inputs(model, rng):
-    """A random input that ``model`` accepts, in the structure of its inputs.
-
-    One array per ``keras.Input``, of its dtype and shape; an open batch size
-    is ``DEFAULT_BATCH`` (or the batch size another input fixes), an open
-    number of timesteps ``DEFAULT_STEPS``. Float inputs are standard normal;
-    integer inputs are token ids below the ``input_dim`` of the ``Embedding``
-    that reads them (any Embedding of the model, else ``DEFAULT_VOCABULARY``),
-    with real tokens never 0; boolean inputs are masks. So that masks are
-    exercised, half the sequences end with ``PADDED_STEPS`` padding steps
-    (id 0, mask False, or the value of the model's ``Masking`` layer), and no
-    sequence is padding only.
-    """
-    import keras
-
-    struct, tensors = _input_struct(model)
-    fixed = [t.shape[0] for t in tensors if len(t.shape) and t.shape[0] is not None]
-    batch = fixed[0] if fixed else DEFAULT_BATCH
-    vocabulary = _vocabularies(model, tensors)
-    masking = _masking_value(model)
-    arrays = {id(t): _input_array(t, batch, vocabulary.get(id(t)), masking, rng) for t in tensors}
-    return keras.tree.map_structure(lambda t: arrays[id(t)], struct)
-
-
-def _input_struct(model):
-    """``(structure, flat list)`` of the model's input KerasTensors."""
-    from . import _keras
-
-    try:
-        tensors = list(model.inputs)
-        try:
-            struct = model.input  # a Functional model's own structure (dict, list, tensor)
-        except (AttributeError, ValueError):  # a Sequential: one input
-            struct = tensors[0] if len(tensors) == 1 else tensors
-    except (AttributeError, ValueError, TypeError) as exc:
-        raise RNNGuideError(
-            f"{_keras.label_of(model)} has no known inputs ({exc}): expected a model built "
-            "on keras.Input(...), so that --verify knows what to feed it"
-        ) from None
-    if not tensors:
-        raise RNNGuideError(f"{_keras.label_of(model)} has no inputs to feed --verify")
-    if isinstance(struct, (list, tuple)) and len(struct) == 1:
-        struct = struct[0]
-    return struct, tensors
-
-
-def _all_layers(model) -> list:
-    found, seen = [], set()
-
-    def walk(obj):
-        for layer in getattr(obj, "layers", None) or []:
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                found.append(layer)
-                walk(layer)
-
-    walk(model)
-    return found
-
-
-def _node_inputs(layer) -> list:
-    """The tensors of each call of ``layer`` in the model's graph (flat, per call)."""
-    import keras
-
-    calls = []
-    for node in getattr(layer, "_inbound_nodes", None) or []:
-        try:
-            calls.append(keras.tree.flatten(node.input_tensors))
-        except (AttributeError, TypeError, ValueError):
-            continue
-    return calls
-
-
-def _vocabularies(model, tensors) -> dict:
-    """``id(model input) -> input_dim`` of the Embedding(s) that read it.
-
-    Follows each input into nested models (the nested model's own input stands
-    for the tensor it was called on). An integer input that reaches no
-    Embedding this way gets the smallest ``input_dim`` of all the model's
-    Embeddings: valid for every one of them.
-    """
-    import keras
-
-    layers = _all_layers(model)
-    embeddings = [la for la in layers if isinstance(la, keras.layers.Embedding)]
-    if not embeddings:
-        return {}
-    smallest = min(int(e.input_dim) for e in embeddings)
-    # the tensors that stand for each model input, through nested models
-    stands_for = {id(t): id(t) for t in tensors}
-    for _ in range(len(layers)):  # one pass per nesting level is enough
-        changed = False
-        for layer in layers:
-            inner = getattr(layer, "inputs", None) if hasattr(layer, "layers") else None
-            if not inner:
-                continue
-            for outer in _node_inputs(layer):
-                if len(outer) != len(inner):
-                    continue
-                for o, i in zip(outer, inner):
-                    if id(o) in stands_for and id(i) not in stands_for:
-                        stands_for[id(i)] = stands_for[id(o)]
-                        changed = True
-        if not changed:
-            break
-    found: dict = {}
-    for emb in embeddings:
-        for call in _node_inputs(emb):
-            for t in call[:1]:
-                if id(t) in stands_for:
-                    key = stands_for[id(t)]
-                    found[key] = min(found.get(key, emb.input_dim), int(emb.input_dim))
-    return {id(t): found.get(id(t), smallest) for t in tensors}
-
-
-def _masking_value(model):
-    import keras
-
-    for layer in _all_layers(model):
-        if isinstance(layer, keras.layers.Masking):
-            return float(layer.mask_value)
-    return None
-
-
-def _input_array(tensor, batch, vocabulary, masking, rng):
-    import numpy as np
-
-    name = getattr(tensor, "name", "input")
-    shape = list(tensor.shape)
-    if shape and shape[0] is None:
-        shape[0] = batch
-    if len(shape) > 1 and shape[1] is None:
-        shape[1] = DEFAULT_STEPS
-    if any(d is None for d in shape):
-        raise RNNGuideError(
-            f"expected the model's input {name!r} to have known sizes beyond batch and "
-            f"timesteps, got shape {tuple(tensor.shape)}: --verify cannot choose them"
-        )
-    dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
-    padded_rows = slice(shape[0] - shape[0] // 2, None) if shape else slice(0)
-    pad = min(PADDED_STEPS, shape[1] - 1) if len(shape) > 1 else 0
-    if dtype == "bool":
-        x = np.ones(shape, dtype=bool)
-        if pad:
-            x[padded_rows, -pad:] = False
-        return x
-    if "int" in dtype:
-        high = vocabulary or DEFAULT_VOCABULARY
-        x = rng.integers(1 if high > 1 else 0, high, size=shape).astype(dtype)
-        if pad:
-            x[padded_rows, -pad:] = 0
-        return x
-    if "float" in dtype:
-        x = rng.standard_normal(shape)
-        if masking is not None and len(shape) == 3 and pad:
-            x[padded_rows, -pad:] = masking
-        try:
-            return x.astype(dtype)
-        except TypeError:  # bfloat16: numpy has none, Keras casts float32
-            return x.astype("float32")
-    raise RNNGuideError(
-        f"expected the model's inputs to be float, integer or boolean, got {dtype} for {name!r}"
-    )
 
 
 # -- parser ----------------------------------------------------------------------------
@@ -440,14 +265,16 @@ examples:
   rnnguide params LSTM --units 64 --input-dim 10 --bidirectional
 """
 
-_INSPECT_EXAMPLES = f"""\
+# the sizes below are rnnguide._keras.DEFAULT_BATCH, DEFAULT_STEPS and PADDED_STEPS
+# (written out so that the parser needs no numpy; tests/test_cli.py checks them)
+_INSPECT_EXAMPLES = """\
 examples:
   rnnguide inspect model.keras
   rnnguide inspect model.keras --verify --seed 1 --atol 1e-4
 
 --verify runs the model once on a random input built from its keras.Input specs
-(batch {DEFAULT_BATCH} and {DEFAULT_STEPS} timesteps where they are open; token ids within the
-Embedding's input_dim, the last {PADDED_STEPS} steps of half the sequences padded so that
+(batch 2 and 7 timesteps where they are open; token ids within the
+Embedding's input_dim, the last 2 steps of half the sequences padded so that
 masks are exercised) and checks every recurrent layer call against its equations
 (rnnguide.verify_model). Exit 0 when all match, 1 on a mismatch, 2 on bad input.
 --atol/--rtol default to a tolerance derived from each layer's compute dtype.

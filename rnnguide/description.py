@@ -123,9 +123,4 @@ def describe(model_or_layer) -> Description:
     from . import _keras
 
     layers = _keras.recurrent_layers(model_or_layer)
-    if not layers:
-        raise RNNGuideError(
-            f"expected a model with at least one recurrent layer (RNN, SimpleRNN, LSTM, GRU, "
-            f"Bidirectional), got {_keras.label_of(model_or_layer)} with none"
-        )
     return Description(_keras.label_of(model_or_layer), [_row(layer) for layer in layers])

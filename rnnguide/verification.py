@@ -526,11 +526,6 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             "(dropout off), which is what the equations describe"
         )
     layers = _keras.recurrent_layers(model)
-    if not layers:
-        raise RNNGuideError(
-            f"expected a model with at least one recurrent layer (RNN, SimpleRNN, LSTM, "
-            f"GRU, Bidirectional), got {_keras.label_of(model)} with none"
-        )
     specs = {id(layer): _keras.spec_from(layer, allow_subclass=True) for layer in layers}
     records: list = []
     saved = [s for layer in layers for s in _keras.snapshot_states(layer)]

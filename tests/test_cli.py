@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from rnnguide.cli import main, model_inputs
+from rnnguide._keras import example_inputs as model_inputs
+from rnnguide.cli import main
 
 ERROR = "rnnguide: error: "
 
@@ -428,3 +429,11 @@ def test_model_inputs_refuse_open_feature_sizes(keras):
     text = keras.Input((3,), dtype="string")
     with pytest.raises(RNNGuideError, match="float, integer or boolean, got string"):
         model_inputs(keras.Model(text, text), np.random.default_rng(0))
+
+
+def test_inspect_help_states_the_input_sizes_it_uses():
+    from rnnguide import _keras, cli
+
+    text = " ".join(cli._INSPECT_EXAMPLES.split())
+    assert f"batch {_keras.DEFAULT_BATCH} and {_keras.DEFAULT_STEPS} timesteps" in text
+    assert f"the last {_keras.PADDED_STEPS} steps" in text
