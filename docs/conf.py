@@ -19,7 +19,7 @@ REPO_URL = os.environ.get("RNNGUIDE_REPO_URL", "https://github.com/rnnguide/rnng
 
 sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
-from quiet_tf import quiet_kernels  # noqa: E402  (docs/_ext)
+from quiet_tf import quiet_kernels  # docs/_ext
 
 # TensorFlow's C++ logging (absl "All log messages before absl::InitializeLog()",
 # "I0000 ... cpu_feature_guard", "E0000 ... oneDNN ...") goes to the kernel's
@@ -101,6 +101,9 @@ html_theme_options = {
     "use_source_button": True,
     "launch_buttons": {"colab_url": "https://colab.research.google.com"},
     "show_toc_level": 2,
+    # one search field: the primary sidebar's. pydata-sphinx-theme also puts one
+    # in the header ("persistent" items), drawn beside it on desktop.
+    "navbar_persistent": [],
 }
 # pydata-sphinx-theme reads the colour mode from here; left empty, a first
 # visit logs "invalid theme mode" to the console (caught by `nox -s browser`)

@@ -51,6 +51,15 @@ def test_setup_cell_installs_rnnguide_from_the_repository_when_missing():
     nbformat.validate(nb)
 
 
+def test_setup_cell_silences_tensorflow_logs_before_anything_runs():
+    # TensorFlow's C++ log lines (absl, cpu_feature_guard, oneDNN) go to the
+    # kernel's stderr, so into the notebook: the environment is set first
+    nb = colab_notebooks.colab_notebook(page(), REPO, REPO)
+    setup = nb.cells[1].source
+    assert 'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"' in setup
+    assert setup.index("TF_CPP_MIN_LOG_LEVEL") < setup.index("%pip")
+
+
 def test_setup_cell_pins_the_commit_the_site_was_built_from():
     nb = colab_notebooks.colab_notebook(page(), REPO, REPO, ref="0123abc")
     assert f'"rnnguide @ git+{REPO}@0123abc"' in nb.cells[1].source

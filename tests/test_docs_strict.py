@@ -1,9 +1,12 @@
 """The site build is strict: a failing cell, or a warning, fails it.
 
 Runs in the `docs` nox session (which has Sphinx and MyST-NB); skipped elsewhere.
-Each case copies docs/conf.py into a scratch project with one page.
+Each case copies docs/conf.py into a scratch project with one page. The
+source checks at the end (88 columns, no private imports) read the real pages
+and need no build.
 """
 
+import re
 import shutil
 import subprocess
 import sys
@@ -11,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("myst_nb")
-pytest.importorskip("mathjax")  # django-static-mathjax: the docs group is installed
-
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+needs_sphinx = pytest.mark.skipif(
+    not all(__import__("importlib").util.find_spec(m) for m in ("myst_nb", "mathjax")),
+    reason="needs the docs group (MyST-NB, django-static-mathjax)",
+)
 HEADER = """---
 jupytext:
   text_representation:
@@ -61,11 +65,21 @@ def build(tmp_path, body: str) -> subprocess.CompletedProcess:
 CELL = "```{{code-cell}} ipython3\n{tags}{code}\n```\n"
 
 
+def report(result: subprocess.CompletedProcess) -> str:
+    """Sphinx's output, and the traceback file it saves when a cell fails the build."""
+    out = result.stdout + result.stderr
+    for saved in re.findall(r"(/\S*sphinx-err-\w+\.log)", out):
+        out += Path(saved).read_text()
+    return out
+
+
+@needs_sphinx
 def test_a_clean_page_builds(tmp_path):
     result = build(tmp_path, CELL.format(tags="", code="assert 1 + 1 == 2"))
     assert result.returncode == 0, result.stderr
 
 
+@needs_sphinx
 def test_a_failing_cell_fails_the_build(tmp_path):
     result = build(tmp_path, CELL.format(tags="", code="raise ValueError('boom')"))
     assert result.returncode != 0
@@ -75,13 +89,147 @@ def test_a_failing_cell_fails_the_build(tmp_path):
     assert "index.md" in out and ("ExecutionError" in out or "boom" in out), out[-2000:]
 
 
+@needs_sphinx
 def test_a_tagged_expected_error_is_allowed(tmp_path):
     body = CELL.format(tags=":tags: [raises-exception]\n", code="raise ValueError('expected')")
     result = build(tmp_path, body)
     assert result.returncode == 0, result.stderr
 
 
+@needs_sphinx
 def test_a_broken_reference_fails_the_build(tmp_path):
     result = build(tmp_path, "See {doc}`no-such-page`.\n")
     assert result.returncode != 0
     assert "no-such-page" in result.stderr
+
+
+# -- clean outputs: a stray log line on stderr fails the build -----------------------
+
+# a TensorFlow-style log line on stderr; upper-cased when printed, so the page's
+# output (not its source) is what a test finds
+LOG_CODE = (
+    "import sys\n"
+    "print('i0000 00:00:1700000000.000000 123 cpu_feature_guard.cc:227] oneDNN "
+    "custom operations are on'.upper(), file=sys.stderr)"
+)
+
+
+@needs_sphinx
+def test_a_stray_log_line_fails_the_build(tmp_path):
+    result = build(tmp_path, CELL.format(tags="", code=LOG_CODE))
+    assert result.returncode != 0
+    assert "stderr" in result.stderr and "index.md" in result.stderr, result.stderr[-2000:]
+
+
+@needs_sphinx
+def test_a_python_warning_fails_the_build(tmp_path):
+    code = "import warnings\nwarnings.warn('deprecated', DeprecationWarning, stacklevel=1)"
+    result = build(tmp_path, CELL.format(tags="", code=code))
+    assert result.returncode != 0
+    assert "stderr" in result.stderr, result.stderr[-2000:]
+
+
+@needs_sphinx
+def test_expected_stderr_can_be_removed_by_its_tag(tmp_path):
+    result = build(tmp_path, CELL.format(tags=":tags: [remove-stderr]\n", code=LOG_CODE))
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "CPU_FEATURE_GUARD" not in html and "cpu_feature_guard" in html  # source only
+
+
+@needs_sphinx
+def test_tensorflow_leaves_no_log_line(tmp_path):
+    # the build's kernels start with TensorFlow's C++ logging silenced
+    # (docs/_ext/quiet_tf.py); an LSTM call and a mask exercise the paths that
+    # logged before (absl's InitializeLog warning, cpu_feature_guard, oneDNN)
+    code = (
+        "import numpy as np\nimport keras\n"
+        "x = np.ones((2, 3, 4), 'float32')\n"
+        "mask = np.array([[True, True, False], [True, True, True]])\n"
+        "print(keras.layers.LSTM(5)(x, mask=mask).shape)"
+    )
+    result = build(tmp_path, CELL.format(tags="", code=code))
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (tmp_path / "out" / "index.html").read_text()
+    for noise in ("absl::InitializeLog", "I0000", "E0000", "oneDNN", "cpu_feature_guard"):
+        assert noise not in html, noise
+
+
+# -- errors shown and asserted ---------------------------------------------------
+
+EXPECT = "import rnnguide as rg\nwith rg.expect_error({error}, {words!r}):\n    {code}"
+
+
+@needs_sphinx
+def test_an_error_cell_shows_its_error(tmp_path):
+    code = EXPECT.format(error="ValueError", words="invalid literal", code="int('ten')")
+    result = build(tmp_path, CELL.format(tags="", code=code))
+    assert result.returncode == 0, result.stderr[-2000:]
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "ValueError: invalid literal for int()" in html
+
+
+@needs_sphinx
+def test_an_error_cell_that_no_longer_raises_fails_the_build(tmp_path):
+    # the lesson stopped being true (Keras started accepting the input): the page
+    # must not publish it
+    code = EXPECT.format(error="ValueError", words="invalid literal", code="int('10')")
+    result = build(tmp_path, CELL.format(tags="", code=code))
+    assert result.returncode != 0
+    out = report(result)
+    assert "expected ValueError, but nothing was raised" in out, out[-2000:]
+
+
+@needs_sphinx
+def test_an_error_cell_whose_error_changed_fails_the_build(tmp_path):
+    code = EXPECT.format(error="ValueError", words="invalid literal", code="[][1]")
+    result = build(tmp_path, CELL.format(tags="", code=code))
+    assert result.returncode != 0
+    out = report(result)
+    assert "expected ValueError, got IndexError" in out, out[-2000:]
+
+
+# -- the pages' sources ----------------------------------------------------------
+
+MAX_COLUMNS = 88
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
+
+
+def pages():
+    return sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts)
+
+
+def code_lines(path):
+    """(line number, line) of every code-cell line of a page."""
+    text = path.read_text()
+    for cell in CODE_CELL.finditer(text):
+        first = text.count("\n", 0, cell.start(1)) + 1
+        for offset, line in enumerate(cell.group(1).splitlines()):
+            yield first + offset, line
+
+
+def test_code_cells_fit_in_88_columns():
+    too_long = [
+        f"{path.relative_to(DOCS)}:{n}: {len(line)} columns"
+        for path in pages()
+        for n, line in code_lines(path)
+        if len(line) > MAX_COLUMNS
+    ]
+    assert not too_long, "code lines over 88 columns:\n" + "\n".join(too_long)
+
+
+def test_pages_import_only_the_public_api():
+    private = re.compile(r"\b(?:from\s+rnnguide\.\S*_\w+\s+import|rnnguide\._\w+|rg\._\w+)")
+    found = [
+        f"{path.relative_to(DOCS)}:{n}: {line.strip()}"
+        for path in pages()
+        for n, line in code_lines(path)
+        if private.search(line)
+    ]
+    assert not found, "private rnnguide names on pages:\n" + "\n".join(found)
+
+
+def test_the_column_check_sees_a_long_line(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(HEADER + CELL.format(tags="", code="x = 1  # " + "-" * 90))
+    assert [len(line) for _, line in code_lines(page)] == [99]

@@ -26,6 +26,7 @@ QUIET_ENV = {
     "ABSL_MIN_LOG_LEVEL": "3",
 }
 
+
 def quiet_kernels(environ=os.environ) -> None:
     """Set the quiet environment for every kernel started from this process."""
     environ.update(QUIET_ENV)
