@@ -56,3 +56,65 @@ def test_external_request_fails(site):
     page.write_text(html)
     problems = browser_check.run(site, None, only=["index.html"])
     assert any("left 127.0.0.1" in p for p in problems), problems
+
+
+def _insert(page: Path, marker: str, html: str, before: bool = True) -> None:
+    text = page.read_text()
+    assert marker in text, marker
+    page.write_text(text.replace(marker, html + marker if before else marker + html, 1))
+
+
+def test_log_line_in_an_output_fails(site):
+    # a TensorFlow log line that slipped into an executed output
+    page = site / "concepts" / "lstm.html"
+    html = page.read_text()
+    i = html.index('<div class="cell_output')
+    j = html.index("<pre>", i) + len("<pre>")
+    line = "I0000 00:00:1700000000.000000  123 cpu_feature_guard.cc:227] This TensorFlow binary"
+    page.write_text(html[:j] + line + "\n" + html[j:])
+    problems = browser_check.run(site, None, only=["concepts/lstm.html"])
+    assert any("log line in an output" in p for p in problems), problems
+
+
+def test_stderr_output_fails(site):
+    page = site / "concepts" / "lstm.html"
+    stderr = (
+        '<div class="cell_output docutils container"><div class="output stderr">'
+        '<div class="highlight"><pre>UserWarning: something</pre></div></div></div>'
+    )
+    _insert(page, '<div class="cell_output', stderr)
+    problems = browser_check.run(site, None, only=["concepts/lstm.html"])
+    assert any("stderr in an output" in p for p in problems), problems
+
+
+def test_code_wider_than_88_columns_fails(site):
+    page = site / "concepts" / "lstm.html"
+    html = page.read_text()
+    i = html.index('<div class="cell_input')
+    j = html.index("<pre>", i) + len("<pre>")
+    page.write_text(html[:j] + "x = 1  # " + "-" * 100 + "\n" + html[j:])
+    problems = browser_check.run(site, None, only=["concepts/lstm.html"])
+    assert any("(desktop" in p and "code wider than its box" in p for p in problems), problems
+
+
+def test_equation_that_does_not_scroll_fails(site):
+    # a long display equation whose box no longer scrolls: on a phone it spills
+    page = site / "concepts" / "gru.html"
+    long_tex = r"\[" + " + ".join(f"x_{{{i}}} W_{{{i}}}" for i in range(40)) + r"\]"
+    _insert(page, "</article>", f'<div class="math notranslate nohighlight">{long_tex}</div>')
+    style = (
+        '<style>mjx-container[display="true"], div.math'
+        " { overflow: visible !important; max-width: none !important; }</style>"
+    )
+    _insert(page, "</head>", style)
+    problems = browser_check.run(site, None, only=["concepts/gru.html"])
+    phone = [p for p in problems if "(phone" in p]
+    assert any("equation spills out of the text column" in p for p in phone), problems
+
+
+def test_second_search_field_fails(site):
+    page = site / "index.html"
+    field = '<input type="search" placeholder="Search this site">'
+    _insert(page, '<article class="bd-article">', field, before=False)
+    problems = browser_check.run(site, None, only=["index.html"])
+    assert any("2 search fields visible" in p for p in problems), problems

@@ -2,10 +2,14 @@
 
 For every page: every resource loads (HTTP < 400), no console errors, no request
 leaves 127.0.0.1, math is rendered (no raw TeX left), every executed output and
-plot is present and non-empty, and the copy button copies its cell's code.
+plot is present and non-empty, no output is stderr or a TensorFlow/absl/oneDNN
+log line, and the copy button copies its cell's code. At a desktop (1280 px)
+and a phone (390 px) width: the page never scrolls sideways, code cells fit
+their box on the desktop and scroll inside it on the phone, display equations
+fit or scroll inside their box, and exactly one search field is visible.
 Then: the search page finds the GRU page for ``reset_after`` and the stacking
-page for ``StackedRNNCells``; screenshots of the landing and LSTM pages at
-desktop and phone widths go to --screenshots.
+page for ``StackedRNNCells``; screenshots of the landing, LSTM and training
+pages at desktop and phone widths go to --screenshots.
 
 Usage: python tools/browser_check.py docs/_build/html [--screenshots build/screenshots]
 Exit code 0 when every check passes, 1 otherwise (each failure is listed).
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import json
 import os
 import sys
 import threading
@@ -34,7 +39,11 @@ CHROMIUM_ARGS = [
 ]
 SKIP = {"genindex.html", "search.html", "py-modindex.html"}
 SEARCHES = {"reset_after": "concepts/gru.html", "StackedRNNCells": "concepts/stacked_cells.html"}
-SCREENSHOT_PAGES = {"index": "index.html", "lstm": "concepts/lstm.html"}
+SCREENSHOT_PAGES = {
+    "index": "index.html",
+    "lstm": "concepts/lstm.html",
+    "training": "compare/training.html",
+}
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 
@@ -63,8 +72,16 @@ def _is_local(url: str) -> bool:
     return parsed.scheme in ("data", "blob", "about") or parsed.hostname == "127.0.0.1"
 
 
+#: TensorFlow/absl/oneDNN log lines (glog prefix "I0000 12:34:56.789 ..." and the
+#: messages seen on pages before they were silenced)
+LOG_PATTERN = (
+    r"^[IWEF]\d{4} \d\d:\d\d:\d\d|absl::InitializeLog|oneDNN custom operations"
+    r"|cpu_feature_guard|TF_ENABLE_ONEDNN_OPTS|This TensorFlow binary is optimized"
+)
+
 CHECK_PAGE_JS = r"""
 async () => {
+  const LOG_PATTERN = {LOG};
   const problems = [];
   const mathNodes = document.querySelectorAll('.math');
   if (mathNodes.length) {
@@ -84,12 +101,92 @@ async () => {
     const hasImg = out.querySelector('img');
     if (!out.innerText.trim() && !hasImg && !out.querySelector('table, svg')) problems.push(`empty output #${i}`);
   });
+  document.querySelectorAll('.cell_output .stderr, .cell_output .output.stderr').forEach((el, i) => {
+    problems.push(`stderr in an output: ${el.innerText.trim().slice(0, 120)}`);
+  });
+  const logLine = new RegExp(LOG_PATTERN, 'm');
+  document.querySelectorAll('.cell_output').forEach(out => {
+    const m = out.innerText.match(logLine);
+    if (m) problems.push(`log line in an output: ${m[0].slice(0, 120)}`);
+  });
   document.querySelectorAll('main img').forEach(img => {
     if (!img.complete || img.naturalWidth === 0) problems.push(`broken image ${img.getAttribute('src')}`);
   });
   return problems;
 }
+""".replace("{LOG}", json.dumps(LOG_PATTERN))
+
+LAYOUT_JS = r"""
+async (phone) => {
+  const problems = [];
+  const mathNodes = document.querySelectorAll('.math');
+  const deadline = Date.now() + 15000;
+  while (mathNodes.length && Date.now() < deadline &&
+         document.querySelectorAll('mjx-container').length < mathNodes.length) {
+    await new Promise(r => setTimeout(r, 100));
+  }
+  const W = window.innerWidth;
+  const doc = document.documentElement.scrollWidth;
+  if (doc > W + 1) problems.push(`the page scrolls sideways: ${doc} px wide in ${W} px`);
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const label = el => el.innerText.trim().split('\n')[0].slice(0, 60);
+  // code the reader copies: 88 columns fit on a desktop; on a phone they scroll
+  // (docstring examples on the API page, inside dl.py, only need to scroll)
+  document.querySelectorAll('div.cell_input pre, main div.highlight pre').forEach(pre => {
+    if (pre.closest('.cell_output')) return;
+    const over = pre.scrollWidth > pre.clientWidth + 1;
+    if (over && !phone && !pre.closest('dl.py')) problems.push(`code wider than its box (${pre.scrollWidth} > ${pre.clientWidth} px): ${label(pre)}`);
+    if (over && !scrolls(pre)) problems.push(`code cut off, not scrollable: ${label(pre)}`);
+  });
+  // display equations: measured by the rendered formula (its SVG) against the
+  // box it sits in, since a clipping ancestor can hide the overflow from scrollWidth
+  document.querySelectorAll('mjx-container[display="true"]').forEach(m => {
+    const svg = m.querySelector('svg');
+    if (!svg) return;
+    const box = m.getBoundingClientRect();
+    const formula = svg.getBoundingClientRect();
+    const over = formula.width > box.width + 1;
+    const px = `${Math.round(formula.width)} px in ${Math.round(box.width)} px`;
+    if (over && !phone) problems.push(`equation wider than its box on a desktop (${px})`);
+    if (over && !scrolls(m)) problems.push(`equation cut off, not scrollable (${px})`);
+    const column = m.parentElement.clientWidth;
+    if (box.width > column + 1 || box.left < -1 || box.right > W + 1) {
+      problems.push(`equation spills out of the text column (${Math.round(box.width)} px in ${column} px)`);
+    }
+  });
+  const visible = el => {
+    const r = el.getBoundingClientRect();
+    const cs = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && cs.display !== 'none' &&
+      !el.closest('dialog:not([open])');
+  };
+  const search = [...document.querySelectorAll(
+    '.search-button-field, .search-button, input[type="search"], form.bd-search input'
+  )].filter(visible);
+  if (search.length !== 1) problems.push(`${search.length} search fields visible, expected 1`);
+  return problems;
+}
 """
+
+
+def check_layout(browser, base: str, rels: list[str]) -> list[str]:
+    """Sideways overflow of the page, its code and its equations, and one search field."""
+    problems = []
+    for vp_name, (w, h) in VIEWPORTS.items():
+        ctx = browser.new_context(viewport={"width": w, "height": h})
+        ctx.route(
+            "**/*",
+            lambda route: route.continue_() if _is_local(route.request.url) else route.abort(),
+        )
+        for rel in rels:
+            page = ctx.new_page()
+            page.goto(base + rel, wait_until="load")
+            page.wait_for_load_state("networkidle")
+            found = page.evaluate(LAYOUT_JS, vp_name == "phone")
+            problems += [f"{rel} ({vp_name} {w} px): {msg}" for msg in found]
+            page.close()
+        ctx.close()
+    return problems
 
 
 def check_page(context, base: str, rel: str) -> list[str]:
@@ -190,8 +287,10 @@ def run(site: Path, shots: Path | None, only: list[str] | None = None) -> list[s
                     route.abort()
 
             context.route("**/*", guard)
-            for rel in only or list(pages(site)):
+            rels = only or list(pages(site))
+            for rel in rels:
                 failures += [f"{rel}: {msg}" for msg in check_page(context, base, rel)]
+            failures += check_layout(browser, base, rels)
             if only is None:
                 failures += check_search(context, base)
             failures += [f"request left 127.0.0.1: {u}" for u in sorted(set(outside))]
