@@ -233,3 +233,31 @@ def test_the_column_check_sees_a_long_line(tmp_path):
     page = tmp_path / "page.md"
     page.write_text(HEADER + CELL.format(tags="", code="x = 1  # " + "-" * 90))
     assert [len(line) for _, line in code_lines(page)] == [99]
+
+
+def hidden_cells(path):
+    """(line number, code) of the cells a reader does not see (remove-cell, remove-input)."""
+    text = path.read_text()
+    for cell in CODE_CELL.finditer(text):
+        body = cell.group(1)
+        tags = re.match(r"(?::tags:\s*\[([^\]]*)\]\n)?", body)
+        if tags.group(1) and {"remove-cell", "remove-input"} & {
+            t.strip() for t in tags.group(1).split(",")
+        }:
+            yield text.count("\n", 0, cell.start(1)) + 1, body[tags.end() :]
+
+
+def test_hidden_cells_define_nothing_a_reader_needs():
+    # a reader copies the visible code, and the downloaded notebook shows the
+    # same cells: hidden cells may set IPython options (%xmode), nothing else
+    found = []
+    for path in pages():
+        for n, code in hidden_cells(path):
+            needed = [
+                line.strip()
+                for line in code.splitlines()
+                if line.strip() and not line.lstrip().startswith(("%", "#"))
+            ]
+            if needed:
+                found.append(f"{path.relative_to(DOCS)}:{n}: {'; '.join(needed)[:100]}")
+    assert not found, "hidden cells with code a reader needs:\n" + "\n".join(found)
