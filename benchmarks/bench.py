@@ -5,6 +5,9 @@
 (b) forward pass at the original tutorials' MNIST size (batch 64, 28 steps,
     28 features, 256 units, return_sequences=True): rnnguide's numpy reference,
     the Keras layer called eagerly, and the Keras layer inside tf.function;
+(b') backward pass (backpropagation through time, loss = sum of the returned
+    sequence) at the same size: rnnguide.reference_grad (float32, the tape's
+    precision; float64, its default) against a tf.function around GradientTape;
 (c) training ms per step of the tutorials' two-layer models on random data;
 (d) the docs build, cold (no cache) and rebuilt with nothing changed.
 
@@ -70,6 +73,56 @@ def forward(repeat: int) -> dict:
             )[0],
             "tf_function": tf_ms,
             "max_abs_error": err,
+        }
+    return results
+
+
+def backward(repeat: int) -> dict:
+    """ms for the gradients of loss = sum(output) (input and every weight) at the
+    forward pass's size: rnnguide's numpy BPTT against a tf.function around
+    tf.GradientTape; the reference in float32 (the tape's precision) and in
+    float64 (reference_grad's default)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(64, 28, 28)).astype("float32")
+    xt = tf.constant(x)
+    results = {}
+    for kind in ("SimpleRNN", "LSTM", "GRU"):
+        layer = getattr(keras.layers, kind)(256, return_sequences=True)
+        layer.build(x.shape)
+        variables = [w.value for w in layer.trainable_weights]
+
+        @tf.function
+        def grads(t, layer=layer, variables=variables):
+            with tf.GradientTape() as tape:
+                tape.watch(t)
+                loss = tf.reduce_sum(layer(t, training=False))
+            return tape.gradient(loss, [t, *variables])
+
+        def tf_fn(grads=grads):
+            return [g.numpy() for g in grads(xt)]
+
+        want = tf_fn()
+        got = rg.reference_grad(layer, x, dtype="float32")
+        err = max(
+            float(np.abs(a - b).max() / np.abs(b).max())
+            for a, b in zip([got.inputs, *got.weights], want)
+        )
+        ref32, ref64, tf_ms = rg.compare_ms(
+            lambda layer=layer: rg.reference_grad(layer, x, dtype="float32"),
+            lambda layer=layer: rg.reference_grad(layer, x),
+            tf_fn,
+            rounds=max(2, repeat // 5),
+            block=3,
+        )
+        results[kind] = {
+            "reference": ref32,
+            "reference_float64": ref64,
+            "tf_function": tf_ms,
+            "max_rel_error": err,
         }
     return results
 
@@ -166,6 +219,20 @@ def main(argv=None) -> int:
         print(
             f"  {kind:<10}{r['reference']:>11.2f}{r['eager']:>9.2f}{r['tf_function']:>13.2f}"
             f"{ratio:>11.2f}{r['max_abs_error']:>10.1e}"
+        )
+    bwd = backward(n_fwd)
+    figures["backward_ms"] = bwd
+    print(
+        "backward (BPTT, loss = sum of the sequence), same size (median ms):\n"
+        f"  {'kind':<10}{'reference':>11}{'float64':>9}{'tf.function':>13}{'ref/tf.fn':>11}"
+        f"{'max rel err':>13}"
+    )
+    for kind, r in bwd.items():
+        ratio = r["reference"] / r["tf_function"]
+        r["reference_over_tf_function"] = ratio
+        print(
+            f"  {kind:<10}{r['reference']:>11.2f}{r['reference_float64']:>9.2f}"
+            f"{r['tf_function']:>13.2f}{ratio:>11.2f}{r['max_rel_error']:>13.1e}"
         )
     figures["train_ms_per_step"] = train(5 if args.quick else 10)
     print("training, 2 x 256 units, batch 64, MNIST-shaped random data (median ms per step):")

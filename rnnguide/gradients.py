@@ -825,7 +825,7 @@ def _check_dtype(dtype):
     return np.dtype(name).type
 
 
-def state_jacobian_norms(layer, x, *, ord="fro", mask=None, initial_state=None):
+def state_jacobian_norms(layer, x, *, ord="fro", state="h", mask=None, initial_state=None):
     """How much the last state still depends on each earlier one: ``|d h_T / d h_t|``.
 
     For a SimpleRNN, LSTM or GRU layer (or ``RNN`` over one such cell) run on
@@ -862,6 +862,13 @@ def state_jacobian_norms(layer, x, *, ord="fro", mask=None, initial_state=None):
             f"one cell), got {spec.label}: pick one layer (a Bidirectional's "
             "forward_layer, or one cell of a stack)"
         )
+    names = spec.cells[0].kind.states
+    if state not in names:
+        raise RNNGuideError(
+            f"expected state to be one of {', '.join(map(repr, names))} for {spec.label}, "
+            f"got {state!r}"
+        )
+    k = names.index(state)
     _need_weights(spec)
     _check_derivatives(spec)
     arr = check_input(x, 3, spec.input_dim, spec.label)
@@ -878,7 +885,7 @@ def state_jacobian_norms(layer, x, *, ord="fro", mask=None, initial_state=None):
     norms = np.empty((steps + 1, batch), dtype=dtype)
 
     def hook(t, dstates):
-        jac = dstates[0].reshape(batch, u, u)
+        jac = dstates[k].reshape(batch, u, u)
         if ord == "fro":
             norms[t] = np.sqrt((jac * jac).sum(axis=(1, 2)))
         else:
@@ -887,7 +894,8 @@ def state_jacobian_norms(layer, x, *, ord="fro", mask=None, initial_state=None):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         run = _Run(spec, rep, states_rep, m_rep, dtype, spec.label)
         eye = np.tile(np.eye(u, dtype=dtype), (batch, 1))
-        d_states = [eye] + [None] * (spec.cells[0].n_states - 1)
+        d_states = [None] * len(names)
+        d_states[k] = eye
         run.backward(None, d_states, hook)
     return norms.mean(axis=1)
 
