@@ -795,7 +795,7 @@ def reference_grad(
 
     >>> import numpy as np, keras
     >>> keras.utils.set_random_seed(0)
-    >>> layer = keras.layers.LSTM(4, return_sequences=True)
+    >>> layer = keras.layers.LSTM(4, return_sequences=True, name="lstm")
     >>> x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
     >>> layer.build(x.shape)
     >>> g = reference_grad(layer, x)          # L = sum of all 2 x 5 x 4 outputs
@@ -985,7 +985,7 @@ def gradient_rows(
 
     >>> import numpy as np, keras
     >>> keras.utils.set_random_seed(0)
-    >>> layer = keras.layers.GRU(3, return_state=True)
+    >>> layer = keras.layers.GRU(3, return_state=True, name="gru")
     >>> x = np.random.default_rng(0).normal(size=(2, 4, 5)).astype("float32")
     >>> rows = gradient_rows(layer, x)
     >>> [r.name for r in rows], all(r.ok for r in rows)

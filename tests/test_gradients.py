@@ -392,3 +392,28 @@ def test_float32_reference_is_close_to_float64(keras, rng):
     assert g32.inputs.dtype == np.float32 and g64.inputs.dtype == np.float64
     for a, b in zip(g32.weights, g64.weights):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * np.abs(b).max())
+
+
+def test_jacobian_norms_of_the_lstm_cell_state(keras, rng):
+    import tensorflow as tf
+
+    layer = keras.layers.LSTM(3)
+    x = rng.normal(size=(2, 5, 2)).astype("float32")
+    layer.build(x.shape)
+    randomize_weights(layer, 2)
+    h0, c0 = (rng.normal(size=(2, 3)).astype("float32") for _ in range(2))
+    c0_t = tf.constant(c0)
+    # d c_T / d c_0 from the tape, through a twin that returns its states
+    twin = keras.layers.LSTM(3, return_state=True)
+    twin.build(x.shape)
+    twin.set_weights(layer.get_weights())
+    with tf.GradientTape() as tape:
+        tape.watch(c0_t)
+        _, _, c_T = twin(x, initial_state=[h0, c0_t])
+    jac = tape.batch_jacobian(c_T, c0_t).numpy()
+    want = np.mean([np.linalg.norm(j) for j in jac])
+    got = rg.state_jacobian_norms(layer, x, state="c", initial_state=[h0, c0])
+    np.testing.assert_allclose(got[0], want, rtol=1e-4)
+    np.testing.assert_allclose(got[-1], np.sqrt(3))
+    with rg.expect_error(rg.RNNGuideError, "expected state to be one of 'h', 'c'", show=False):
+        rg.state_jacobian_norms(layer, x, state="z")
