@@ -156,3 +156,18 @@ def test_report_golden(keras):
     assert rows == [("output", True), ("h", False)]
     # the error column depends on float rounding: compare all but the figures
     assert_golden("report.txt", repr(report), normalize=mask_floats)
+
+
+def test_verify_with_gradients_adds_a_row_per_gradient(keras, x):
+    layer = keras.layers.GRU(3, return_sequences=True)
+    report = rg.verify(layer, x, gradients=True)
+    assert report.ok, report
+    names = [r.name for r in report.rows]
+    assert names[0] == "output" and len(names) == 1 + 1 + 1 + len(layer.trainable_weights)
+
+    class Scaled(keras.layers.GRU):
+        def call(self, sequences, initial_state=None, mask=None, training=False):
+            return 1.01 * super().call(sequences, initial_state, mask, training)
+
+    bad = rg.verify(Scaled(3, return_sequences=True), x, gradients=True)
+    assert not bad.ok and sum(not r.ok for r in bad.rows) > 1
