@@ -3,7 +3,7 @@ finite differences (float64, no Keras), and gradient_rows catching a tampered la
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
@@ -12,7 +12,7 @@ from rnnguide.reference import call_spec
 from rnnguide.spec import cells_of, layer_spec, resolve
 from tests.helpers import flatten, randomize_weights
 from tests.strategies import KINDS, configs
-from tests.test_reference_vs_keras import _inputs, hits_known_keras_bug
+from tests.test_reference_vs_keras import random_case
 
 pytestmark = pytest.mark.keras
 
@@ -20,26 +20,6 @@ pytestmark = pytest.mark.keras
 #: relative to each gradient's largest entry
 RTOL = 1e-4
 ATOL = 1e-6
-
-
-def _halves(layer):
-    return (
-        [layer.forward_layer, layer.backward_layer] if hasattr(layer, "forward_layer") else [layer]
-    )
-
-
-def _layer_and_inputs(keras, cfg):
-    assume(not hits_known_keras_bug(cfg))
-    layer = cfg.build(keras)
-    layer.build((cfg.batch, cfg.steps, cfg.features))
-    randomize_weights(layer, cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    if cfg.stateful:  # a non-zero current state: it is the initial state
-        for half in _halves(layer):
-            for v in keras.tree.flatten(half.states):
-                v.assign(rng.normal(size=tuple(v.shape)).astype("float32"))
-    x, mask, state = _inputs(cfg, layer, rng)
-    return layer, x, mask, state, rng
 
 
 def _random_upstream(layer, x, mask, state, rng):
@@ -58,7 +38,7 @@ def _assert_rows_ok(rows, cfg):
 @settings(max_examples=220)
 @given(cfg=configs(), random_upstream=st.booleans())
 def test_reference_grad_matches_gradient_tape(keras, cfg, random_upstream):
-    layer, x, mask, state, rng = _layer_and_inputs(keras, cfg)
+    layer, x, mask, state, rng = random_case(keras, cfg)
     upstream = _random_upstream(layer, x, mask, state, rng) if random_upstream else None
     rows = gradient_rows(
         layer, x, initial_state=state, mask=mask, atol=ATOL, rtol=RTOL, upstream=upstream
@@ -71,7 +51,7 @@ def test_reference_grad_matches_gradient_tape(keras, cfg, random_upstream):
 @settings(max_examples=30)
 @given(cfg=configs(wrappers=["layer", "bidirectional"], bounded=False))
 def test_unbounded_activations_match_gradient_tape(keras, cfg):
-    layer, x, mask, state, _ = _layer_and_inputs(keras, cfg)
+    layer, x, mask, state, _ = random_case(keras, cfg)
     rows = gradient_rows(layer, x, initial_state=state, mask=mask, atol=ATOL, rtol=RTOL)
     _assert_rows_ok(rows, cfg)
 

@@ -54,14 +54,16 @@ def hits_known_keras_bug(cfg) -> bool:
     return unrolled_mirror or (bidi and cfg.stateful and cfg.return_state)
 
 
-def _run(keras, cfg):
+def random_case(keras, cfg):
+    """A built layer of ``cfg`` with random weights (and a non-zero current state
+    when stateful, so that using it, or not, shows), and its inputs:
+    ``(layer, x, mask, initial_state, rng)``."""
     assume(not hits_known_keras_bug(cfg))
     layer = cfg.build(keras)
     layer.build((cfg.batch, cfg.steps, cfg.features))
     randomize_weights(layer, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     if cfg.stateful:
-        # a non-zero current state, so that using it (or not) shows
         halves = (
             [layer.forward_layer, layer.backward_layer]
             if hasattr(layer, "forward_layer")
@@ -71,6 +73,11 @@ def _run(keras, cfg):
             for v in keras.tree.flatten(half.states):
                 v.assign(rng.normal(size=tuple(v.shape)).astype("float32"))
     x, mask, state = _inputs(cfg, layer, rng)
+    return layer, x, mask, state, rng
+
+
+def _run(keras, cfg):
+    layer, x, mask, state, _ = random_case(keras, cfg)
     want = rg.reference_call(layer, x, initial_state=state, mask=mask)
     kwargs = {"training": False}
     if state is not None:
