@@ -382,6 +382,69 @@ def snapshot_states(layer):
     return saved
 
 
+def framework_gradients(layer, loss_of, arrays) -> list:
+    """The active backend's gradients of a scalar loss, as numpy arrays.
+
+    ``loss_of(call, tensors)`` runs the layer through ``call`` (same arguments
+    as ``layer(...)``) on backend tensors made from ``arrays`` and returns a
+    scalar. The result is the gradient with respect to each of ``arrays``, then
+    to each of ``layer.trainable_weights`` (in that order), zeros where the loss
+    does not depend on it. TensorFlow: ``tf.GradientTape``; JAX: ``jax.grad``
+    over ``layer.stateless_call``; PyTorch: ``torch.autograd.grad``.
+    """
+    keras = _keras()
+    backend = keras.backend.backend()
+    weights = list(layer.trainable_weights)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tensors = [tf.constant(a) for a in arrays]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            loss = loss_of(layer, tensors)
+        got = tape.gradient(
+            loss,
+            [*tensors, *(w.value for w in weights)],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+    elif backend == "jax":
+        import jax
+
+        trainable = list(layer.trainable_variables)
+        frozen = [v.value for v in layer.non_trainable_variables]
+
+        def loss(tensors, values):
+            def call(*args, **kwargs):
+                return layer.stateless_call(values, frozen, *args, **kwargs)[0]
+
+            return loss_of(call, tensors)
+
+        tensors = [keras.ops.convert_to_tensor(a) for a in arrays]
+        g_in, g_w = jax.grad(loss, argnums=(0, 1))(tensors, [v.value for v in trainable])
+        by_id = {id(v): g for v, g in zip(trainable, g_w)}
+        got = [*g_in, *(by_id[id(w)] for w in weights)]
+    elif backend == "torch":
+        import torch
+
+        with torch.enable_grad():
+            tensors = [keras.ops.convert_to_tensor(a).detach().requires_grad_(True) for a in arrays]
+            values = [w.value for w in weights]
+            got = torch.autograd.grad(
+                loss_of(layer, tensors), [*tensors, *values], allow_unused=True
+            )
+        got = [None if g is None else g.detach() for g in got]
+    else:
+        raise UnsupportedError(
+            f"expected the tensorflow, jax or torch backend for gradients, got "
+            f"KERAS_BACKEND={backend!r}"
+        )
+    targets = [*arrays, *weights]
+    return [
+        np.zeros(tuple(t.shape), np.float64) if g is None else to_numpy(g)
+        for g, t in zip(got, targets)
+    ]
+
+
 def restore_states(saved):
     for var, value in saved:
         var.assign(value)

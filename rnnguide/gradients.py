@@ -974,14 +974,14 @@ def gradient_rows(
     The gradients of ``L = sum(output * upstream)`` (see :func:`reference_grad`)
     with respect to the input, each initial state and each trainable weight
     (named by its Keras variable path), computed by :func:`reference_grad` and
-    by the framework (``tf.GradientTape`` around ``layer(x, ...)``, inference
-    mode). A row is ok when its largest difference is at most
+    by the framework (inference mode: ``tf.GradientTape`` on TensorFlow,
+    ``jax.grad`` over ``layer.stateless_call`` on JAX, ``torch.autograd`` on
+    PyTorch). A row is ok when its largest difference is at most
     ``atol + rtol * max |reference gradient|`` (relative to the gradient's
     scale: single entries can be near zero by cancellation). Defaults: 8x
     :func:`rnnguide.verification.default_tolerance` of the compute dtype
     (1.2e-4 for float32). Subclasses of the built-in layers are run as they
     are and compared with their base class's equations, as ``verify`` does.
-    Only the TensorFlow backend is supported.
 
     >>> import numpy as np, keras
     >>> keras.utils.set_random_seed(0)
@@ -999,13 +999,6 @@ def gradient_rows(
 
     if not is_keras(layer):
         raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(layer).__name__}")
-    if keras.backend.backend() != "tensorflow":
-        raise UnsupportedError(
-            f"expected the TensorFlow backend for gradient rows, got "
-            f"KERAS_BACKEND={keras.backend.backend()!r}: rnnguide takes the framework's "
-            "gradients with tf.GradientTape only"
-        )
-    import tensorflow as tf
 
     is_cell = _keras.is_cell(layer)
     spec = _keras.spec_from(layer, allow_subclass=True)
@@ -1021,39 +1014,36 @@ def gradient_rows(
     ref = _keras_weights(layer, ref, spec)
     compute = np.float64 if "64" in str(layer.compute_dtype) else np.float32
     state_values = [s.astype(compute) for s in _initial_values(spec, initial_state, arr)]
+    ups = None if upstream is None else _flatten(upstream)
+
+    def loss_of(call, tensors):
+        ops = keras.ops
+        xt, *st = tensors
+        keras_states = _keras_states(spec, st, arr.shape[0])
+        if is_cell:
+            out = call(xt, keras_states, training=False)
+        else:
+            kwargs = {"training": False, "initial_state": keras_states}
+            if mask is not None:
+                kwargs["mask"] = ops.convert_to_tensor(np.asarray(mask))
+            out = call(xt, **kwargs)
+        # in at least float32: a float16 sum of many products would overflow
+        outs = [
+            ops.cast(o, "float64" if "64" in str(o.dtype) else "float32") for o in _flatten(out)
+        ]
+        total = ops.sum(outs[0]) * 0
+        for o, u in zip(outs, [None] * len(outs) if ups is None else ups):
+            if ups is None:
+                total = total + ops.sum(o)
+            elif u is not None:
+                total = total + ops.sum(o * ops.convert_to_tensor(np.asarray(u), o.dtype))
+        return total
+
     saved = _keras.snapshot_states(layer)
     try:
-        xt = tf.constant(arr.astype(compute))
-        st = [tf.constant(s) for s in state_values]
-        with tf.GradientTape(persistent=False) as tape:
-            tape.watch(xt)
-            for s in st:
-                tape.watch(s)
-            keras_states = _keras_states(spec, st, arr.shape[0])
-            if is_cell:
-                out = layer(xt, keras_states, training=False)
-            else:
-                kwargs = {"training": False, "initial_state": keras_states}
-                if mask is not None:
-                    kwargs["mask"] = tf.constant(np.asarray(mask))
-                out = layer(xt, **kwargs)
-            flat = [tf.cast(o, tf.float64) for o in _flatten(out)]
-            ups = (
-                [np.ones(tuple(o.shape)) for o in flat]
-                if upstream is None
-                else [
-                    np.zeros(tuple(o.shape)) if u is None else np.asarray(u, np.float64)
-                    for u, o in zip(_flatten(upstream), flat)
-                ]
-            )
-            loss = tf.add_n([tf.reduce_sum(o * u) for o, u in zip(flat, ups)])
-        variables = [v.value for v in layer.trainable_weights]
-        got = tape.gradient(
-            loss, [xt, *st, *variables], unconnected_gradients=tf.UnconnectedGradients.ZERO
-        )
+        got = _keras.framework_gradients(layer, loss_of, [arr.astype(compute), *state_values])
     finally:
         _keras.restore_states(saved)
-    got = [np.asarray(g) for g in got]
     names = (
         ["d/d input"]
         + [f"d/d initial {n}" for n in _state_names(spec)]

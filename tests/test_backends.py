@@ -2,9 +2,10 @@
 
 The ``backends`` nox session runs this file with ``KERAS_BACKEND=jax``, the
 ``interop`` session with ``KERAS_BACKEND=torch``: the same hypothesis tests as
-tests/test_reference_vs_keras.py (fewer examples: ``RNNGUIDE_BACKEND_EXAMPLES``)
-and the verify tests of tests/test_verify.py. On TensorFlow (the ``tests``
-session) those files run themselves, so this one is skipped.
+tests/test_reference_vs_keras.py and tests/test_gradients.py (fewer examples:
+``RNNGUIDE_BACKEND_EXAMPLES``; gradients against jax.grad / torch.autograd) and
+the verify tests of tests/test_verify.py. On TensorFlow (the ``tests`` session)
+those files run themselves, so this one is skipped.
 """
 
 import os
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from tests import test_gradients
 from tests import test_reference_vs_keras as vs_keras
 from tests import test_verify
 from tests.strategies import configs
@@ -80,6 +82,18 @@ test_cells_match_keras = _again(
     nesting=st.sampled_from(["bare", "list"]),
 )
 test_stacked_cells_called_directly = vs_keras.test_stacked_cells_called_directly
+
+# gradients: reference_grad against the backend's autodiff (jax.grad, torch.autograd)
+test_reference_grad_matches_autodiff = _again(
+    test_gradients.test_reference_grad_matches_gradient_tape,
+    EXAMPLES // 2,
+    cfg=configs(),
+    random_upstream=st.booleans(),
+)
+test_a_tampered_layer_fails_the_gradient_rows = (
+    test_gradients.test_a_tampered_layer_fails_the_gradient_rows
+)
+test_stateful_layer_state_is_restored = test_gradients.test_stateful_layer_state_is_restored
 
 # verify: reports, subclasses that change the output, stateful layers, tolerances
 x = test_verify.x
