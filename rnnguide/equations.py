@@ -32,6 +32,8 @@ from .spec import BidirectionalSpec, CellSpec, RNNSpec
 
 __all__ = [
     "ACTIVATIONS",
+    "DERIVATIVES",
+    "NO_DERIVATIVE",
     "RECORDED",
     "STEPS",
     "CellRunner",
@@ -126,6 +128,67 @@ def _sigmoid_(x):
     x += 1.0
     x *= 0.5
     return x
+
+
+# -- their derivatives, for backpropagation through time ------------------------
+
+
+def _between(a, lo, hi):
+    return ((a > lo) & (a < hi)).astype(a.dtype)
+
+
+def _gelu_grad(a, y):
+    cdf = 0.5 * (1.0 + _erf(a / np.sqrt(2.0).astype(a.dtype)))
+    return cdf + a * np.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
+
+
+def _mish_grad(a, y):
+    t = np.tanh(np.logaddexp(0.0, a))
+    return t + a * (1.0 - t * t) * _sigmoid(a)
+
+
+def _hard_silu_grad(a, y):
+    return np.clip(a / 6.0 + 0.5, 0.0, 1.0) + a * _between(a, -3.0, 3.0) / 6.0
+
+
+#: ``act'(a)`` for the elementwise activations, from the pre-activation ``a``
+#: and the activation's value ``y``. At a kink (relu at 0, hard_sigmoid at
+#: +-3) the one-sided value TensorFlow uses is taken; a kink is a single point,
+#: which random inputs never hit.
+DERIVATIVES = {
+    "linear": lambda a, y: np.ones_like(a),
+    "tanh": lambda a, y: 1.0 - y * y,
+    "sigmoid": lambda a, y: y * (1.0 - y),
+    "relu": lambda a, y: (a > 0).astype(a.dtype),
+    "relu6": lambda a, y: _between(a, 0.0, 6.0),
+    "leaky_relu": lambda a, y: np.where(a > 0, 1.0, 0.2),
+    "elu": lambda a, y: np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))),
+    "selu": lambda a, y: _SELU_SCALE * np.where(a > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(a, 0))),
+    "celu": lambda a, y: np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))),
+    "softplus": lambda a, y: _sigmoid(a),
+    "softsign": lambda a, y: 1.0 / (1.0 + np.abs(a)) ** 2,
+    "silu": lambda a, y: _sigmoid(a) * (1.0 + a * (1.0 - _sigmoid(a))),
+    "swish": lambda a, y: _sigmoid(a) * (1.0 + a * (1.0 - _sigmoid(a))),
+    "gelu": _gelu_grad,
+    "mish": _mish_grad,
+    "exponential": lambda a, y: y,
+    "hard_sigmoid": lambda a, y: _between(a, -3.0, 3.0) / 6.0,
+    "hard_silu": _hard_silu_grad,
+    "hard_swish": _hard_silu_grad,
+    "hard_tanh": lambda a, y: _between(a, -1.0, 1.0),
+    "tanh_shrink": lambda a, y: np.tanh(a) ** 2,
+    "soft_shrink": lambda a, y: (np.abs(a) > 0.5).astype(a.dtype),
+    "sparse_plus": lambda a, y: np.where(a <= -1, 0.0, np.where(a >= 1, 1.0, (a + 1) / 2)),
+    "sparse_sigmoid": lambda a, y: 0.5 * _between(a, -1.0, 1.0),
+    "squareplus": lambda a, y: 0.5 * (1.0 + a / np.sqrt(a * a + 4.0)),
+    "log_sigmoid": lambda a, y: _sigmoid(-a),
+}
+
+#: activations ``reference_grad`` refuses, with the reason: no derivative where it matters
+NO_DERIVATIVE = {
+    "hard_shrink": "it jumps from 0 to +-0.5 at |x| = 0.5, so the loss is not "
+    "differentiable there and the chain rule misses the jump",
+}
 
 
 #: in-place versions of the activations the loop meets most (same values)

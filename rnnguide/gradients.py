@@ -36,13 +36,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .equations import ACROSS_UNITS, ACTIVATIONS
+from .equations import ACROSS_UNITS, ACTIVATIONS, DERIVATIVES, NO_DERIVATIVE
 from .errors import RNNGuideError, UnsupportedError, describe_shape
 from .reference import (
-    GateWeights,
     bidirectional_states,
     check_input,
     check_mask,
+    gate_pieces,
     rnn_states,
 )
 from .spec import (
@@ -64,75 +64,6 @@ __all__ = [
     "state_jacobian_norms",
 ]
 
-_SELU_ALPHA = 1.6732632423543772
-_SELU_SCALE = 1.0507009873554805
-
-
-def _sigmoid(a):
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
-
-
-def _erf(a):
-    return np.vectorize(math.erf, otypes=[np.float64])(a)
-
-
-def _between(a, lo, hi):
-    return ((a > lo) & (a < hi)).astype(a.dtype)
-
-
-def _gelu_grad(a, y):
-    cdf = 0.5 * (1.0 + _erf(a / math.sqrt(2.0)))
-    return cdf + a * np.exp(-0.5 * a * a) / math.sqrt(2.0 * math.pi)
-
-
-def _mish_grad(a, y):
-    t = np.tanh(np.logaddexp(0.0, a))
-    return t + a * (1.0 - t * t) * _sigmoid(a)
-
-
-def _hard_silu_grad(a, y):
-    return np.clip(a / 6.0 + 0.5, 0.0, 1.0) + a * _between(a, -3.0, 3.0) / 6.0
-
-
-#: ``act'(a)`` for the elementwise activations, from the pre-activation ``a``
-#: and the activation's value ``y``. At a kink (relu at 0, hard_sigmoid at
-#: +-3) the one-sided value TensorFlow uses is taken; a kink is a single point,
-#: which random inputs never hit.
-DERIVATIVES = {
-    "linear": lambda a, y: np.ones_like(a),
-    "tanh": lambda a, y: 1.0 - y * y,
-    "sigmoid": lambda a, y: y * (1.0 - y),
-    "relu": lambda a, y: (a > 0).astype(a.dtype),
-    "relu6": lambda a, y: _between(a, 0.0, 6.0),
-    "leaky_relu": lambda a, y: np.where(a > 0, 1.0, 0.2),
-    "elu": lambda a, y: np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))),
-    "selu": lambda a, y: _SELU_SCALE * np.where(a > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(a, 0))),
-    "celu": lambda a, y: np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))),
-    "softplus": lambda a, y: _sigmoid(a),
-    "softsign": lambda a, y: 1.0 / (1.0 + np.abs(a)) ** 2,
-    "silu": lambda a, y: _sigmoid(a) * (1.0 + a * (1.0 - _sigmoid(a))),
-    "swish": lambda a, y: _sigmoid(a) * (1.0 + a * (1.0 - _sigmoid(a))),
-    "gelu": _gelu_grad,
-    "mish": _mish_grad,
-    "exponential": lambda a, y: y,
-    "hard_sigmoid": lambda a, y: _between(a, -3.0, 3.0) / 6.0,
-    "hard_silu": _hard_silu_grad,
-    "hard_swish": _hard_silu_grad,
-    "hard_tanh": lambda a, y: _between(a, -1.0, 1.0),
-    "tanh_shrink": lambda a, y: np.tanh(a) ** 2,
-    "soft_shrink": lambda a, y: (np.abs(a) > 0.5).astype(a.dtype),
-    "sparse_plus": lambda a, y: np.where(a <= -1, 0.0, np.where(a >= 1, 1.0, (a + 1) / 2)),
-    "sparse_sigmoid": lambda a, y: 0.5 * _between(a, -1.0, 1.0),
-    "squareplus": lambda a, y: 0.5 * (1.0 + a / np.sqrt(a * a + 4.0)),
-    "log_sigmoid": lambda a, y: _sigmoid(-a),
-}
-
-#: activations refused, with the reason: no derivative where it matters
-_NO_DERIVATIVE = {
-    "hard_shrink": "it jumps from 0 to +-0.5 at |x| = 0.5, so the loss is not "
-    "differentiable there and the chain rule misses the jump",
-}
-
 
 def _sigmoid_into(a, out):
     np.multiply(a, 0.5, out=out)
@@ -146,8 +77,8 @@ class _Activation:
     """An activation's forward (into a buffer) and its vector-Jacobian product."""
 
     def __init__(self, name: str, units: int, owner: str, key: str):
-        if name in _NO_DERIVATIVE or (name not in DERIVATIVES and name not in ACROSS_UNITS):
-            why = _NO_DERIVATIVE.get(name, "rnnguide has no derivative for it")
+        if name in NO_DERIVATIVE or (name not in DERIVATIVES and name not in ACROSS_UNITS):
+            why = NO_DERIVATIVE.get(name, "rnnguide has no derivative for it")
             raise UnsupportedError(
                 f"expected an activation with a derivative for backpropagation, got "
                 f"{key}={name!r} in {owner}: {why}"
@@ -590,18 +521,6 @@ def _upstream_leaves(upstream, results, owner):
     return out
 
 
-def _split_cell_grads(cell: CellSpec, dW, dU, db) -> dict:
-    u = cell.units
-    out = {}
-    for k, (gate, title) in enumerate(zip(cell.kind.gates, cell.kind.gate_titles)):
-        cols = slice(k * u, (k + 1) * u)
-        b_in = b_rec = None
-        if db is not None:
-            b_in, b_rec = (db[0, cols], db[1, cols]) if db.ndim == 2 else (db[cols], None)
-        out[gate] = GateWeights(gate, title, dW[:, cols], dU[:, cols], b_in, b_rec)
-    return out
-
-
 def _check_derivatives(spec):
     for cell in cells_of(spec):
         _Activation(cell.activation, cell.units, spec.label, "activation")
@@ -675,7 +594,7 @@ def grad_spec(spec, x, upstream=None, mask=None, initial_state=None, dtype=np.fl
             if value is not None:
                 weights.append(value)
                 names.append(f"{prefix}/{name}")
-        per_cell[id(cell)] = _split_cell_grads(cell, dW, dU, db)
+        per_cell[id(cell)] = gate_pieces(cell, dW, dU, db)
     by_gate = map_cells(spec, lambda c: per_cell[id(c)])
     return Gradients(dx, list(d_init), weights, by_gate, names, loss)
 

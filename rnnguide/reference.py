@@ -31,6 +31,7 @@ __all__ = [
     "call_spec",
     "check_input",
     "check_mask",
+    "gate_pieces",
     "gates",
     "prepare",
     "reference_call",
@@ -349,9 +350,11 @@ class GateWeights:
         return f"GateWeights({self.gate!r}, {self.title}: {', '.join(parts)})"
 
 
-def _split_cell(cell: CellSpec) -> dict:
+def gate_pieces(cell: CellSpec, kernel, recurrent_kernel, bias) -> dict:
+    """``{gate: GateWeights}``: the columns of a cell's (or its gradients')
+    kernel, recurrent kernel and bias that belong to each gate, in Keras' order."""
     u = cell.units
-    b = None if cell.bias is None else np.asarray(cell.bias)
+    b = None if bias is None else np.asarray(bias)
     out = {}
     for k, (gate, title) in enumerate(zip(cell.kind.gates, cell.kind.gate_titles)):
         cols = slice(k * u, (k + 1) * u)
@@ -359,9 +362,13 @@ def _split_cell(cell: CellSpec) -> dict:
         if b is not None:
             b_in, b_rec = (b[0, cols], b[1, cols]) if b.ndim == 2 else (b[cols], None)
         out[gate] = GateWeights(
-            gate, title, cell.kernel[:, cols], cell.recurrent_kernel[:, cols], b_in, b_rec
+            gate, title, kernel[:, cols], recurrent_kernel[:, cols], b_in, b_rec
         )
     return out
+
+
+def _split_cell(cell: CellSpec) -> dict:
+    return gate_pieces(cell, cell.kernel, cell.recurrent_kernel, cell.bias)
 
 
 def split_weights(layer):
