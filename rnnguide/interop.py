@@ -366,6 +366,18 @@ def _build(layer, input_size):
         d = units * (2 if isinstance(spec, BidirectionalSpec) else 1)
 
 
+def _prefix_hint(arrays) -> str:
+    """How to strip a parent module's prefix (``encoder.weight_ih_l0``), if there is one."""
+    prefixed = [k for k in arrays if k.endswith(".weight_ih_l0")]
+    if not prefixed:
+        return ""
+    prefix = prefixed[0][: -len("weight_ih_l0")]
+    return (
+        f"; the keys carry the prefix {prefix!r} of a submodule: pass "
+        f"{{k.removeprefix({prefix!r}): v for k, v in sd.items() if k.startswith({prefix!r})}}"
+    )
+
+
 def from_torch(state_dict, layer):
     """Set a Keras layer's weights from a PyTorch RNN/LSTM/GRU ``state_dict``.
 
@@ -407,6 +419,13 @@ def from_torch(state_dict, layer):
     arrays = {str(k): _as_numpy(v, k) for k, v in state_dict.items()}
     if "weight_ih_l0" in arrays and np.ndim(arrays["weight_ih_l0"]) == 2:
         _build(layer, int(arrays["weight_ih_l0"].shape[1]))
+    elif not getattr(layer, "built", True):
+        keys = ", ".join(list(arrays)[:6]) + ", ..." * (len(arrays) > 6)
+        raise RNNGuideError(
+            "expected a torch.nn.RNN/LSTM/GRU state_dict with the key weight_ih_l0 "
+            f"(its input size builds {getattr(layer, 'name', 'the layer')!r}), "
+            f"got keys {keys or '(none)'}{_prefix_hint(arrays)}"
+        )
     module, levels, _, label = _levels(layer)
     objects = _cell_objects(layer)
     kind = levels[0][0].kind
@@ -442,6 +461,7 @@ def from_torch(state_dict, layer):
                 )
                 if part
             )
+            + _prefix_hint(arrays)
         )
     for key, shape in expected.items():
         if arrays[key].shape != shape:

@@ -418,6 +418,24 @@ def test_from_torch_refusals(keras):
         rg.from_torch({}, _built(keras.layers.GRU(2, reset_after=False)))
 
 
+def test_from_torch_names_a_module_prefix(keras):
+    # a state_dict taken from a parent module: "encoder.weight_ih_l0", ...
+    layer = _built(keras.layers.LSTM(2))
+    sd = {f"encoder.{k}": v for k, v in rg.to_torch(layer).state_dict.items()}
+    strip = r"the prefix 'encoder\.' of a submodule: pass \{k\.removeprefix\('encoder\.'\)"
+    with pytest.raises(RNNGuideError, match=r"missing weight_ih_l0.*" + strip):
+        rg.from_torch(sd, layer)
+    # an unbuilt layer cannot take its input size from weight_ih_l0: said so, not "no weights"
+    with pytest.raises(RNNGuideError, match=r"with the key weight_ih_l0 .*" + strip):
+        rg.from_torch(sd, keras.layers.LSTM(2))
+    with pytest.raises(RNNGuideError, match=r"got keys \(none\)$"):
+        rg.from_torch({}, keras.layers.LSTM(2))
+    stripped = {k.removeprefix("encoder."): v for k, v in sd.items()}
+    fresh = keras.layers.LSTM(2)
+    rg.from_torch(stripped, fresh)
+    assert fresh.built
+
+
 def test_torch_reference_call_refusals():
     sd = {"weight_ih_l0": np.zeros((4, 1)), "weight_hh_l0": np.zeros((4, 1))}
     with pytest.raises(RNNGuideError, match="expected module 'RNN', 'LSTM' or 'GRU'"):
