@@ -92,10 +92,27 @@ def activation_name(fn, key: str, owner: str) -> str:
 
 # -- subclasses ---------------------------------------------------------------
 
-#: what the equations rely on: a subclass that redefines any of these computes
-#: something rnnguide cannot know
-_CELL_METHODS = ("call", "build", "state_size", "output_size", "get_initial_state")
-_LAYER_METHODS = ("call", "build", "inner_loop", "get_initial_state", "compute_mask")
+#: what a subclass may redefine without changing what the layer computes; any
+#: other method or attribute of the built-in class it redefines (``call``, but
+#: also a helper such as LSTMCell._compute_carry_and_output_fused) is refused
+_HARMLESS = frozenset(
+    {
+        "__init__",
+        "get_config",
+        "from_config",
+        "__module__",
+        "__qualname__",
+        "__doc__",
+        "__dict__",
+        "__weakref__",
+        "__firstlineno__",
+        "__static_attributes__",
+        "__annotations__",
+        "__orig_bases__",
+        "__parameters__",
+        "_abc_impl",
+    }
+)
 
 
 def _builtin_base(obj, builtins):
@@ -115,8 +132,11 @@ def overrides(obj) -> list[str]:
     base = _builtin_base(obj, cells) or _builtin_base(obj, layers)
     if base is None or type(obj) is base:
         return []
-    names = _CELL_METHODS if base in cells else _LAYER_METHODS
-    found = [n for n in names if getattr(type(obj), n, None) is not getattr(base, n, None)]
+    found = []
+    for cls in type(obj).__mro__[: type(obj).__mro__.index(base)]:
+        for name in cls.__dict__:
+            if name not in _HARMLESS and hasattr(base, name) and name not in found:
+                found.append(name)
     if base in cells[:3] and obj.built:
         expected = 3 if obj.use_bias else 2
         if len(obj.weights) != expected:

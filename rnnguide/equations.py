@@ -152,9 +152,12 @@ def _hard_silu_grad(a, y):
 
 
 #: ``act'(a)`` for the elementwise activations, from the pre-activation ``a``
-#: and the activation's value ``y``. At a kink (relu at 0, hard_sigmoid at
-#: +-3) the one-sided value TensorFlow uses is taken; a kink is a single point,
-#: which random inputs never hit.
+#: and the activation's value ``y``. At a kink (relu at 0, selu at 0, hard_tanh
+#: at +-1, hard_sigmoid at +-3) the side TensorFlow's gradient takes is used: a
+#: pre-activation of exactly 0 is common (zero padding, zero bias, zero state).
+#: One exception: at 0 TensorFlow's celu gradient is 2 (both branches of its
+#: maximum/minimum pass the gradient on a tie), where the derivative is 1, and
+#: rnnguide gives 1.
 DERIVATIVES = {
     "linear": lambda a, y: np.ones_like(a),
     "tanh": lambda a, y: 1.0 - y * y,
@@ -163,7 +166,9 @@ DERIVATIVES = {
     "relu6": lambda a, y: _between(a, 0.0, 6.0),
     "leaky_relu": lambda a, y: np.where(a > 0, 1.0, 0.2),
     "elu": lambda a, y: np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))),
-    "selu": lambda a, y: _SELU_SCALE * np.where(a > 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(a, 0))),
+    "selu": lambda a, y: (
+        _SELU_SCALE * np.where(a >= 0, 1.0, _SELU_ALPHA * np.exp(np.minimum(a, 0)))
+    ),
     "celu": lambda a, y: np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))),
     "softplus": lambda a, y: _sigmoid(a),
     "softsign": lambda a, y: 1.0 / (1.0 + np.abs(a)) ** 2,
@@ -175,7 +180,7 @@ DERIVATIVES = {
     "hard_sigmoid": lambda a, y: _between(a, -3.0, 3.0) / 6.0,
     "hard_silu": _hard_silu_grad,
     "hard_swish": _hard_silu_grad,
-    "hard_tanh": lambda a, y: _between(a, -1.0, 1.0),
+    "hard_tanh": lambda a, y: ((a >= -1.0) & (a <= 1.0)).astype(a.dtype),
     "tanh_shrink": lambda a, y: np.tanh(a) ** 2,
     "soft_shrink": lambda a, y: (np.abs(a) > 0.5).astype(a.dtype),
     "sparse_plus": lambda a, y: np.where(a <= -1, 0.0, np.where(a >= 1, 1.0, (a + 1) / 2)),

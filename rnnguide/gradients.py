@@ -648,7 +648,8 @@ def _bidirectional_backward(spec, runs, upstream, owner):
 
 
 def _keras_weights(layer, grads: Gradients, spec) -> Gradients:
-    """Reorder ``grads.weights`` to follow ``layer.trainable_weights`` (by identity)."""
+    """Reorder ``grads.weights`` to follow ``layer.trainable_weights`` (by identity),
+    summing the gradients of a weight that several cells share."""
 
     def cells_of_obj(obj):
         if hasattr(obj, "forward_layer"):  # Bidirectional
@@ -665,7 +666,9 @@ def _keras_weights(layer, grads: Gradients, spec) -> Gradients:
         for name in ("kernel", "recurrent_kernel", "bias"):
             if name == "bias" and not cell.use_bias:
                 continue
-            found[id(getattr(cell, name))] = grads.weights[k]
+            key = id(getattr(cell, name))
+            # a cell used twice (RNN([cell, cell]): tied weights) gets both uses' gradients
+            found[key] = grads.weights[k] + found[key] if key in found else grads.weights[k]
             k += 1
     weights, names = [], []
     for var in layer.trainable_weights:

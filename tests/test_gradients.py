@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
+from rnnguide.equations import ACTIVATIONS, DERIVATIVES
 from rnnguide.gradients import grad_spec, gradient_rows
 from rnnguide.reference import call_spec
 from rnnguide.spec import cells_of, layer_spec, resolve
@@ -99,6 +100,44 @@ def test_weights_align_with_trainable_weights(keras, rng):
     assert g.by_gate["forward"][0]["z"].b is None
     assert [s.shape for s in g.initial_state] == [(2, 3), (2, 2), (2, 2)] * 2
     assert "Gradients(loss=" in repr(g)
+
+
+def test_a_cell_used_twice_gets_the_sum_of_both_gradients(keras, rng):
+    # RNN([cell, cell]) ties the two levels' weights: each weight's gradient is
+    # the sum over both uses, as the framework computes it
+    cell = keras.layers.GRUCell(3)
+    layer = keras.layers.RNN([cell, cell], return_sequences=True)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    layer.build(x.shape)
+    assert len(layer.trainable_weights) == 3
+    _assert_rows_ok(gradient_rows(layer, x, atol=ATOL, rtol=RTOL), "tied GRU cells")
+
+
+#: the points where some built-in activation has a kink
+KINKS = [-6.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 6.0]
+
+
+@pytest.mark.parametrize("name", sorted(set(DERIVATIVES) - {"celu"}))
+def test_derivatives_at_kinks_follow_tensorflow(keras, name):
+    # the side of a kink the framework's gradient takes: a pre-activation of
+    # exactly 0 is common (zero padding, zero bias, zero initial state)
+    import tensorflow as tf
+
+    a = tf.constant(KINKS + list(np.linspace(-7, 7, 29)), tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(a)
+        y = keras.activations.get(name)(a)
+    want = tape.gradient(y, a).numpy()
+    a_np = a.numpy()
+    got = DERIVATIVES[name](a_np, ACTIVATIONS[name](a_np))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_celu_at_zero_is_the_true_derivative(keras):
+    # TensorFlow's celu gradient at 0 is 2 (a tie in maximum and in minimum passes
+    # the gradient to both sides); the derivative from either side is 1
+    a = np.array([-1e-8, 0.0, 1e-8])
+    np.testing.assert_allclose(DERIVATIVES["celu"](a, ACTIVATIONS["celu"](a)), 1.0, atol=1e-7)
 
 
 # -- finite differences: the numpy backward checked without Keras -----------------------

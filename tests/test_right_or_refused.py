@@ -186,10 +186,19 @@ def test_subclasses_that_change_the_computation_are_refused(keras, x):
         def get_initial_state(self, batch_size=None):
             return [keras.ops.ones((batch_size, self.units))]
 
+    class Coupled(keras.layers.LSTMCell):
+        """A coupled-gate LSTM (f = 1 - i) through a helper that call uses."""
+
+        def _compute_carry_and_output_fused(self, z, c_tm1):
+            i = self.recurrent_activation(z[0])
+            c = (1 - i) * c_tm1 + i * self.activation(z[2])
+            return c, self.recurrent_activation(z[3])
+
     cases = [
         (Scaled(3), "Scaled.call"),
         (keras.layers.RNN(Extra(3)), "Extra.build"),
         (keras.layers.RNN(Start(3)), "Start.get_initial_state"),
+        (keras.layers.RNN(Coupled(3)), "Coupled._compute_carry_and_output_fused"),
     ]
     for layer, what in cases:
         layer.build(x.shape)
@@ -218,6 +227,19 @@ def test_plain_subclasses_are_accepted(keras, x):
     assert rg.verify(layer, x).ok
     assert rg.count_params(layer) == rg.count_params("GRU", units=3, input_dim=4)
     assert rg.verify(layer, x).note == ""
+
+    class Configured(keras.layers.LSTMCell):
+        """A subclass with its own constructor and config: computes the same."""
+
+        def __init__(self, units, tag="a", **kwargs):
+            super().__init__(units, **kwargs)
+            self.tag = tag
+
+        def get_config(self):
+            return {**super().get_config(), "tag": self.tag}
+
+    assert rg.verify(keras.layers.RNN(Configured(3)), x).ok
+    assert rg.count_params(keras.layers.RNN(Configured(3)), input_dim=4) > 0
 
 
 # -- cuDNN ----------------------------------------------------------------------------
