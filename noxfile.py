@@ -1,4 +1,5 @@
-"""Sessions: tests, lint, docs (the default set), bench, docs-live.
+"""Sessions: tests, lint, docs, browser, backends (the default set, in that order);
+interop, docs-live and bench run only when named (`nox -s interop`).
 
 Locally, reuse the session venvs (`nox -r`, or `nox -R` to skip installs);
 with uv on PATH the venvs are made by uv, which is much faster. CI passes from
@@ -12,6 +13,9 @@ import shutil
 import sys
 
 import nox
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "docs", "_ext"))
+from build_settings import HTML_DIR, SPHINX_FLAGS
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -72,11 +76,7 @@ def docs(session: nox.Session) -> None:
     session.run("python", "tools/execute_pages.py", "docs", *force, env=env)
     env["RNNGUIDE_NB_EXECUTION_MODE"] = "cache"  # Sphinx renders from the fresh cache
     args = [a for a in session.posargs if a != "--clean"]
-    session.run(
-        "sphinx-build", "-n", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html",
-        *args,
-        env=env,
-    )  # fmt: skip
+    session.run("sphinx-build", *SPHINX_FLAGS, "docs", str(HTML_DIR), *args, env=env)
     # the build must be strict: a failing cell, a warning, a broken reference fail it
     env["RNNGUIDE_SITE_BUILT"] = "1"
     session.run(
@@ -89,7 +89,7 @@ def docs(session: nox.Session) -> None:
 def browser(session: nox.Session) -> None:
     """Check the built site in headless Chromium: resources, console, math, outputs, search."""
     _install(session, "browser", "test", extra=None)
-    if not os.path.exists("docs/_build/html/index.html"):
+    if not (HTML_DIR / "index.html").exists():
         session.error("no built site: run `nox -s docs` first")
     chromium = os.environ.get("RNNGUIDE_CHROMIUM", "/usr/bin/chromium")
     if not os.path.exists(chromium):
@@ -103,7 +103,7 @@ def browser(session: nox.Session) -> None:
             env={"DEBIAN_FRONTEND": "noninteractive"},
         )  # fmt: skip
     session.run(
-        "python", "tools/browser_check.py", "docs/_build/html", "--screenshots", "build/screenshots"
+        "python", "tools/browser_check.py", str(HTML_DIR), "--screenshots", "build/screenshots"
     )
     # and the check fails when a page is broken on purpose
     session.run("pytest", "-p", "no:cacheprovider", "tests/test_browser.py", *session.posargs)
@@ -146,7 +146,7 @@ def docs_live(session: nox.Session) -> None:
     """Rebuild the site on change and serve it (interactive use only)."""
     _install(session, "docs")
     session.install("sphinx-autobuild")
-    session.run("sphinx-autobuild", "docs", "docs/_build/html", *session.posargs, env=_docs_env())
+    session.run("sphinx-autobuild", "docs", str(HTML_DIR), *session.posargs, env=_docs_env())
 
 
 @nox.session(reuse_venv=True, default=False)

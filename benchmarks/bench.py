@@ -27,6 +27,9 @@ from pathlib import Path
 
 import rnnguide as rg  # arithmetic and numpy only: TensorFlow is imported where it is timed
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs" / "_ext"))
+from build_settings import CACHE_PATH, HTML_DIR, SPHINX_FLAGS
+
 IMPORT_RG = (
     "import sys, rnnguide; rnnguide.count_params('LSTM', units=256, input_dim=28); "
     "assert 'tensorflow' not in sys.modules"
@@ -161,21 +164,9 @@ def docs_build() -> tuple[float, float]:
 
     root = Path(__file__).resolve().parent.parent
     build = root / "docs" / "_build"
-    for sub in ("html", "doctrees", ".jupyter_cache", "jupyter_execute"):
-        shutil.rmtree(build / sub, ignore_errors=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "sphinx",
-        "-q",
-        "-n",
-        "-W",
-        "--keep-going",
-        "-b",
-        "html",
-        str(root / "docs"),
-        str(build / "html"),
-    ]
+    for path in (HTML_DIR, build / "doctrees", CACHE_PATH, build / "jupyter_execute"):
+        shutil.rmtree(path, ignore_errors=True)
+    cmd = [sys.executable, "-m", "sphinx", "-q", *SPHINX_FLAGS, str(root / "docs"), str(HTML_DIR)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", RNNGUIDE_NB_EXECUTION_MODE="cache")
     pre = [sys.executable, str(root / "tools" / "execute_pages.py"), str(root / "docs")]
     times = []

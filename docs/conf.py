@@ -19,6 +19,7 @@ REPO_URL = os.environ.get("RNNGUIDE_REPO_URL", "https://github.com/rnnguide/rnng
 
 sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
+from build_settings import CACHE_PATH, CELL_TIMEOUT  # docs/_ext
 from quiet_tf import quiet_kernels  # docs/_ext
 
 # TensorFlow's C++ logging (absl "All log messages before absl::InitializeLog()",
@@ -45,8 +46,8 @@ myst_heading_anchors = 3
 # "cache" locally (fast rebuilds); noxfile sets "force" in CI, because the cache
 # hashes only code cells and does not notice a changed rnnguide or TensorFlow.
 nb_execution_mode = os.environ.get("RNNGUIDE_NB_EXECUTION_MODE", "cache")
-nb_execution_cache_path = os.path.join(os.path.dirname(__file__), "_build", ".jupyter_cache")
-nb_execution_timeout = 180  # seconds per cell
+nb_execution_cache_path = str(CACHE_PATH)
+nb_execution_timeout = CELL_TIMEOUT  # seconds per cell
 nb_execution_raise_on_error = True  # an untagged cell error fails the build
 nb_execution_show_tb = True
 nb_merge_streams = True

@@ -58,6 +58,10 @@ def test_setup_cell_silences_tensorflow_logs_before_anything_runs():
     setup = nb.cells[1].source
     assert 'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"' in setup
     assert setup.index("TF_CPP_MIN_LOG_LEVEL") < setup.index("%pip")
+    # the lines TensorFlow writes while it loads ignore that variable: it is
+    # imported with descriptor 2 muted, as in the build's kernels
+    assert "os.dup2(null, 2)" in setup and "import tensorflow" in setup
+    assert setup.index("import tensorflow") < setup.index("%pip")
 
 
 def test_setup_cell_pins_the_commit_the_site_was_built_from():

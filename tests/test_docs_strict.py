@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+sys.path.insert(0, str(DOCS / "_ext"))
+from build_settings import SPHINX_FLAGS  # noqa: E402  (docs/_ext)
+
 needs_sphinx = pytest.mark.skipif(
     not all(__import__("importlib").util.find_spec(m) for m in ("myst_nb", "mathjax")),
     reason="needs the docs group (MyST-NB, django-static-mathjax)",
@@ -43,19 +46,7 @@ def build(tmp_path, body: str) -> subprocess.CompletedProcess:
     shutil.copytree(DOCS / "_ext", src / "_ext")
     (src / "index.md").write_text(HEADER + body)
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sphinx",
-            "-n",
-            "-W",
-            "--keep-going",
-            "-b",
-            "html",
-            "-q",
-            str(src),
-            str(tmp_path / "out"),
-        ],
+        [sys.executable, "-m", "sphinx", *SPHINX_FLAGS, "-q", str(src), str(tmp_path / "out")],
         capture_output=True,
         text=True,
         env={**__import__("os").environ, "RNNGUIDE_NB_EXECUTION_MODE": "force"},

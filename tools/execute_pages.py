@@ -24,8 +24,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-TIMEOUT = 180  # seconds per cell, as in docs/conf.py
 DOCS_EXT = Path(__file__).resolve().parent.parent / "docs" / "_ext"
+sys.path.insert(0, str(DOCS_EXT))
+
+from build_settings import CACHE_PATH, CELL_TIMEOUT  # noqa: E402  (docs/_ext)
 
 
 def read(path: Path):
@@ -43,7 +45,7 @@ def execute(path_str: str):
 
     path = Path(path_str)
     nb = read(path)
-    result = single_nb_execution(nb, cwd=str(path.parent), timeout=TIMEOUT, allow_errors=False)
+    result = single_nb_execution(nb, cwd=str(path.parent), timeout=CELL_TIMEOUT, allow_errors=False)
     return path_str, nb, result.time, (result.exc_string if result.err else None)
 
 
@@ -57,12 +59,11 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
     # the kernels start quiet, as Sphinx's do (docs/_ext/quiet_tf.py)
-    sys.path.insert(0, str(DOCS_EXT))
     from quiet_tf import quiet_kernels
 
     quiet_kernels()
 
-    cache_path = args.docs / "_build" / ".jupyter_cache"
+    cache_path = CACHE_PATH  # where docs/conf.py tells MyST-NB to look
     cache = get_cache(str(cache_path))
     if args.force and cache_path.exists():
         cache.clear_cache()

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from quiet_tf import QUIET_ENV
+from quiet_tf import KERNEL_STARTUP, QUIET_ENV
 
 NOTEBOOK_BRANCH = "notebooks"
+# the build kernels' startup code (docs/_ext/kernel_startup.py), without its comment
+STARTUP_CODE = KERNEL_STARTUP.read_text().split("\ndef ", 1)[1].join(["def ", ""])
 
 SETUP_CODE = (
     """\
@@ -30,6 +32,8 @@ import os
 
 """
     + "".join(f'os.environ["{k}"] = "{v}"\n' for k, v in QUIET_ENV.items())
+    + "\n# TensorFlow imported with stderr muted: what it logs while loading ignores the above\n"
+    + STARTUP_CODE.replace("{", "{{").replace("}", "}}")
     + """
 if importlib.util.find_spec("rnnguide") is None:
     %pip install --quiet "rnnguide @ git+{repo_url}{at_ref}"
