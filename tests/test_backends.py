@@ -14,9 +14,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tests import test_gradients
+from tests import test_gradients, test_verify
 from tests import test_reference_vs_keras as vs_keras
-from tests import test_verify
 from tests.strategies import configs
 
 keras = pytest.importorskip("keras")
