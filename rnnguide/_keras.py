@@ -318,11 +318,20 @@ def label_of(obj) -> str:
 
 
 def all_layers(obj) -> list:
-    """Every layer inside a model, nested models' layers included, each once."""
+    """Every layer inside a model, each once: nested models' layers, wrapped
+    layers (``TimeDistributed``) and layers held by custom layers included."""
     found, seen = [], set()
 
+    def children(o):
+        # every layer Keras tracks inside o: a model's layers, a wrapper's
+        # (TimeDistributed) layer, a custom layer's attributes
+        flatten = getattr(o, "_flatten_layers", None)
+        if flatten is not None:
+            return list(flatten(include_self=False, recursive=False))
+        return list(getattr(o, "layers", None) or [])
+
     def walk(o):
-        for layer in getattr(o, "layers", None) or []:
+        for layer in children(o):
             if id(layer) not in seen:
                 seen.add(id(layer))
                 found.append(layer)

@@ -135,6 +135,9 @@ class ModelReport:
     model: str
     #: ``(title, Report)`` per recurrent layer call
     sections: list = field(default_factory=list)
+    #: recurrent layers inside the model that this call never ran (a layer a
+    #: custom layer holds but does not call): nothing was checked for them
+    not_called: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -162,8 +165,13 @@ class ModelReport:
             f"{'s' * (n != 1)}, max abs error {self.max_abs_error:.3g}"
         )
 
+    def _not_called_line(self) -> str:
+        if not self.not_called:
+            return ""
+        return f"not called on this input, so not checked: {', '.join(self.not_called)}"
+
     def __repr__(self) -> str:
-        parts = [self._title()]
+        parts = [self._title()] + [self._not_called_line()] * bool(self.not_called)
         for title, report in self.sections:
             parts.append(f"\n[{title}] {report!r}")
         return "\n".join(parts)
@@ -177,7 +185,8 @@ class ModelReport:
             f"<h4>{html.escape(title)}</h4>{report._repr_html_()}"
             for title, report in self.sections
         )
-        return f"<p><b>{html.escape(self._title())}</b></p>{body}"
+        note = f"<p>{html.escape(self._not_called_line())}</p>" if self.not_called else ""
+        return f"<p><b>{html.escape(self._title())}</b></p>{note}{body}"
 
 
 # -- tolerance -------------------------------------------------------------------
@@ -526,7 +535,6 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             "(dropout off), which is what the equations describe"
         )
     layers = _keras.recurrent_layers(model)
-    specs = {id(layer): _keras.spec_from(layer, allow_subclass=True) for layer in layers}
     records: list = []
     saved = [s for layer in layers for s in _keras.snapshot_states(layer)]
     originals = _capture(layers, records)
@@ -541,7 +549,13 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
         for layer, original in originals:
             _keras.uncapture(layer, original)
         _keras.restore_states(saved)
-    report = ModelReport(_keras.label_of(model))
+    # read after the call, which builds a model that had no Input
+    specs = {id(layer): _keras.spec_from(layer, allow_subclass=True) for layer in layers}
+    called = {id(layer) for layer, *_ in records}
+    report = ModelReport(
+        _keras.label_of(model),
+        not_called=[_keras.label_of(lyr) for lyr in layers if id(lyr) not in called],
+    )
     calls: dict = {}
     for layer, arguments, states, out in records:
         calls[id(layer)] = calls.get(id(layer), 0) + 1

@@ -259,7 +259,7 @@ def _embedding_lstm(keras):
         [
             keras.Input((None,), dtype="int32"),
             L.Embedding(50, 8, mask_zero=True),
-            L.LSTM(4),
+            L.LSTM(4, name="lstm"),
             L.Dense(2),
         ]
     )

@@ -81,6 +81,40 @@ def test_a_tampered_layer_inside_a_model_is_found(keras):
         rg.assert_equations(model, np.ones((2, 5, 2), "float32"))
 
 
+def test_layers_inside_wrappers_and_custom_layers_are_found(keras):
+    class Off(keras.layers.LSTM):
+        def call(self, sequences, initial_state=None, mask=None, training=False):
+            return super().call(sequences, initial_state, mask, training) + 1e-3
+
+    L = keras.layers
+    x = np.random.default_rng(3).normal(size=(2, 3, 5, 2)).astype("float32")
+    inp = keras.Input((3, 5, 2))
+    wrapped = keras.Model(inp, L.GRU(2)(L.TimeDistributed(Off(4, name="off"))(inp)))
+    report = rg.verify_model(wrapped, x)
+    assert not report.ok  # TimeDistributed runs the LSTM once per slice: 3 calls
+    assert [t for t, r in report.sections if not r.ok][:2] == ["off", "off (call 2)"]
+
+    class Holder(L.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.used = L.GRU(3, return_sequences=True, name="used")
+            self.spare = L.SimpleRNN(3, name="spare")
+
+        def call(self, x):
+            return 2 * self.used(x)
+
+    inp = keras.Input((5, 2))
+    held = rg.verify_model(keras.Model(inp, Holder()(inp)), x[:, 0])
+    assert held.ok and [t for t, _ in held.sections] == ["used"]
+    assert held.not_called == ["SimpleRNN 'spare'"]
+    assert "not called on this input, so not checked: SimpleRNN 'spare'" in repr(held)
+
+
+def test_a_model_without_input_is_built_by_the_call(keras):
+    model = keras.Sequential([keras.layers.LSTM(3), keras.layers.Dense(1)])
+    assert rg.verify_model(model, np.ones((2, 4, 5), "float32")).ok
+
+
 def test_stateful_layers_are_verified_from_their_state_and_put_back(keras):
     L = keras.layers
     model = keras.Sequential([keras.Input(batch_shape=(2, 4, 3)), L.GRU(3, stateful=True)])
