@@ -519,6 +519,37 @@ def _check_kwargs(module, kwargs, state_dict):
             raise RNNGuideError(f"expected {key} in the state_dict, got {sorted(state_dict)}")
 
 
+def _check_state_dict(module, arrays, hidden, layers, dirs, bias, input_size):
+    """The keys and shapes ``torch.nn.<module>(**kwargs).load_state_dict`` (strict)
+    would accept; anything else is refused, as torch refuses it."""
+    rows = _GATES[module] * hidden
+    expected = {}
+    for lvl in range(layers):
+        for d in range(dirs):
+            s = _suffix(lvl, d)
+            expected["weight_ih" + s] = (rows, input_size if lvl == 0 else hidden * dirs)
+            expected["weight_hh" + s] = (rows, hidden)
+            if bias:
+                expected["bias_ih" + s] = (rows,)
+                expected["bias_hh" + s] = (rows,)
+    missing = [k for k in expected if k not in arrays]
+    unexpected = [k for k in arrays if k not in expected]
+    if missing or unexpected:
+        parts = [f"missing {', '.join(missing)}"] * bool(missing) + [
+            f"unexpected {', '.join(unexpected)}"
+        ] * bool(unexpected)
+        raise RNNGuideError(
+            f"expected the state_dict of torch.nn.{module}(hidden_size={hidden}, "
+            f"num_layers={layers}, bidirectional={dirs == 2}, bias={bias}), got " + "; ".join(parts)
+        )
+    for key, shape in expected.items():
+        if arrays[key].shape != shape:
+            raise RNNGuideError(
+                f"expected {key} of shape {shape} for torch.nn.{module}"
+                f"(hidden_size={hidden}), got {arrays[key].shape}"
+            )
+
+
 def torch_reference_call(weights, x, hx=None, *, kwargs=None, state_dict=None):
     """PyTorch's documented equations for ``torch.nn.RNN/LSTM/GRU``, in numpy.
 
@@ -541,7 +572,7 @@ def torch_reference_call(weights, x, hx=None, *, kwargs=None, state_dict=None):
     put back in time order; a layer above reads both directions, concatenated.
     Dropout between layers is a training-time option and is not applied.
 
-    >>> tw = TorchWeights("RNN", dict(input_size=1, hidden_size=1, batch_first=True),
+    >>> tw = TorchWeights("RNN", dict(input_size=1, hidden_size=1, bias=False, batch_first=True),
     ...                   {"weight_ih_l0": np.ones((1, 1)), "weight_hh_l0": np.ones((1, 1))})
     >>> out, h_n = torch_reference_call(tw, np.ones((1, 2, 1)))
     >>> out.round(4).tolist(), h_n.shape
@@ -560,6 +591,11 @@ def torch_reference_call(weights, x, hx=None, *, kwargs=None, state_dict=None):
             f"expected a TorchWeights or a module name such as 'LSTM', got {type(weights).__name__}"
         )
     kwargs = dict(kwargs)
+    if not hasattr(state_dict, "items"):
+        raise RNNGuideTypeError(
+            f"expected a state_dict (a mapping of PyTorch names to tensors), "
+            f"got {type(state_dict).__name__}"
+        )
     arrays = {str(k): _as_numpy(v, k) for k, v in state_dict.items()}
     _check_kwargs(module, kwargs, arrays)
     hidden = int(kwargs.get("hidden_size", arrays["weight_hh_l0"].shape[1]))
@@ -568,9 +604,20 @@ def torch_reference_call(weights, x, hx=None, *, kwargs=None, state_dict=None):
     batch_first = bool(kwargs.get("batch_first", False))
     act = (lambda v: np.maximum(v, 0.0)) if kwargs.get("nonlinearity") == "relu" else np.tanh
     x = _as_numpy(x, "x")
-    if x.ndim != 3:
+    if x.ndim != 3 or 0 in x.shape:
         layout = "(batch, time, features)" if batch_first else "(time, batch, features)"
-        raise RNNGuideError(f"expected a 3D input {layout}, got shape {x.shape}")
+        raise RNNGuideError(
+            f"expected a 3D input {layout} with at least one step, got shape {x.shape}"
+        )
+    _check_state_dict(
+        module,
+        arrays,
+        hidden,
+        layers,
+        dirs,
+        bool(kwargs.get("bias", True)),
+        int(kwargs.get("input_size", x.shape[2])),
+    )
     out_dtype = np.result_type(x.dtype, *(a.dtype for a in arrays.values()))
     seq = np.asarray(x if batch_first else x.transpose(1, 0, 2), dtype=np.float64)
     batch = seq.shape[0]
@@ -579,14 +626,21 @@ def torch_reference_call(weights, x, hx=None, *, kwargs=None, state_dict=None):
         h0 = np.zeros((n_states, batch, hidden))
         c0 = np.zeros_like(h0)
     elif module == "LSTM":
+        if not isinstance(hx, (list, tuple)) or len(hx) != 2:
+            raise RNNGuideError(
+                f"expected hx=(h_0, c_0) for LSTM, got {type(hx).__name__}"
+                + (f" of {len(hx)}" if isinstance(hx, (list, tuple)) else "")
+            )
         h0, c0 = (np.asarray(_as_numpy(v, "hx"), np.float64) for v in hx)
     else:
         h0 = np.asarray(_as_numpy(hx, "hx"), np.float64)
         c0 = None
-    if h0.shape != (n_states, batch, hidden):
-        raise RNNGuideError(
-            f"expected hx of shape {(n_states, batch, hidden)}, got {tuple(h0.shape)}"
-        )
+    for name, value in (("hx", h0), ("c_0", c0)):
+        if value is not None and value.shape != (n_states, batch, hidden):
+            raise RNNGuideError(
+                f"expected {name} of shape {(n_states, batch, hidden)} "
+                f"(num_layers * directions, batch, hidden), got {tuple(value.shape)}"
+            )
     h_n, c_n = [], []
     for lvl in range(layers):
         outs = []

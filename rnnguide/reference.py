@@ -259,6 +259,12 @@ def call_spec(spec, x, initial_state=None, mask=None):
     # verify compares non-finite values explicitly, so numpy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if is_step(spec):
+            if mask is not None:
+                # a cell computes one step: Keras' RNN applies a mask around it
+                raise RNNGuideError(
+                    f"expected no mask for {spec.label} (one step; a mask belongs to "
+                    "the sequence, keras.layers.RNN(cell)), got one"
+                )
             return _reference_cell(spec, x, initial_state)
         return _reference_sequence(spec, x, initial_state, mask)
 

@@ -8,6 +8,7 @@ tables all read them, so no code path looks at Keras objects directly.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CELL_OPTIONS",
+    "FLAG_OPTIONS",
     "LAYER_OPTIONS",
     "STACKED_CELLS",
     "BidirectionalSpec",
@@ -50,6 +52,21 @@ CELL_OPTIONS = (
 )  # fmt: skip
 
 
+#: options that are True or False
+FLAG_OPTIONS = (
+    "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+    "bidirectional", "use_bias", "reset_after",
+)  # fmt: skip
+
+
+def _is_bool(value) -> bool:
+    # numpy's bool too, without importing numpy (arithmetic stays import-free)
+    kind = type(value)
+    return isinstance(value, bool) or (
+        kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
+    )
+
+
 def check_options(kind, options: dict) -> None:
     """Refuse options that do not exist, or that do not apply to the kind(s).
 
@@ -64,6 +81,14 @@ def check_options(kind, options: dict) -> None:
             f"unknown option{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}: "
             f"expected units, input_dim or one of {', '.join(accepted)}"
         )
+    for flag in FLAG_OPTIONS:
+        if flag in options and not _is_bool(options[flag]):
+            # "False" is a true value in Python: taking it would give the other answer
+            raise RNNGuideTypeError(f"expected True or False for {flag}, got {options[flag]!r}")
+    for rate in ("dropout", "recurrent_dropout"):
+        value = options.get(rate, 0.0)
+        if _is_bool(value) or not isinstance(value, numbers.Real):
+            raise RNNGuideTypeError(f"expected a number for {rate}, got {value!r}")
     names = [get_kind(k).name for k in (kind if isinstance(kind, (list, tuple)) else [kind])]
     shown = ", ".join(names)
     if "reset_after" in options and "GRU" not in names:

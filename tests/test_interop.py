@@ -304,7 +304,7 @@ def test_from_torch_builds_an_unbuilt_layer(keras):
 def test_hx_is_used():
     tw = rg.TorchWeights(
         "LSTM",
-        dict(input_size=1, hidden_size=1, batch_first=True),
+        dict(input_size=1, hidden_size=1, bias=False, batch_first=True),
         {"weight_ih_l0": np.zeros((4, 1)), "weight_hh_l0": np.zeros((4, 1))},
     )
     h0, c0 = np.zeros((1, 1, 1)), np.full((1, 1, 1), 2.0)
@@ -446,14 +446,50 @@ def test_torch_reference_call_refusals():
         rg.torch_reference_call(
             "LSTM", np.zeros((1, 1)), kwargs=dict(batch_first=True), state_dict=sd
         )
+    gru = {"weight_ih_l0": np.zeros((3, 1)), "weight_hh_l0": np.zeros((3, 1))}
     with pytest.raises(RNNGuideError, match=r"expected hx of shape \(1, 2, 1\)"):
         rg.torch_reference_call(
-            "GRU", np.zeros((3, 2, 1)), np.zeros((1, 1, 1)), kwargs={}, state_dict=sd
+            "GRU", np.zeros((3, 2, 1)), np.zeros((1, 1, 1)), kwargs={"bias": False}, state_dict=gru
         )
     with pytest.raises(UnsupportedError, match="proj_size=0"):
         rg.torch_reference_call("LSTM", np.zeros((1, 1, 1)), kwargs={"proj_size": 1}, state_dict=sd)
     with pytest.raises(RNNGuideTypeError, match="expected a TorchWeights"):
         rg.torch_reference_call(3, np.zeros((1, 1, 1)))
+
+
+def test_torch_reference_call_refuses_what_torch_refuses(keras):
+    # load_state_dict(strict=True) and the module's own checks, not a broadcast
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    lstm = keras.layers.LSTM(4)
+    lstm.build(x.shape)
+    tw = rg.to_torch(lstm)
+    sd, kw = tw.state_dict, tw.kwargs
+
+    def call(hx=None, x=x, module="LSTM", **changes):
+        state_dict = changes.pop("state_dict", sd)
+        return rg.torch_reference_call(
+            module, x, hx, kwargs={**kw, **changes}, state_dict=state_dict
+        )
+
+    no_bias = {k: v for k, v in sd.items() if not k.startswith("bias")}
+    cases = [
+        (dict(bias=False), r"unexpected bias_ih_l0, bias_hh_l0"),
+        (dict(state_dict=no_bias), r"missing bias_ih_l0, bias_hh_l0"),
+        (dict(num_layers=2), r"missing weight_ih_l1"),
+        (dict(bidirectional=True), r"missing weight_ih_l0_reverse"),
+        (dict(hidden_size=5), r"expected weight_ih_l0 of shape \(20, 3\)"),
+        (dict(module="GRU"), r"expected weight_ih_l0 of shape \(12, 3\) for torch.nn.GRU"),
+        (dict(hx=(np.zeros((1, 2, 4)), np.ones((1, 1, 4)))), r"expected c_0 of shape \(1, 2, 4\)"),
+        (dict(hx=np.zeros((1, 2, 4))), r"expected hx=\(h_0, c_0\) for LSTM"),
+        (dict(x=np.zeros((2, 0, 3))), r"with at least one step, got shape \(2, 0, 3\)"),
+    ]
+    for changes, message in cases:
+        with pytest.raises(RNNGuideError, match=message):
+            call(**changes)
+    with pytest.raises(RNNGuideTypeError, match="expected a state_dict"):
+        call(state_dict=[])
+    out, (h_n, _) = call(hx=(np.zeros((1, 2, 4)), np.zeros((1, 2, 4))))
+    np.testing.assert_allclose(out[:, -1], h_n[0], atol=1e-6)
 
 
 def test_import_needs_neither_torch_nor_tensorflow():

@@ -338,3 +338,32 @@ def test_verify_reads_a_built_layer_once(keras, x, monkeypatch):
     monkeypatch.setattr(_keras, "spec_from", lambda *a, **k: calls.append(1) or original(*a, **k))
     assert rg.verify(layer, x).ok
     assert len(calls) == 1
+
+
+# -- found by an adversarial review ----------------------------------------------------
+
+
+def test_a_cell_refuses_a_mask_everywhere(keras):
+    cell = keras.layers.GRUCell(3)
+    cell.build((2, 4))
+    x_t, h = np.ones((2, 4), "float32"), np.ones((2, 3), "float32")
+    mask = np.zeros((2, 1), bool)
+    for fn in (rg.reference_call, rg.verify, rg.reference_grad):
+        with pytest.raises(RNNGuideError, match="expected no mask for GRUCell"):
+            fn(cell, x_t, initial_state=h, mask=mask)
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("bidirectional", "False", "expected True or False for bidirectional, got 'False'"),
+        ("return_sequences", "no", "expected True or False for return_sequences"),
+        ("use_bias", 0, "expected True or False for use_bias, got 0"),
+        ("dropout", "x", "expected a number for dropout, got 'x'"),
+    ],
+)
+def test_flags_take_booleans_only(option, value, message):
+    # "False" is true in Python: taken as given it would double the count
+    with pytest.raises(RNNGuideTypeError, match=message):
+        rg.count_params("GRU", units=4, input_dim=3, **{option: value})
+    assert rg.count_params("GRU", units=4, input_dim=3, bidirectional=np.bool_(True)) == 216
