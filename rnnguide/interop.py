@@ -432,16 +432,9 @@ def from_torch(state_dict, layer):
     u = levels[0][0].units
     back = _inverse(_torch_order(kind))
     use_bias = levels[0][0].use_bias
-    expected = {}
-    for lvl, cells in enumerate(levels):
-        for d, cell in enumerate(cells):
-            s = _suffix(lvl, d)
-            g = kind.n_gates * u
-            expected["weight_ih" + s] = (g, cell.input_dim)
-            expected["weight_hh" + s] = (g, u)
-            if use_bias:
-                expected["bias_ih" + s] = (g,)
-                expected["bias_hh" + s] = (g,)
+    dirs = len(levels[0])
+    rows = kind.n_gates * u
+    expected = _expected_keys(rows, [cells[0].input_dim for cells in levels], u, dirs, use_bias)
     missing = [k for k in expected if k not in arrays]
     unexpected = [k for k in arrays if k not in expected]
     if unexpected and not missing and all(k.startswith("bias_") for k in unexpected):
@@ -449,25 +442,13 @@ def from_torch(state_dict, layer):
             f"got PyTorch biases ({', '.join(unexpected)}) but {label} has use_bias=False: "
             "expected a state_dict from a module with bias=False"
         )
-    if missing or unexpected:
-        raise RNNGuideError(
-            f"expected the state_dict of a torch.nn.{module} matching {label} "
-            f"(keys {', '.join(expected)}), got "
-            + "; ".join(
-                part
-                for part in (
-                    f"missing {', '.join(missing)}" * bool(missing),
-                    f"unexpected {', '.join(unexpected)}" * bool(unexpected),
-                )
-                if part
-            )
-            + _prefix_hint(arrays)
-        )
-    for key, shape in expected.items():
-        if arrays[key].shape != shape:
-            raise RNNGuideError(
-                f"expected {key} of shape {shape} for {label}, got {arrays[key].shape}"
-            )
+    _check_keys(
+        expected,
+        arrays,
+        f"a torch.nn.{module} matching {label} (keys {', '.join(expected)})",
+        label,
+        _prefix_hint(arrays),
+    )
     for lvl, cells in enumerate(objects):
         for d, cell in enumerate(cells):
             s = _suffix(lvl, d)
@@ -519,35 +500,48 @@ def _check_kwargs(module, kwargs, state_dict):
             raise RNNGuideError(f"expected {key} in the state_dict, got {sorted(state_dict)}")
 
 
-def _check_state_dict(module, arrays, hidden, layers, dirs, bias, input_size):
-    """The keys and shapes ``torch.nn.<module>(**kwargs).load_state_dict`` (strict)
-    would accept; anything else is refused, as torch refuses it."""
-    rows = _GATES[module] * hidden
+def _expected_keys(rows, input_dims, hidden, dirs, bias) -> dict:
+    """PyTorch's parameter names and shapes: one level per input size."""
     expected = {}
-    for lvl in range(layers):
+    for lvl, in_dim in enumerate(input_dims):
         for d in range(dirs):
             s = _suffix(lvl, d)
-            expected["weight_ih" + s] = (rows, input_size if lvl == 0 else hidden * dirs)
+            expected["weight_ih" + s] = (rows, in_dim)
             expected["weight_hh" + s] = (rows, hidden)
             if bias:
                 expected["bias_ih" + s] = (rows,)
                 expected["bias_hh" + s] = (rows,)
+    return expected
+
+
+def _check_keys(expected, arrays, module, owner, hint=""):
+    """Refuse a state_dict whose keys or shapes are not ``expected``'s."""
     missing = [k for k in expected if k not in arrays]
     unexpected = [k for k in arrays if k not in expected]
     if missing or unexpected:
-        parts = [f"missing {', '.join(missing)}"] * bool(missing) + [
-            f"unexpected {', '.join(unexpected)}"
-        ] * bool(unexpected)
-        raise RNNGuideError(
-            f"expected the state_dict of torch.nn.{module}(hidden_size={hidden}, "
-            f"num_layers={layers}, bidirectional={dirs == 2}, bias={bias}), got " + "; ".join(parts)
-        )
+        words = [f"missing {', '.join(missing)}"] * bool(missing)
+        words += [f"unexpected {', '.join(unexpected)}"] * bool(unexpected)
+        raise RNNGuideError(f"expected the state_dict of {module}, got {'; '.join(words)}{hint}")
     for key, shape in expected.items():
         if arrays[key].shape != shape:
             raise RNNGuideError(
-                f"expected {key} of shape {shape} for torch.nn.{module}"
-                f"(hidden_size={hidden}), got {arrays[key].shape}"
+                f"expected {key} of shape {shape} for {owner}, got {arrays[key].shape}"
             )
+
+
+def _check_state_dict(module, arrays, hidden, layers, dirs, bias, input_size):
+    """The keys and shapes ``torch.nn.<module>(**kwargs).load_state_dict`` (strict)
+    would accept; anything else is refused, as torch refuses it."""
+    rows = _GATES[module] * hidden
+    inputs = [input_size] + [hidden * dirs] * (layers - 1)
+    expected = _expected_keys(rows, inputs, hidden, dirs, bias)
+    _check_keys(
+        expected,
+        arrays,
+        f"torch.nn.{module}(hidden_size={hidden}, num_layers={layers}, "
+        f"bidirectional={dirs == 2}, bias={bias})",
+        f"torch.nn.{module}(hidden_size={hidden})",
+    )
 
 
 def torch_reference_call(weights, x, hx=None, *, kwargs=None, state_dict=None):
