@@ -507,13 +507,15 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     """Verify every recurrent layer of a Keras model on the inputs it really gets.
 
     Runs ``model(x, training=False, **call_kwargs)`` once and records, for every
-    recurrent layer call (nested models, ``Bidirectional`` and layers shared and
-    called several times included), the sequence it was called with, its mask
+    recurrent layer call (nested models, ``Bidirectional``, layers inside
+    wrappers such as ``TimeDistributed`` or held by custom layers, and layers
+    shared and called several times included), the sequence it was called with, its mask
     (from ``Embedding(mask_zero=True)`` or ``Masking``), its initial state (a
     stateful layer's state, or states fed as model inputs) and what it
     returned. Each call is then compared with its equations on exactly those
     inputs. ``x`` is whatever the model takes (an array, or a list or dict of
-    arrays). Stateful layers' states are put back afterwards.
+    arrays). Stateful layers' states are put back afterwards. A recurrent layer
+    the call never ran is listed in ``not_called`` (nothing checked for it).
 
     >>> import numpy as np, keras
     >>> keras.utils.set_random_seed(0)
