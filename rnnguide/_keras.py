@@ -369,6 +369,14 @@ def objects_of(layer) -> list:
     return [layer]
 
 
+def leaf_cells(layer) -> list:
+    """The SimpleRNN/LSTM/GRU cells of a layer or cell, in the order of its
+    weights (forward half first); a cell used twice appears twice."""
+    L = _keras().layers
+    kinds = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell)
+    return [o for o in objects_of(layer) if isinstance(o, kinds)]
+
+
 def input_shape_of(layer):
     """The (batch, timesteps, features) a layer was called on, when Keras knows it.
 

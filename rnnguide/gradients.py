@@ -650,19 +650,11 @@ def _bidirectional_backward(spec, runs, upstream, owner):
 def _keras_weights(layer, grads: Gradients, spec) -> Gradients:
     """Reorder ``grads.weights`` to follow ``layer.trainable_weights`` (by identity),
     summing the gradients of a weight that several cells share."""
-
-    def cells_of_obj(obj):
-        if hasattr(obj, "forward_layer"):  # Bidirectional
-            return cells_of_obj(obj.forward_layer) + cells_of_obj(obj.backward_layer)
-        if hasattr(obj, "cell"):  # RNN
-            return cells_of_obj(obj.cell)
-        if hasattr(obj, "cells"):  # StackedRNNCells
-            return [c for cell in obj.cells for c in cells_of_obj(cell)]
-        return [obj]
+    from . import _keras
 
     found = {}
     k = 0
-    for cell in cells_of_obj(layer):
+    for cell in _keras.leaf_cells(layer):
         for name in ("kernel", "recurrent_kernel", "bias"):
             if name == "bias" and not cell.use_bias:
                 continue
@@ -929,6 +921,10 @@ def gradient_rows(
         _keras.build_if_needed(layer, arr.shape)
         spec = _keras.spec_from(layer, allow_subclass=True)
     steps = 1 if is_cell else arr.shape[1]
+    from .verification import check_tolerance
+
+    check_tolerance("atol", atol)
+    check_tolerance("rtol", rtol)
     default = _default_tolerance(spec, steps)
     atol = default if atol is None else float(atol)
     rtol = default if rtol is None else float(rtol)

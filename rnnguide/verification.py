@@ -17,6 +17,7 @@ __all__ = [
     "Report",
     "Row",
     "assert_equations",
+    "check_tolerance",
     "default_tolerance",
     "verify",
     "verify_model",
@@ -339,15 +340,20 @@ def compare(spec, got, want, atol, rtol, label, tolerance_note="", note="") -> R
 # -- verify ------------------------------------------------------------------------
 
 
+def check_tolerance(name: str, value) -> None:
+    """Refuse an ``atol``/``rtol`` that is not a number >= 0 (``None`` is fine)."""
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating))
+        or not value >= 0
+    ):
+        raise RNNGuideError(f"expected {name} to be a number >= 0, got {value!r}")
+
+
 def _tolerances(spec, steps, atol, rtol):
     """(atol, rtol, note): the given ones, or those derived from the compute dtype."""
-    for name, value in (("atol", atol), ("rtol", rtol)):
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.floating))
-            or not value >= 0
-        ):
-            raise RNNGuideError(f"expected {name} to be a number >= 0, got {value!r}")
+    check_tolerance("atol", atol)
+    check_tolerance("rtol", rtol)
     if atol is not None and rtol is not None:
         return float(atol), float(rtol), ""
     dtypes = sorted({c.compute_dtype for c in cells_of(spec)}, key=_eps, reverse=True)

@@ -224,11 +224,12 @@ def _numeric(f, arr, eps=1e-6):
     return grad
 
 
-def _close(got, want):
-    # central differences in float64 round at ~1e-16 |L| / eps: an absolute floor
-    # that grows with the array's scale (entries of 60 next to entries of 1e-4)
+def _close(got, want, loss=0.0):
+    # central differences (eps = 1e-6) in float64 round at ~1e-16 |L| / eps = 1e-10 |L|:
+    # an absolute floor that grows with the loss (unbounded gates reach |L| ~ 1e8)
+    # and with the array's scale (entries of 60 next to entries of 1e-4)
     scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7 * scale)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7 * scale + 1e-9 * abs(loss))
 
 
 @settings(max_examples=60)
@@ -244,15 +245,15 @@ def test_reference_grad_matches_finite_differences(case):
     def f():
         return _loss(spec, x, mask, state, upstream)
 
-    _close(g.inputs, _numeric(f, x))
+    _close(g.inputs, _numeric(f, x), g.loss)
     for cell_grads, cell in zip(_per_cell(g.weights, spec), cells_of(spec)):
         for name, value in cell_grads.items():
-            _close(value, _numeric(f, getattr(cell, name)))
+            _close(value, _numeric(f, getattr(cell, name)), g.loss)
     if state is not None:
         flat_state = flatten_np(state)
         # perturb the given arrays in place: flatten_np returns views of them
         for d, s in zip(g.initial_state, flat_state):
-            _close(d, _numeric(f, s))
+            _close(d, _numeric(f, s), g.loss)
 
 
 def _per_cell(weights, spec):
@@ -386,6 +387,9 @@ def test_bad_arguments_are_refused(keras):
         rg.reference_grad(layer, x, upstream=[np.ones((2, 3)), np.ones((2, 4)), None])
     with rg.expect_error(rg.RNNGuideError, "expected dtype", show=False):
         rg.reference_grad(layer, x, dtype="float16")
+    for bad in ("x", -1.0, float("nan")):
+        with rg.expect_error(rg.RNNGuideError, "expected atol to be a number >= 0", show=False):
+            gradient_rows(layer, x, atol=bad)
     with rg.expect_error(rg.RNNGuideError, "expected a 3D input", show=False):
         rg.reference_grad(layer, x[0])
     with rg.expect_error(rg.RNNGuideError, "expected ord", show=False):
