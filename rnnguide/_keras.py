@@ -269,14 +269,14 @@ def spec_from(obj, allow_subclass: bool = False):
         _check_plain(obj, label_of(obj), allow_subclass)
         fw = rnn_from(obj.forward_layer, allow_subclass)
         bw = rnn_from(obj.backward_layer, allow_subclass)
-        fk = [c.kind for c in fw.cells]
-        bk = [c.kind for c in bw.cells]
-        if fk != bk or [c.units for c in fw.cells] != [c.units for c in bw.cells]:
+        # Keras runs halves of different kinds or sizes (backward_layer=...);
+        # only a merge other than concatenation needs outputs of one size
+        fu, bu = fw.cells[-1].units, bw.cells[-1].units
+        if fu != bu and obj.merge_mode not in ("concat", None):
             raise UnsupportedError(
-                f"Bidirectional {obj.name!r} has halves of different kinds: forward "
-                f"{fw.class_name} ({', '.join(k.label for k in fk)}), backward "
-                f"{bw.class_name} ({', '.join(k.label for k in bk)}); expected the same "
-                "kind and units on both sides"
+                f"Bidirectional {obj.name!r} merges with {obj.merge_mode!r} halves of "
+                f"different sizes (forward {fu} units, backward {bu}): expected the same "
+                "units, or merge_mode='concat' or None"
             )
         return BidirectionalSpec(fw, bw, obj.merge_mode, name=obj.name)
     if isinstance(obj, L.RNN):
@@ -341,20 +341,31 @@ def all_layers(obj) -> list:
     return found
 
 
-def recurrent_layers(obj) -> list:
+def recurrent_layers(obj, with_cells: bool = False) -> list:
     """The recurrent layers of a model (or the layer itself), nested models
     included, each once; a Bidirectional counts as one layer, not its halves.
-    None is a clear error."""
+    ``with_cells``: the cells too (a cell a model's code calls step by step;
+    a StackedRNNCells stands for its cells). None is a clear error."""
     if is_recurrent(obj):
         return [obj]
-    inside = {id(layer) for r in all_layers(obj) if is_recurrent(r) for layer in all_layers(r)}
-    found = [layer for layer in all_layers(obj) if is_recurrent(layer) and id(layer) not in inside]
+    every = all_layers(obj)
+    inside = {id(layer) for r in every if is_recurrent(r) for layer in all_layers(r)}
+    found = [layer for layer in every if is_recurrent(layer) and id(layer) not in inside]
+    if with_cells:
+        L = _keras().layers
+        stacked = {id(c) for s in every if isinstance(s, L.StackedRNNCells) for c in all_layers(s)}
+        found += [c for c in every if is_cell(c) and id(c) not in stacked]
     if not found:
         raise RNNGuideError(
             f"expected a model with at least one recurrent layer (RNN, SimpleRNN, LSTM, "
             f"GRU, Bidirectional), got {label_of(obj)} with none"
         )
     return found
+
+
+def tree_map(fn, value):
+    """``fn`` over every tensor of a (nested) structure; ``None`` stays ``None``."""
+    return None if value is None else _keras().tree.map_structure(fn, value)
 
 
 def objects_of(layer) -> list:

@@ -101,7 +101,8 @@ def _row(layer) -> LayerRow:
         out = out[:n_out] if n_out > 1 else out[0]
     kind = spec.class_name
     if isinstance(spec, BidirectionalSpec):
-        kind = f"Bidirectional({spec.forward.class_name}, {spec.merge_mode})"
+        fw, bw = spec.forward.class_name, spec.backward.class_name
+        kind = f"Bidirectional({fw if fw == bw else f'{fw} | {bw}'}, {spec.merge_mode})"
     return LayerRow(layer.name, kind, shape, out, states, spec.count_params(), spec.formula())
 
 

@@ -202,12 +202,13 @@ def _rnn_result(spec: RNNSpec, seq, last, finals, bare):
     return (out, *finals[0])
 
 
-def prepare(spec, x, mask, ndim=3):
-    """Checked input, mask and compute dtype for a resolved spec."""
+def prepare(spec, x, mask, ndim=3, dtype=None):
+    """Checked input, mask and compute dtype for a resolved spec (``dtype``
+    given: the equations run in it, e.g. float16 to measure a layer's rounding)."""
     _need_weights(spec, spec.label)
     arr = check_input(x, ndim, next(iter(cells_of(spec))).input_dim, spec.label)
     m = check_mask(mask, arr.shape[0], arr.shape[1]) if ndim == 3 else None
-    return arr, m, _dtype(spec, arr)
+    return arr, m, (_dtype(spec, arr) if dtype is None else dtype)
 
 
 def bidirectional_states(spec, initial_state, batch, dtype):
@@ -253,8 +254,10 @@ def reference_call(layer, x, initial_state=None, mask=None):
     return call_spec(resolve(layer), x, initial_state, mask)
 
 
-def call_spec(spec, x, initial_state=None, mask=None):
-    """:func:`reference_call` for a resolved spec (weights already in numpy)."""
+def call_spec(spec, x, initial_state=None, mask=None, dtype=None):
+    """:func:`reference_call` for a resolved spec (weights already in numpy);
+    ``dtype`` overrides the compute dtype (float32, or float64 for float64
+    layers or inputs)."""
     # overflow in an activation (exp of a large value) gives inf, as in Keras;
     # verify compares non-finite values explicitly, so numpy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -265,12 +268,12 @@ def call_spec(spec, x, initial_state=None, mask=None):
                     f"expected no mask for {spec.label} (one step; a mask belongs to "
                     "the sequence, keras.layers.RNN(cell)), got one"
                 )
-            return _reference_cell(spec, x, initial_state)
-        return _reference_sequence(spec, x, initial_state, mask)
+            return _reference_cell(spec, x, initial_state, dtype)
+        return _reference_sequence(spec, x, initial_state, mask, dtype)
 
 
-def _reference_sequence(spec, x, initial_state, mask):
-    arr, m, dtype = prepare(spec, x, mask)
+def _reference_sequence(spec, x, initial_state, mask, dtype=None):
+    arr, m, dtype = prepare(spec, x, mask, dtype=dtype)
     batch = arr.shape[0]
     if isinstance(spec, BidirectionalSpec):
         (fw, _), (bw, _) = bidirectional_states(spec, initial_state, batch, dtype)
@@ -289,12 +292,12 @@ def _reference_sequence(spec, x, initial_state, mask):
     return _rnn_result(spec, seq, last, finals, bare)
 
 
-def _reference_cell(spec, x_t, states):
+def _reference_cell(spec, x_t, states, dtype=None):
     owner = spec.label
     _need_weights(spec, owner)
     cells = cells_of(spec)
     arr = check_input(x_t, 2, cells[0].input_dim, owner)
-    dtype = _dtype(spec, arr)
+    dtype = _dtype(spec, arr) if dtype is None else dtype
     batch = arr.shape[0]
     if states is None:
         raise RNNGuideError(

@@ -70,11 +70,11 @@ def _rnn_shapes(spec: RNNSpec, batch, steps):
 
 
 def _bidirectional_shapes(spec: BidirectionalSpec, batch, steps):
-    fw = spec.forward
+    fw, bw = spec.forward, spec.backward  # halves may differ (backward_layer=...)
     out = (batch, steps, fw.units) if fw.return_sequences else (batch, fw.units)
     if spec.merge_mode == "concat":
-        out = out[:-1] + (fw.units + spec.backward.units,)
-    outs = [out, out] if spec.merge_mode is None else [out]
+        out = out[:-1] + (fw.units + bw.units,)
+    outs = [out, out[:-1] + (bw.units,)] if spec.merge_mode is None else [out]
     if fw.return_state:
         return outs + [s for half in halves(spec) for s in state_shapes(half, batch)]
     return outs if spec.merge_mode is None else out

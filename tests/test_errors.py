@@ -167,11 +167,11 @@ def test_stateful_batch_mismatch(keras):
         rg.verify(layer, np.zeros((2, 5, 2), "float32"))
 
 
-def test_bidirectional_halves_of_different_kinds(keras):
+def test_bidirectional_halves_of_different_sizes_merged_by_sum(keras):
     L = keras.layers
-    layer = L.Bidirectional(L.LSTM(3), backward_layer=L.GRU(3, go_backwards=True))
+    layer = L.Bidirectional(L.LSTM(3), backward_layer=L.GRU(4, go_backwards=True), merge_mode="sum")
     with pytest.raises(
-        UnsupportedError, match="halves of different kinds: forward LSTM .* backward GRU"
+        UnsupportedError, match="merges with 'sum' halves of different sizes .* 3 units.* 4"
     ):
         rg.verify(layer, np.zeros((2, 5, 2), "float32"))
 
