@@ -29,7 +29,7 @@ class Row:
     """One returned tensor: its name, shape, largest difference and verdict.
 
     >>> Row("output", (2, 4), 3e-8, True)
-    Row(name='output', shape=(2, 4), max_abs_error=3e-08, ok=True, detail='')
+    Row(name='output', shape=(2, 4), max_abs_error=3e-08, ok=True, detail='', tolerance=0.0)
     """
 
     #: which tensor: ``output``, ``h``, ``c``, ``forward h``, ``cell 1 h`` ...
@@ -43,6 +43,8 @@ class Row:
     ok: bool
     #: where it first goes wrong, for a reader: "from step 3 (batch 0, unit 2)"
     detail: str = ""
+    #: the largest difference any of its entries was allowed (0.0 when not recorded)
+    tolerance: float = 0.0
 
 
 @dataclass
@@ -90,6 +92,12 @@ class Report:
     def max_abs_error(self) -> float:
         """The largest difference over all rows (finite entries; ``inf`` on a shape mismatch)."""
         return max((r.max_abs_error for r in self.rows), default=0.0)
+
+    @property
+    def max_tolerance(self) -> float:
+        """The largest difference any entry was allowed (``atol + rtol * |want|``, or
+        the measured rounding where that was wider)."""
+        return max((r.tolerance for r in self.rows), default=0.0)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -329,9 +337,10 @@ def _compare_arrays(name, got, want, atol, rtol, widen=None) -> Row:
     if widen is not None:
         allowed = np.maximum(allowed, widen)
     err = float(diff.max()) if g.size else 0.0
+    tol = float(np.max(np.where(finite, allowed, 0.0))) if g.size else 0.0
     bad = (finite & (diff > allowed)) | (~finite & ~same)
     if not bad.any():
-        return Row(name, tuple(got.shape), err, True)
+        return Row(name, tuple(got.shape), err, True, tolerance=tol)
     if got.ndim == 3:  # (batch, timesteps, units): name the first step that differs
         first_t = int(np.argwhere(bad.any(axis=(0, 2)))[0][0])
         at = tuple(int(i) for i in next(i for i in np.argwhere(bad) if i[1] == first_t))
@@ -341,7 +350,7 @@ def _compare_arrays(name, got, want, atol, rtol, widen=None) -> Row:
         detail = f"batch {at[0]}, unit {at[-1]}"
     if not finite[at]:
         detail += f": got {g[at]}, expected {w[at]}"
-    return Row(name, tuple(got.shape), err, False, detail)
+    return Row(name, tuple(got.shape), err, False, detail, tol)
 
 
 def compare(spec, got, want, atol, rtol, label, tolerance_note="", note="", widen=None) -> Report:

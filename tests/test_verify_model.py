@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
-from rnnguide.errors import RNNGuideError
+from rnnguide.errors import RNNGuideError, RNNGuideTypeError
 
 
 def _ids(rng, batch, steps, vocab):
@@ -205,3 +205,112 @@ def test_random_models_match(keras, cfg):
     report = rg.verify_model(model, x)
     assert report.ok, report
     assert len(report.sections) == len(cfg["kinds"])
+
+
+# -- issue 16: real models -------------------------------------------------------------
+
+
+def test_a_subclassed_model_never_called_is_built_by_the_call_not_recorded(keras):
+    L = keras.layers
+
+    class Model(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.emb = L.Embedding(12, 6)
+            self.gru = L.GRU(5, return_state=True, name="gru")
+
+        def call(self, ids):
+            return self.gru(self.emb(ids))[0]
+
+    report = rg.verify_model(Model(), np.ones((2, 9), "int32"))
+    assert report.ok, report
+    assert [t for t, _ in report.sections] == ["gru"] and report.n_calls == 1
+
+
+def test_a_mixed_bfloat16_model_is_verified(keras):
+    L = keras.layers
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential(
+        [keras.Input((6, 4)), L.LSTM(4, dtype="mixed_bfloat16", return_sequences=True), L.GRU(3)]
+    )
+    report = rg.verify_model(model, np.random.default_rng(5).normal(size=(2, 6, 4)))
+    assert report.ok, report
+    assert "bfloat16" in report.reports[0].tolerance_note
+
+
+def test_a_call_in_training_mode_with_dropout_is_reported_as_not_checked(keras):
+    L = keras.layers
+
+    class Holder(L.Layer):
+        def __init__(self, rate, **kwargs):
+            super().__init__(**kwargs)
+            self.lstm = L.LSTM(4, dropout=rate, name="lstm")
+
+        def call(self, x):
+            return self.lstm(x, training=True)
+
+    x = np.random.default_rng(6).normal(size=(2, 6, 3)).astype("float32")
+    inp = keras.Input((6, 3))
+    report = rg.verify_model(keras.Model(inp, Holder(0.5)(inp)), x)
+    assert not report.ok
+    text = repr(report)
+    assert "was not fully checked" in text and "DOES NOT match" not in text
+    assert "training=True" in text and "dropout" in text
+    # without dropout, training mode computes the same equations
+    inp = keras.Input((6, 3))
+    assert rg.verify_model(keras.Model(inp, Holder(0.0)(inp)), x).ok
+
+
+def test_a_layer_run_only_inside_tf_function_is_refused_clearly(keras):
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.function needs the TensorFlow backend")
+
+    class Compiled(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.lstm = keras.layers.LSTM(4)
+
+        @tf.function
+        def call(self, x):
+            return self.lstm(x)
+
+    with pytest.raises(RNNGuideError, match="only inside a compiled function"):
+        rg.verify_model(Compiled(), np.ones((2, 5, 3), "float32"))
+
+
+def test_verify_gives_keras_own_refusal_in_one_line(keras):
+    L = keras.layers
+    x = np.ones((2, 5, 3), "float32")
+    with pytest.raises(
+        RNNGuideError, match=r"could not be called .*ValueError in LSTM.call\(\): use_cudnn=True"
+    ):
+        rg.verify(L.LSTM(3, use_cudnn=True), x)
+    with pytest.raises(RNNGuideError, match=r"could not be called .* in RNN.call\(\)"):
+        rg.verify(L.RNN([L.SimpleRNNCell(4)]), x, mask=np.ones((2, 5), bool))
+    with pytest.raises(RNNGuideTypeError, match="expected gradients=True or False, got 'False'"):
+        rg.verify(L.LSTM(3), x, gradients="False")
+
+
+def test_bidirectional_with_a_backward_layer_of_another_kind_and_size(keras):
+    L = keras.layers
+    keras.utils.set_random_seed(7)
+    layer = L.Bidirectional(
+        L.LSTM(4, return_sequences=True, return_state=True),
+        backward_layer=L.GRU(5, go_backwards=True, return_sequences=True, return_state=True),
+        merge_mode=None,
+    )
+    x = np.random.default_rng(7).normal(size=(3, 6, 2)).astype("float32")
+    report = rg.verify(layer, x, gradients=True)
+    assert report.ok, report
+    names = [r.name for r in report.rows]
+    assert names[:5] == [
+        "forward output",
+        "backward output",
+        "forward h",
+        "forward c",
+        "backward h",
+    ]
+    assert rg.count_params(layer) == layer.count_params()
+    row = rg.describe(layer).rows[0]
+    assert row.output_shape == [(None, None, 4), (None, None, 5)]

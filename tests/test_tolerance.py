@@ -1,0 +1,121 @@
+"""The derived tolerance: a floor of k * eps, widened by the equations' own rounding
+in the layer's compute dtype (measured against float64), never by the number of steps."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rnnguide as rg
+
+pytestmark = pytest.mark.keras
+
+
+def _shifted(keras, base, shift):
+    """A subclass of ``base`` whose every returned tensor is off by ``shift``."""
+
+    class Shifted(base):
+        def call(self, *args, **kwargs):
+            return keras.tree.map_structure(lambda t: t + shift, super().call(*args, **kwargs))
+
+    return Shifted
+
+
+def _x(shape, scale, seed=0):
+    return (np.random.default_rng(seed).normal(size=shape) * scale).astype("float32")
+
+
+@pytest.mark.parametrize(
+    "make, x",
+    [
+        # float16 linear SimpleRNN on |x| ~ 3 and 64 features: sums of large products
+        (
+            lambda L: L.SimpleRNN(16, activation="linear", dtype="float16", return_sequences=True),
+            _x((4, 20, 64), 3.0),
+        ),
+        # float32 linear LSTM on |x| ~ 100: the cell state grows without bound
+        (lambda L: L.LSTM(16, activation="linear", return_sequences=True), _x((4, 20, 8), 100.0)),
+        # 2048 features: pre-activations ~ 126
+        (lambda L: L.GRU(32, return_sequences=True), _x((2, 10, 2048), 2.8)),
+    ],
+    ids=["float16-linear-simple-rnn", "float32-linear-lstm", "gru-2048-features"],
+)
+def test_large_sums_within_the_layers_own_rounding_match(keras, make, x):
+    keras.utils.set_random_seed(0)
+    layer = make(keras.layers)
+    report = rg.verify(layer, x)
+    assert report.ok, report
+    # and Keras really is within its rounding of a float64 run of the same equations
+    exact, widen = rg.verification.measured_rounding(
+        rg.spec.resolve(layer), x, None, None, layer.compute_dtype
+    )
+    got = np.asarray(layer(x), np.float64)
+    floor = report.atol + report.rtol * np.abs(exact[0])
+    assert (np.abs(got - exact[0]) <= np.maximum(floor, widen[0])).all()
+
+
+def test_a_mixed_float16_lstm_off_by_1e_2_over_256_steps_is_a_mismatch(keras):
+    x = _x((3, 256, 4), 1.0)
+    keras.utils.set_random_seed(2)
+    assert rg.verify(keras.layers.LSTM(5, dtype="mixed_float16", return_sequences=True), x).ok
+    off = _shifted(keras, keras.layers.LSTM, 1e-2)(5, dtype="mixed_float16", return_sequences=True)
+    report = rg.verify(off, x)
+    assert not report.ok, report
+    assert "from step 0" in report.rows[0].detail
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda L: L.Bidirectional(L.LSTM(4), dtype="mixed_float16"),
+        lambda L: L.RNN(L.LSTMCell(4), dtype="mixed_bfloat16"),
+        lambda L: L.Bidirectional(L.LSTM(4, dtype="float64")),
+    ],
+    ids=["bidirectional-mixed-float16", "rnn-mixed-bfloat16", "float64-halves"],
+)
+def test_a_policy_set_on_the_wrapper_only_sets_the_tolerance(keras, make):
+    keras.utils.set_random_seed(3)
+    layer = make(keras.layers)
+    report = rg.verify(layer, _x((3, 6, 4), 1.0))
+    assert report.ok, report
+    lowest = rg.verification.compute_dtype_of(layer)
+    assert lowest in ("float16", "bfloat16", "float32") and lowest in report.tolerance_note
+
+
+def test_gradients_get_their_own_tolerance(keras):
+    keras.utils.set_random_seed(4)
+    layer = keras.layers.SimpleRNN(32)
+    x = _x((3, 6, 4), 1000.0)
+    report = rg.verify(layer, x, gradients=True)
+    assert report.ok, report
+    # the forward tolerance alone is too tight for them
+    rows = rg.gradients.gradient_rows(layer, x, atol=report.atol, rtol=report.rtol)
+    assert not all(r.ok for r in rows)
+
+
+@settings(max_examples=24, deadline=None)
+@given(
+    kind=st.sampled_from(["SimpleRNN", "LSTM", "GRU"]),
+    policy=st.sampled_from(
+        ["float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16", "float64"]
+    ),
+    scale=st.sampled_from([1e-2, 1.0, 30.0, 1e3]),
+    features=st.sampled_from([3, 64, 2048]),
+    seed=st.integers(0, 1000),
+)
+def test_a_correct_layer_is_ok_and_one_shifted_by_ten_tolerances_is_not(
+    keras, kind, policy, scale, features, seed
+):
+    keras.utils.set_random_seed(seed)
+    x = _x((2, 12, features), scale, seed)
+    init = {"recurrent_initializer": "glorot_uniform"}  # orthogonal has no bfloat16 kernel
+    make = getattr(keras.layers, kind)
+    report = rg.verify(make(4, return_sequences=True, dtype=policy, **init), x)
+    assert report.ok, report
+    # the same layer (same weights), its outputs moved by ten times the largest
+    # difference any of its entries was allowed
+    keras.utils.set_random_seed(seed)
+    shift = 10 * report.max_tolerance
+    off = _shifted(keras, make, shift)(4, return_sequences=True, dtype=policy, **init)
+    shifted = rg.verify(off, x)
+    assert not shifted.ok and not any(r.ok for r in shifted.rows), shifted
