@@ -171,3 +171,15 @@ def test_verify_with_gradients_adds_a_row_per_gradient(keras, x):
 
     bad = rg.verify(Scaled(3, return_sequences=True), x, gradients=True)
     assert not bad.ok and sum(not r.ok for r in bad.rows) > 1
+
+
+def test_keras_own_stateless_call_failing_under_jax_grad_is_named(keras):
+    if keras.backend.backend() != "jax":
+        pytest.skip("the JAX backend's jax.lax.scan (run by nox -s backends)")
+    from rnnguide.errors import UnsupportedError
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    layer = keras.layers.GRU(3, dtype="mixed_float16")
+    assert rg.verify(layer, x).ok
+    with pytest.raises(UnsupportedError, match="Keras' own GRU 'gru.*stateless_call fails"):
+        rg.verify(layer, x, gradients=True)
