@@ -9,6 +9,10 @@
     sequence) at the same size: rnnguide.reference_grad (float32, the tape's
     precision; float64, its default) against a tf.function around GradientTape;
 (c) training ms per step of the tutorials' two-layer models on random data;
+(c') what checking costs: rnnguide.verify(layer, x) against the layer inside a
+    warm tf.function (LSTM and GRU, 256 units, batch 64, 28 and 448 steps; target
+    <= 2x), and rnnguide.verify_model(model, x) against model.predict on an
+    IMDB-style bidirectional LSTM model (target <= 2.5x);
 (d) the docs build, cold (no cache) and rebuilt with nothing changed.
 
 Usage: python benchmarks/bench.py [--quick] [--skip-docs] [--out build/bench.json]
@@ -178,6 +182,49 @@ def docs_build() -> tuple[float, float]:
     return times[0], times[1]
 
 
+def verify_cost(repeat: int) -> dict:
+    """ms of verify / verify_model against the compiled layer / model.predict."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    rounds = max(1, repeat // 10)
+    results = {}
+    for kind, steps in (("LSTM", 28), ("GRU", 28), ("LSTM", 448), ("GRU", 448)):
+        x = np.random.default_rng(0).normal(size=(64, steps, 28)).astype("float32")
+        layer = getattr(keras.layers, kind)(256, return_sequences=True)
+        layer.build(x.shape)
+        compiled = tf.function(lambda t, layer=layer: layer(t, training=False))
+        xt = tf.constant(x)
+        v_ms, c_ms = rg.compare_ms(
+            lambda layer=layer, x=x: rg.verify(layer, x),
+            lambda c=compiled, xt=xt: c(xt).numpy(),
+            rounds=rounds,
+            block=2,
+        )
+        results[f"{kind} {steps} steps"] = {"verify": v_ms, "tf_function": c_ms}
+    L = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            L.Embedding(2000, 64),
+            L.Bidirectional(L.LSTM(64, return_sequences=True)),
+            L.Bidirectional(L.LSTM(64)),
+            L.Dense(1, activation="sigmoid"),
+        ]
+    )
+    ids = np.random.default_rng(0).integers(1, 2000, size=(64, 200))
+    v_ms, p_ms = rg.compare_ms(
+        lambda: rg.verify_model(model, ids),
+        lambda: model.predict(ids, batch_size=64, verbose=0),
+        rounds=rounds,
+        block=2,
+    )
+    results["verify_model imdb bidirectional"] = {"verify_model": v_ms, "predict": p_ms}
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -225,6 +272,15 @@ def main(argv=None) -> int:
             f"  {kind:<10}{r['reference']:>11.2f}{r['reference_float64']:>9.2f}"
             f"{r['tf_function']:>13.2f}{ratio:>11.2f}{r['max_rel_error']:>13.1e}"
         )
+    cost = verify_cost(n_fwd)
+    figures["verify_ms"] = cost
+    print(
+        "checking cost (median ms; targets: verify <= 2x tf.function, verify_model <= 2.5x predict):"
+    )
+    for name, r in cost.items():
+        (a, ta), (b, tb) = list(r.items())
+        r["ratio"] = ta / tb
+        print(f"  {name:<34}{a} {ta:>9.1f}  {b} {tb:>9.1f}  ratio {ta / tb:>5.1f}")
     figures["train_ms_per_step"] = train(5 if args.quick else 10)
     print("training, 2 x 256 units, batch 64, MNIST-shaped random data (median ms per step):")
     for kind, ms in figures["train_ms_per_step"].items():
