@@ -502,6 +502,52 @@ def framework_gradients(layer, loss_of, arrays) -> list:
     ]
 
 
+#: the attribute that keeps a layer's compiled calls (see compiled)
+_COMPILED = "_rnnguide_compiled"
+
+
+def compiled(layer, fn):
+    """``fn`` (a call of ``layer``: ``layer.__call__`` or its ``call``) compiled
+    as the layer runs in a model: inside a ``tf.function`` kept on the layer on
+    TensorFlow (traced once per input signature), under ``torch.no_grad()`` on
+    PyTorch. Eager where it must be: the JAX backend, inside a trace already,
+    stateful layers (their call creates and assigns state variables), and a
+    call that cannot be traced (it then runs as it is, once and for all)."""
+    backend = _keras().backend.backend()
+    if backend == "torch":
+        import torch
+
+        def no_grad(*args, **kwargs):
+            with torch.no_grad():
+                return fn(*args, **kwargs)
+
+        return no_grad
+    if backend != "tensorflow" or any(getattr(h, "stateful", False) for h in _halves(layer)):
+        return fn
+    import tensorflow as tf
+
+    if not tf.executing_eagerly():
+        return fn
+    cache = layer.__dict__.get(_COMPILED)
+    if cache is None:
+        cache = {}
+        object.__setattr__(layer, _COMPILED, cache)  # not tracked by Keras
+    name = fn.__name__
+    if cache.get(name) is False:  # could not be traced before
+        return fn
+    if name not in cache:
+        cache[name] = tf.function(fn, reduce_retracing=True)
+
+    def run(*args, **kwargs):
+        try:
+            return cache[name](*args, **kwargs)
+        except Exception:  # Python the trace cannot follow: run it as it is
+            cache[name] = False
+            return fn(*args, **kwargs)
+
+    return run
+
+
 def restore_states(saved):
     for var, value in saved:
         var.assign(value)

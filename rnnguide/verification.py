@@ -566,7 +566,9 @@ def verify(
             kwargs["mask"] = np.asarray(mask)
     saved = _keras.snapshot_states(layer)
     try:
-        got = layer(*args, **kwargs)
+        # compiled as the layer runs in a model (eager would cost several times more)
+        call = layer if is_cell else _keras.compiled(layer, layer.__call__)
+        got = call(*args, **kwargs)
     except Exception as exc:  # Keras' own refusal, in one line, as verify_model gives it
         raise RNNGuideError(
             f"{label} could not be called on the given input ({_describe_input(x)}): "
@@ -636,8 +638,9 @@ def _capture(objects, records, symbolic):
                 return _original(*args, **kwargs)
             states = _keras.state_values(_obj)
             active.append(_obj)
+            run = _original if _keras.is_cell(_obj) else _keras.compiled(_obj, _original)
             try:
-                out = _original(*args, **kwargs)
+                out = run(*args, **kwargs)
             finally:
                 active.pop()
             arguments = _bind(_original, args, kwargs)
