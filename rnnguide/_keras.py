@@ -206,7 +206,12 @@ def cell_from(cell, owner: str = "", allow_subclass: bool = False) -> CellSpec:
 
 
 def _stack_from(stack, owner, allow_subclass) -> list[CellSpec]:
-    cells = [cell_from(c, owner, allow_subclass) for c in stack.cells]
+    # a cell stacked twice (RNN([c, c])) is read once: one CellSpec, its weights once
+    read: dict = {}
+    for c in stack.cells:
+        if id(c) not in read:
+            read[id(c)] = cell_from(c, owner, allow_subclass)
+    cells = [read[id(c)] for c in stack.cells]
     for below, above in itertools.pairwise(cells):
         if above.input_dim is None:
             above.input_dim = below.units
