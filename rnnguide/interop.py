@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
-from .spec import BidirectionalSpec, CellSpec, RNNSpec, is_keras
+from .spec import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_keras
 
 __all__ = ["TorchWeights", "from_torch", "to_torch", "torch_reference_call"]
 
@@ -419,6 +419,13 @@ def from_torch(state_dict, layer):
     arrays = {str(k): _as_numpy(v, k) for k, v in state_dict.items()}
     if "weight_ih_l0" in arrays and np.ndim(arrays["weight_ih_l0"]) == 2:
         _build(layer, int(arrays["weight_ih_l0"].shape[1]))
+    elif "weight_ih_l0" in arrays and not getattr(layer, "built", True):
+        first = cells_of(_spec_of(_keras_layers(layer)[0]))[0]
+        raise RNNGuideError(
+            f"expected weight_ih_l0 of shape ({first.kind.n_gates * first.units}, input_size) "
+            f"(its input size builds {getattr(layer, 'name', 'the layer')!r}), got "
+            f"{arrays['weight_ih_l0'].shape}"
+        )
     elif not getattr(layer, "built", True):
         keys = ", ".join(list(arrays)[:6]) + ", ..." * (len(arrays) > 6)
         raise RNNGuideError(
