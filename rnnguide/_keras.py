@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 
 from .errors import RNNGuideError, UnsupportedError
-from .kinds import ACTIVATION_NAMES, check_activation, get_kind
+from .kinds import ACTIVATION_NAMES, UNUSABLE_ACTIVATIONS, check_activation, get_kind
 from .spec import STACKED_CELLS, BidirectionalSpec, CellSpec, RNNSpec
 
 SUPPORTED = (
@@ -45,8 +45,49 @@ def weight_array(variable):
 # -- activations, identified by the function object ---------------------------
 
 
+#: TensorFlow's functions that compute a built-in activation exactly as Keras'
+#: TensorFlow backend does (keras/src/backend/tensorflow/nn.py calls the same
+#: ops; Keras' cuDNN check also takes tf.tanh for tanh): ``{name: tf paths}``
+_TF_ACTIVATIONS = {
+    "tanh": ("tanh", "math.tanh", "nn.tanh"),
+    "sigmoid": ("sigmoid", "math.sigmoid", "nn.sigmoid"),
+    "relu": ("nn.relu",),
+    "relu6": ("nn.relu6",),
+    "elu": ("nn.elu",),
+    "selu": ("nn.selu",),
+    "softplus": ("math.softplus", "nn.softplus"),
+    "softsign": ("math.softsign", "nn.softsign"),
+    "silu": ("nn.silu", "nn.swish"),
+    "exponential": ("exp", "math.exp"),
+    "softmax": ("nn.softmax", "math.softmax"),
+    "log_softmax": ("nn.log_softmax", "math.log_softmax"),
+    "log_sigmoid": ("math.log_sigmoid",),
+}
+
+
+def _tf_activations() -> dict:
+    """``{function: name}`` for the TensorFlow functions above, when TensorFlow is
+    already imported and is Keras' backend (rnnguide never imports it itself)."""
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    if tf is None or _keras().backend.backend() != "tensorflow":
+        return {}
+    table = {}
+    for name, paths in _TF_ACTIVATIONS.items():
+        for path in paths:
+            fn = tf
+            for part in path.split("."):
+                fn = getattr(fn, part, None)
+            if fn is not None:
+                table.setdefault(fn, name)
+    return table
+
+
 def _builtin_activations() -> dict:
-    """``{function: name}`` for Keras' built-in activations rnnguide has equations for.
+    """``{function: name}`` for Keras' built-in activations (those rnnguide has
+    equations for, and those no recurrent cell can use, which check_activation
+    refuses saying why).
 
     A cell stores its activation as a function; its config only stores a name,
     and a user function called ``relu`` serializes as ``"relu"``. So the
@@ -54,11 +95,13 @@ def _builtin_activations() -> dict:
     """
     keras = _keras()
     table = {}
-    for name in ACTIVATION_NAMES:
+    for name in (*ACTIVATION_NAMES, *UNUSABLE_ACTIVATIONS):
         table.setdefault(keras.activations.get(name), name)
     # the same functions under the names keras.ops gives them (exactly the same math)
     for name in ("tanh", "sigmoid", "relu", "softsign", "softplus", "silu"):
         table.setdefault(getattr(keras.ops, name), name)
+    for fn, name in _tf_activations().items():
+        table.setdefault(fn, name)
     return table
 
 
@@ -87,7 +130,7 @@ def activation_name(fn, key: str, owner: str) -> str:
             "itself (not by its name) and has equations only for the built-in ones "
             "(pass the activation by name, e.g. activation='tanh')"
         )
-    return check_activation(name)
+    return check_activation(name, key, owner)
 
 
 # -- subclasses ---------------------------------------------------------------
