@@ -187,7 +187,27 @@ def overrides(obj) -> list[str]:
     return [f"{type(obj).__name__}.{n}" if not n.startswith("weights") else n for n in found]
 
 
+def _refuse_keras_class(obj, owner, what):
+    """A class of Keras itself that rnnguide does not read (ConvLSTM2D derives from
+    RNN), or a user's subclass of one, is refused as that Keras class: it is not
+    a subclass of a supported class to compare with its base."""
+    L = _keras().layers
+    supported = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells)
+    supported += (L.SimpleRNN, L.LSTM, L.GRU, L.RNN, L.Bidirectional)
+    cls = next(c for c in type(obj).__mro__ if c.__module__.split(".")[0] in ("keras", "builtins"))
+    if cls in supported or not (cls is type(obj) or issubclass(cls, supported)):
+        return
+    label = label_of(obj)
+    subject = label if owner in ("", label) else f"{owner}, {label},"
+    via = "" if cls is type(obj) else f"a subclass of {cls.__name__}, "
+    raise UnsupportedError(
+        f"{subject} is {via}a Keras {what} that rnnguide does not support yet: "
+        f"it supports {SUPPORTED}"
+    )
+
+
 def _check_plain(obj, owner, allow_subclass):
+    _refuse_keras_class(obj, owner, "layer")
     changed = overrides(obj)
     if changed and not allow_subclass:
         raise UnsupportedError(
@@ -206,6 +226,7 @@ def _check_plain(obj, owner, allow_subclass):
 def cell_from(cell, owner: str = "", allow_subclass: bool = False) -> CellSpec:
     L = _keras().layers
     owner = owner or label_of(cell)
+    where = owner if owner.startswith(type(cell).__name__) else f"the cell of {owner}"
     if isinstance(cell, L.LSTMCell):
         name, single = "LSTM", False
     elif isinstance(cell, L.GRUCell):
@@ -213,15 +234,12 @@ def cell_from(cell, owner: str = "", allow_subclass: bool = False) -> CellSpec:
     elif isinstance(cell, L.SimpleRNNCell):
         name, single = "SimpleRNN", True
     else:
+        _refuse_keras_class(cell, where, "cell")
         raise UnsupportedError(
             f"{owner} has a {type(cell).__name__}, a cell with no known equations: "
             f"rnnguide supports {SUPPORTED}"
         )
-    _check_plain(
-        cell,
-        owner if owner.startswith(type(cell).__name__) else f"the cell of {owner}",
-        allow_subclass,
-    )
+    _check_plain(cell, where, allow_subclass)
     kind = get_kind(name, reset_after=getattr(cell, "reset_after", True))
     spec = CellSpec(
         kind=kind,
