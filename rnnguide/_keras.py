@@ -758,5 +758,17 @@ def load_model(path):
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:
+        import re
+
+        missing = re.search(r"Could not locate (class|function) '([^']+)'", str(exc))
+        if missing:
+            saved_in = re.search(r"'module': '([^']+)', 'class_name': '" + missing[2], str(exc))
+            where = f" (saved from the module {saved_in[1]!r})" if saved_in else ""
+            raise RNNGuideError(
+                f"could not load {path}: it uses the custom {missing[1]} {missing[2]!r}"
+                f"{where}, which is not registered: expected the module that defines it "
+                "with keras.saving.register_keras_serializable, imported first "
+                "(rnnguide inspect --import MODULE)"
+            ) from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RNNGuideError(f"could not load {path} as a Keras model: {first}") from exc
