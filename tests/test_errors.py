@@ -61,7 +61,8 @@ def test_nan_or_inf_in_input(lstm, bad, counts):
 def test_unsupported_layer(keras):
     conv = keras.layers.ConvLSTM2D(2, 3)
     with pytest.raises(
-        UnsupportedError, match="ConvLSTM2D.*no known equations.*supports SimpleRNN"
+        UnsupportedError,
+        match="ConvLSTM2D.*a Keras layer that rnnguide does not support yet.*supports SimpleRNN",
     ):
         rg.verify(conv, np.zeros((1, 2, 5, 5, 1), "float32"))
 
