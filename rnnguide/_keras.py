@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 
 from .errors import RNNGuideError, UnsupportedError
-from .kinds import ACTIVATION_NAMES, check_activation, get_kind
+from .kinds import ACTIVATION_NAMES, UNUSABLE_ACTIVATIONS, check_activation, get_kind
 from .spec import STACKED_CELLS, BidirectionalSpec, CellSpec, RNNSpec
 
 SUPPORTED = (
@@ -45,8 +45,49 @@ def weight_array(variable):
 # -- activations, identified by the function object ---------------------------
 
 
+#: TensorFlow's functions that compute a built-in activation exactly as Keras'
+#: TensorFlow backend does (keras/src/backend/tensorflow/nn.py calls the same
+#: ops; Keras' cuDNN check also takes tf.tanh for tanh): ``{name: tf paths}``
+_TF_ACTIVATIONS = {
+    "tanh": ("tanh", "math.tanh", "nn.tanh"),
+    "sigmoid": ("sigmoid", "math.sigmoid", "nn.sigmoid"),
+    "relu": ("nn.relu",),
+    "relu6": ("nn.relu6",),
+    "elu": ("nn.elu",),
+    "selu": ("nn.selu",),
+    "softplus": ("math.softplus", "nn.softplus"),
+    "softsign": ("math.softsign", "nn.softsign"),
+    "silu": ("nn.silu", "nn.swish"),
+    "exponential": ("exp", "math.exp"),
+    "softmax": ("nn.softmax", "math.softmax"),
+    "log_softmax": ("nn.log_softmax", "math.log_softmax"),
+    "log_sigmoid": ("math.log_sigmoid",),
+}
+
+
+def _tf_activations() -> dict:
+    """``{function: name}`` for the TensorFlow functions above, when TensorFlow is
+    already imported and is Keras' backend (rnnguide never imports it itself)."""
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    if tf is None or _keras().backend.backend() != "tensorflow":
+        return {}
+    table = {}
+    for name, paths in _TF_ACTIVATIONS.items():
+        for path in paths:
+            fn = tf
+            for part in path.split("."):
+                fn = getattr(fn, part, None)
+            if fn is not None:
+                table.setdefault(fn, name)
+    return table
+
+
 def _builtin_activations() -> dict:
-    """``{function: name}`` for Keras' built-in activations rnnguide has equations for.
+    """``{function: name}`` for Keras' built-in activations (those rnnguide has
+    equations for, and those no recurrent cell can use, which check_activation
+    refuses saying why).
 
     A cell stores its activation as a function; its config only stores a name,
     and a user function called ``relu`` serializes as ``"relu"``. So the
@@ -54,11 +95,13 @@ def _builtin_activations() -> dict:
     """
     keras = _keras()
     table = {}
-    for name in ACTIVATION_NAMES:
+    for name in (*ACTIVATION_NAMES, *UNUSABLE_ACTIVATIONS):
         table.setdefault(keras.activations.get(name), name)
     # the same functions under the names keras.ops gives them (exactly the same math)
     for name in ("tanh", "sigmoid", "relu", "softsign", "softplus", "silu"):
         table.setdefault(getattr(keras.ops, name), name)
+    for fn, name in _tf_activations().items():
+        table.setdefault(fn, name)
     return table
 
 
@@ -87,7 +130,7 @@ def activation_name(fn, key: str, owner: str) -> str:
             "itself (not by its name) and has equations only for the built-in ones "
             "(pass the activation by name, e.g. activation='tanh')"
         )
-    return check_activation(name)
+    return check_activation(name, key, owner)
 
 
 # -- subclasses ---------------------------------------------------------------
@@ -144,7 +187,27 @@ def overrides(obj) -> list[str]:
     return [f"{type(obj).__name__}.{n}" if not n.startswith("weights") else n for n in found]
 
 
+def _refuse_keras_class(obj, owner, what):
+    """A class of Keras itself that rnnguide does not read (ConvLSTM2D derives from
+    RNN), or a user's subclass of one, is refused as that Keras class: it is not
+    a subclass of a supported class to compare with its base."""
+    L = _keras().layers
+    supported = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells)
+    supported += (L.SimpleRNN, L.LSTM, L.GRU, L.RNN, L.Bidirectional)
+    cls = next(c for c in type(obj).__mro__ if c.__module__.split(".")[0] in ("keras", "builtins"))
+    if cls in supported or not (cls is type(obj) or issubclass(cls, supported)):
+        return
+    label = label_of(obj)
+    subject = label if owner in ("", label) else f"{owner}, {label},"
+    via = "" if cls is type(obj) else f"a subclass of {cls.__name__}, "
+    raise UnsupportedError(
+        f"{subject} is {via}a Keras {what} that rnnguide does not support yet: "
+        f"it supports {SUPPORTED}"
+    )
+
+
 def _check_plain(obj, owner, allow_subclass):
+    _refuse_keras_class(obj, owner, "layer")
     changed = overrides(obj)
     if changed and not allow_subclass:
         raise UnsupportedError(
@@ -163,6 +226,7 @@ def _check_plain(obj, owner, allow_subclass):
 def cell_from(cell, owner: str = "", allow_subclass: bool = False) -> CellSpec:
     L = _keras().layers
     owner = owner or label_of(cell)
+    where = owner if owner.startswith(type(cell).__name__) else f"the cell of {owner}"
     if isinstance(cell, L.LSTMCell):
         name, single = "LSTM", False
     elif isinstance(cell, L.GRUCell):
@@ -170,15 +234,12 @@ def cell_from(cell, owner: str = "", allow_subclass: bool = False) -> CellSpec:
     elif isinstance(cell, L.SimpleRNNCell):
         name, single = "SimpleRNN", True
     else:
+        _refuse_keras_class(cell, where, "cell")
         raise UnsupportedError(
             f"{owner} has a {type(cell).__name__}, a cell with no known equations: "
             f"rnnguide supports {SUPPORTED}"
         )
-    _check_plain(
-        cell,
-        owner if owner.startswith(type(cell).__name__) else f"the cell of {owner}",
-        allow_subclass,
-    )
+    _check_plain(cell, where, allow_subclass)
     kind = get_kind(name, reset_after=getattr(cell, "reset_after", True))
     spec = CellSpec(
         kind=kind,
@@ -206,7 +267,12 @@ def cell_from(cell, owner: str = "", allow_subclass: bool = False) -> CellSpec:
 
 
 def _stack_from(stack, owner, allow_subclass) -> list[CellSpec]:
-    cells = [cell_from(c, owner, allow_subclass) for c in stack.cells]
+    # a cell stacked twice (RNN([c, c])) is read once: one CellSpec, its weights once
+    read: dict = {}
+    for c in stack.cells:
+        if id(c) not in read:
+            read[id(c)] = cell_from(c, owner, allow_subclass)
+    cells = [read[id(c)] for c in stack.cells]
     for below, above in itertools.pairwise(cells):
         if above.input_dim is None:
             above.input_dim = below.units
@@ -758,5 +824,17 @@ def load_model(path):
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:
+        import re
+
+        missing = re.search(r"Could not locate (class|function) '([^']+)'", str(exc))
+        if missing:
+            saved_in = re.search(r"'module': '([^']+)', 'class_name': '" + missing[2], str(exc))
+            where = f" (saved from the module {saved_in[1]!r})" if saved_in else ""
+            raise RNNGuideError(
+                f"could not load {path}: it uses the custom {missing[1]} {missing[2]!r}"
+                f"{where}, which is not registered: expected the module that defines it "
+                "with keras.saving.register_keras_serializable, imported first "
+                "(rnnguide inspect --import MODULE)"
+            ) from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RNNGuideError(f"could not load {path} as a Keras model: {first}") from exc

@@ -223,6 +223,8 @@ def _cmd_inspect(args) -> int:
     from . import _keras
     from .description import describe
 
+    for module in args.imports:
+        _import(module)
     model = _keras.load_model(args.path)
     print(describe(model))
     if not args.verify:
@@ -234,6 +236,46 @@ def _cmd_inspect(args) -> int:
     print()
     print(report)
     return 0 if report.ok else 1
+
+
+def _import(module: str) -> None:
+    """``--import``: a dotted module name (looked up on sys.path and in the current
+    directory), or the path of a .py file."""
+    import importlib
+    import importlib.util
+    import os
+
+    try:
+        if module.endswith(".py") or os.sep in module:
+            if not os.path.isfile(module):
+                raise RNNGuideError(
+                    f"expected --import as a module name or a .py file, got a path that "
+                    f"does not exist: {module}"
+                )
+            name = os.path.splitext(os.path.basename(module))[0]
+            spec = importlib.util.spec_from_file_location(name, module)
+            loaded = importlib.util.module_from_spec(spec)
+            sys.modules[name] = loaded
+            try:
+                spec.loader.exec_module(loaded)
+            except BaseException:
+                del sys.modules[name]
+                raise
+            return
+        here = os.getcwd()
+        sys.path.insert(0, here)
+        try:
+            importlib.import_module(module)
+        finally:
+            sys.path.remove(here)
+    except RNNGuideError:
+        raise
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise RNNGuideError(
+            f"could not import {module!r} (--import): {type(exc).__name__}"
+            + (f": {first}" if first else "")
+        ) from None
 
 
 # -- parser ----------------------------------------------------------------------------
@@ -271,6 +313,12 @@ _INSPECT_EXAMPLES = """\
 examples:
   rnnguide inspect model.keras
   rnnguide inspect model.keras --verify --seed 1 --atol 1e-4
+  rnnguide inspect model.keras --import my_layers --import extra/blocks.py
+
+--import MODULE imports a module before loading (a dotted name, found on
+sys.path or in the current directory, or the path of a .py file; repeatable),
+so that the custom layers it registers with
+keras.saving.register_keras_serializable exist when the model is loaded.
 
 --verify runs the model once on a random input built from its keras.Input specs
 (batch 2 and 7 timesteps where they are open; token ids within the
@@ -356,6 +404,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify",
         action="store_true",
         help="also run the model and check each recurrent layer call against its equations",
+    )
+    p.add_argument(
+        "--import",
+        dest="imports",
+        metavar="MODULE",
+        action="append",
+        default=[],
+        help="import MODULE (a dotted name or a .py file) before loading, for its "
+        "registered custom layers; repeatable",
     )
     p.add_argument("--seed", type=_seed, default=0, help="seed of the random input (default 0)")
     p.add_argument("--atol", type=_tolerance, help="with --verify: absolute tolerance (>= 0)")

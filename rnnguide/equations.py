@@ -76,6 +76,17 @@ def _log_softmax(x):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
+def _sparsemax(x):
+    # the Euclidean projection onto the simplex (Martins & Astudillo 2016, Algorithm 1):
+    # tau from the k-th cumulative sum of the sorted values, k the size of the support
+    z = -np.sort(-x, axis=-1)
+    cumsum = np.cumsum(z, axis=-1)
+    r = np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+    k = (1 + r * z > cumsum).sum(axis=-1, keepdims=True)
+    tau = (np.take_along_axis(cumsum, k - 1, axis=-1) - 1) / k.astype(x.dtype)
+    return np.maximum(x - tau, 0).astype(x.dtype, copy=False)
+
+
 def _elu(x, alpha=1.0):
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
@@ -115,11 +126,12 @@ ACTIVATIONS = {
     "log_sigmoid": lambda x: -_softplus(-x),
     "softmax": _softmax,
     "log_softmax": _log_softmax,
+    "sparsemax": _sparsemax,
 }
 
 #: activations that mix the units of their input (over the last axis): Keras
 #: applies them to each gate's pre-activation separately, and so do we
-ACROSS_UNITS = frozenset({"softmax", "log_softmax"})
+ACROSS_UNITS = frozenset({"softmax", "log_softmax", "sparsemax"})
 
 
 def _sigmoid_(x):
@@ -193,6 +205,8 @@ DERIVATIVES = {
 NO_DERIVATIVE = {
     "hard_shrink": "it jumps from 0 to +-0.5 at |x| = 0.5, so the loss is not "
     "differentiable there and the chain rule misses the jump",
+    "sparsemax": "its Jacobian mixes the units of each gate (over its support), and "
+    "rnnguide's backward pass has no vector-Jacobian product for it",
 }
 
 

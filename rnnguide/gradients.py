@@ -37,8 +37,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .equations import ACROSS_UNITS, ACTIVATIONS, DERIVATIVES, NO_DERIVATIVE
-from .errors import RNNGuideError, UnsupportedError, describe_shape
+from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, describe_shape
 from .reference import (
+    _as_array,
+    _widen,
     bidirectional_states,
     check_input,
     check_mask,
@@ -511,7 +513,13 @@ def _upstream_leaves(upstream, results, owner):
         if leaf is None:
             out.append(np.zeros_like(r))
             continue
-        arr = np.asarray(leaf, dtype=r.dtype)
+        arr = _widen(_as_array(leaf, f"upstream tensor {k}"))
+        if arr.dtype.kind != "f":
+            raise RNNGuideTypeError(
+                f"expected upstream tensor {k} as numbers of shape {describe_shape(r.shape)} "
+                f"(what {owner} returns there), got dtype {arr.dtype}"
+            )
+        arr = arr.astype(r.dtype)
         if arr.shape != r.shape:
             raise RNNGuideError(
                 f"expected upstream tensor {k} of shape {describe_shape(r.shape)} (what "

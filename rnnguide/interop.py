@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
-from .spec import BidirectionalSpec, CellSpec, RNNSpec, is_keras
+from .spec import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_keras
 
 __all__ = ["TorchWeights", "from_torch", "to_torch", "torch_reference_call"]
 
@@ -419,6 +419,13 @@ def from_torch(state_dict, layer):
     arrays = {str(k): _as_numpy(v, k) for k, v in state_dict.items()}
     if "weight_ih_l0" in arrays and np.ndim(arrays["weight_ih_l0"]) == 2:
         _build(layer, int(arrays["weight_ih_l0"].shape[1]))
+    elif "weight_ih_l0" in arrays and not getattr(layer, "built", True):
+        first = cells_of(_spec_of(_keras_layers(layer)[0]))[0]
+        raise RNNGuideError(
+            f"expected weight_ih_l0 of shape ({first.kind.n_gates * first.units}, input_size) "
+            f"(its input size builds {getattr(layer, 'name', 'the layer')!r}), got "
+            f"{arrays['weight_ih_l0'].shape}"
+        )
     elif not getattr(layer, "built", True):
         keys = ", ".join(list(arrays)[:6]) + ", ..." * (len(arrays) > 6)
         raise RNNGuideError(
@@ -449,6 +456,7 @@ def from_torch(state_dict, layer):
         label,
         _prefix_hint(arrays),
     )
+    loads = {}  # id(cell) -> (cell, suffix, values): a tied cell is loaded once
     for lvl, cells in enumerate(objects):
         for d, cell in enumerate(cells):
             s = _suffix(lvl, d)
@@ -460,10 +468,34 @@ def from_torch(state_dict, layer):
                 b_ih = _blocks(arrays["bias_ih" + s], back, u, 0)
                 b_hh = _blocks(arrays["bias_hh" + s], back, u, 0)
                 values["bias"] = np.stack([b_ih, b_hh]) if kind.reset_after else b_ih + b_hh
-            for name, value in values.items():
-                var = getattr(cell, name)
-                var.assign(np.asarray(value, dtype=_dtype_name(var)))
+            if id(cell) in loads:
+                _check_tied(cell, loads[id(cell)][1:], (s, values), label)
+            else:
+                loads[id(cell)] = (cell, s, values)
+    for cell, _, values in loads.values():
+        for name, value in values.items():
+            var = getattr(cell, name)
+            var.assign(np.asarray(value, dtype=_dtype_name(var)))
     return layer
+
+
+def _check_tied(cell, first, again, label):
+    """A cell used at two levels (``RNN([c, c])``) has one set of weights: both
+    levels of the state_dict must give the same ones."""
+    (s1, v1), (s2, v2) = first, again
+    torch_names = {"kernel": "weight_ih", "recurrent_kernel": "weight_hh", "bias": "bias_ih/hh"}
+    differ = [
+        f"{name} ({torch_names[name]}{s1} vs {torch_names[name]}{s2})"
+        for name in v1
+        if not np.array_equal(v1[name], v2[name])
+    ]
+    if differ:
+        raise RNNGuideError(
+            f"{type(cell).__name__} {cell.name!r} is tied: {label} runs the same cell at "
+            f"levels {s1[2:]} and {s2[2:]}, so it has one set of weights; expected the "
+            f"state_dict to give both levels the same weights, got different "
+            f"{', '.join(differ)}"
+        )
 
 
 def _dtype_name(variable) -> str:

@@ -15,6 +15,7 @@ __all__ = [
     "ACTIVATION_NAMES",
     "KINDS",
     "KIND_NAMES",
+    "UNUSABLE_ACTIVATIONS",
     "Kind",
     "check_activation",
     "check_units",
@@ -209,26 +210,45 @@ def check_units(value, what: str = "units") -> int:
 
 
 #: Keras' built-in activations (serialized names) that rnnguide has equations for.
-#: ``glu`` (halves the units), ``threshold`` (needs arguments) and ``sparsemax``
-#: are left out on purpose.
 ACTIVATION_NAMES = (
     "linear", "tanh", "sigmoid", "relu", "relu6", "leaky_relu", "elu", "selu", "celu",
     "softplus", "softsign", "silu", "swish", "gelu", "mish", "exponential", "hard_sigmoid",
     "hard_silu", "hard_swish", "hard_tanh", "tanh_shrink", "soft_shrink", "hard_shrink",
     "sparse_plus", "sparse_sigmoid", "squareplus", "log_sigmoid", "softmax", "log_softmax",
+    "sparsemax",
 )  # fmt: skip
 
+#: Keras' built-in activations no recurrent cell can use, and why: Keras fails
+#: when the layer is called (checked by tests/test_messages.py)
+UNUSABLE_ACTIVATIONS = {
+    "glu": "it halves the last axis (a gate of 4 units comes out with 2: Keras fails "
+    "with a shape mismatch when the layer is called)",
+    "threshold": "it needs two more arguments, threshold and default_value, that a cell "
+    "never passes (Keras fails with a TypeError when the layer is called)",
+}
 
-def check_activation(name) -> str:
-    """The activation's name (``None`` means linear), or a clear error."""
+
+def check_activation(name, key: str = "activation", owner: str = "") -> str:
+    """The activation's name (``None`` means linear), or a clear error.
+
+    >>> check_activation("glu")
+    Traceback (most recent call last):
+    rnnguide.errors.UnsupportedError: activation='glu' is a Keras built-in activation, but ...
+    """
     from .errors import UnsupportedError
 
     if name is None:
         return "linear"
     if isinstance(name, str) and name in ACTIVATION_NAMES:
         return name
+    where = f"{owner} has " if owner else ""
+    if isinstance(name, str) and name in UNUSABLE_ACTIVATIONS:
+        raise UnsupportedError(
+            f"{where}{key}={name!r}{', a' if owner else ' is a'} Keras built-in activation, "
+            f"but {UNUSABLE_ACTIVATIONS[name]}, so a recurrent layer cannot use it"
+        )
     shown = name if isinstance(name, str) else getattr(name, "__name__", repr(name))
     raise UnsupportedError(
-        f"unknown activation {shown!r}: expected one of Keras' built-in activations "
-        f"({', '.join(sorted(ACTIVATION_NAMES))})"
+        f"{where}unknown {key} {shown!r}: expected one of Keras' built-in activations "
+        f"that a recurrent layer can use ({', '.join(sorted(ACTIVATION_NAMES))})"
     )

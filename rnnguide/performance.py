@@ -5,10 +5,12 @@ Arithmetic only: no TensorFlow import.
 
 from __future__ import annotations
 
+import numbers
 import statistics
 import time
 from dataclasses import dataclass
 
+from .errors import RNNGuideError, RNNGuideTypeError
 from .kinds import check_units
 from .spec import BidirectionalSpec, RNNSpec, cells_of, is_step, resolve
 
@@ -153,7 +155,9 @@ def cudnn_conditions(kind_or_layer, units=None, input_dim=None, mask=None, **opt
     else:
         rows = _rnn_conditions(spec)
     if mask is not None:
-        right, none_empty = _mask_rows(mask)
+        from .reference import check_mask
+
+        right, none_empty = _mask_rows(check_mask(mask))
         rows.append(
             ("mask", "right-padded", "right-padded" if right else "not right-padded", right)
         )
@@ -178,14 +182,22 @@ def compare_ms(*fns, rounds: int = 4, block: int = 5, clock=time.perf_counter) -
     True
     """
     if not fns:
-        raise ValueError("expected at least one function to time, got none")
-    if int(rounds) < 1 or int(block) < 1:
-        raise ValueError(f"expected rounds >= 1 and block >= 1, got {rounds} and {block}")
+        raise RNNGuideError("expected at least one function to time, got none")
+    for k, fn in enumerate(fns):
+        if not callable(fn):
+            raise RNNGuideTypeError(
+                f"expected functions to time, got {type(fn).__name__} {fn!r} as argument {k}"
+            )
+    whole = [isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in (rounds, block)]
+    if not all(whole) or rounds < 1 or block < 1:
+        raise RNNGuideError(
+            f"expected rounds >= 1 and block >= 1 (whole numbers), got {rounds!r} and {block!r}"
+        )
     times: list[list[float]] = [[] for _ in fns]
-    for _ in range(int(rounds)):
+    for _ in range(rounds):
         for fn, out in zip(fns, times):
             fn()
-            for _ in range(int(block)):
+            for _ in range(block):
                 t0 = clock()
                 fn()
                 out.append(clock() - t0)

@@ -46,8 +46,28 @@ __all__ = [
 def _as_array(value, what):
     try:
         arr = np.asarray(value)
-    except Exception as exc:
-        raise RNNGuideTypeError(f"expected {what} as an array, got {type(value).__name__}") from exc
+    except ValueError as exc:
+        if "inhomogeneous" not in str(exc):
+            raise RNNGuideTypeError(
+                f"expected {what} as an array, got {type(value).__name__}"
+            ) from None
+        raise RNNGuideError(
+            f"expected {what} as a rectangular array (every row of one length), got a "
+            f"ragged {type(value).__name__}: pad the sequences to one length "
+            "(keras.utils.pad_sequences) and pass a mask for the padding"
+        ) from None
+    except Exception:
+        raise RNNGuideTypeError(
+            f"expected {what} as an array, got {type(value).__name__}"
+        ) from None
+    return arr
+
+
+def _widen(arr):
+    """Integers, booleans and bfloat16 as float32, as Keras casts them to its
+    compute dtype (exact: every such value is a float32); floats as they are."""
+    if arr.dtype.kind in "biu" or arr.dtype.name == "bfloat16":
+        return arr.astype(np.float32)
     return arr
 
 
@@ -55,8 +75,7 @@ def _check_float(arr, what):
     if arr.dtype.kind not in "f":
         raise RNNGuideTypeError(
             f"expected a floating-point {what}, got dtype {arr.dtype}: recurrent layers "
-            f"compute in float (cast with .astype('float32'); integer token ids need an "
-            "Embedding first)"
+            "compute in float (cast with .astype('float32'))"
         )
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -79,6 +98,7 @@ def check_input(x, ndim, input_dim, owner):
         if ndim == 3 and arr.ndim == 2:
             hint = " (add a features axis with x[..., None], or a batch axis with x[None])"
         raise RNNGuideError(f"expected {want}, got shape {describe_shape(arr.shape)}{hint}")
+    arr = _widen(arr)
     _check_float(arr, "input")
     if input_dim is not None and arr.shape[-1] != input_dim:
         raise RNNGuideError(
@@ -90,20 +110,22 @@ def check_input(x, ndim, input_dim, owner):
     return arr
 
 
-def check_mask(mask, batch, steps):
+def check_mask(mask, batch=None, steps=None):
+    """The mask as booleans (nonzero = keep the step, as Keras casts it), of shape
+    (batch, timesteps); without ``batch`` and ``steps`` any 2D shape is accepted."""
     if mask is None:
         return None
     m = _as_array(mask, "the mask")
-    if m.dtype != np.bool_:
+    if m.dtype.kind not in "biuf" and m.dtype.name != "bfloat16":
         raise RNNGuideTypeError(
             f"expected a boolean mask (True = keep the step), got dtype {m.dtype}"
         )
-    if m.shape != (batch, steps):
+    if m.ndim != 2 or (batch is not None and m.shape != (batch, steps)):
+        want = "" if batch is None else f" = {describe_shape((batch, steps))}"
         raise RNNGuideError(
-            f"expected a mask of shape (batch, timesteps) = {describe_shape((batch, steps))}, "
-            f"got {describe_shape(m.shape)}"
+            f"expected a mask of shape (batch, timesteps){want}, got {describe_shape(m.shape)}"
         )
-    return m
+    return m.astype(bool)
 
 
 def _check_state(value, batch, units, what, dtype):

@@ -203,10 +203,21 @@ class RNNSpec:
         return self.cells[0].input_dim
 
     def count_params(self) -> int:
-        return sum(c.count_params() for c in self.cells)
+        # a cell stacked twice (RNN([c, c])) is one CellSpec there, counted once like Keras
+        return sum(c.count_params() for c in {id(c): c for c in self.cells}.values())
 
     def formula(self) -> str:
-        lines = [c.formula() for c in self.cells]
+        first: dict = {}
+        lines = []
+        for i, c in enumerate(self.cells):
+            if id(c) in first:
+                lines.append(
+                    f"{c.label}: cell {i} is cell {first[id(c)]} again "
+                    "(tied: its weights are counted once)"
+                )
+            else:
+                first[id(c)] = i
+                lines.append(c.formula())
         if len(lines) == 1:
             return lines[0]
         return "\n".join(lines) + f"\ntotal = {self.count_params():,}"
@@ -286,7 +297,7 @@ def cell_spec(
     if input_dim is not None:
         input_dim = check_units(input_dim, "input_dim")
     activation = check_activation(activation)
-    recurrent_activation = check_activation(recurrent_activation)
+    recurrent_activation = check_activation(recurrent_activation, "recurrent_activation")
     return CellSpec(
         kind=k,
         units=units,

@@ -437,3 +437,102 @@ def test_inspect_help_states_the_input_sizes_it_uses():
     text = " ".join(cli._INSPECT_EXAMPLES.split())
     assert f"batch {_keras.DEFAULT_BATCH} and {_keras.DEFAULT_STEPS} timesteps" in text
     assert f"the last {_keras.PADDED_STEPS} steps" in text
+
+
+# -- inspect --import -----------------------------------------------------------------------
+
+_CUSTOM_MODULE = """\
+import keras
+
+
+@keras.saving.register_keras_serializable(package="rnnguide_cli_test")
+class Scale(keras.layers.Layer):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+"""
+
+
+@pytest.fixture
+def custom_model(keras, tmp_path):
+    """A .keras file with a registered custom layer, saved; then the layer is
+    unregistered and its module forgotten, as in a fresh process."""
+    import importlib
+
+    name, registered = "rnnguide_cli_custom_layers", "rnnguide_cli_test>Scale"
+
+    def forget():
+        keras.saving.get_custom_objects().pop(registered, None)
+        sys.modules.pop(name, None)
+
+    (tmp_path / f"{name}.py").write_text(_CUSTOM_MODULE)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module(name)
+    finally:
+        sys.path.remove(str(tmp_path))
+    model = keras.Sequential(
+        [keras.Input((5, 3)), module.Scale(), keras.layers.LSTM(2, name="lstm")], name="scaled"
+    )
+    path = tmp_path / "scaled.keras"
+    model.save(path)
+    forget()
+    yield path, tmp_path / f"{name}.py", name
+    forget()
+
+
+@pytest.mark.keras
+def test_inspect_names_the_unregistered_class_and_suggests_import(capsys, custom_model):
+    path, _, name = custom_model
+    code, out, err = run(capsys, "inspect", str(path))
+    assert_one_line_error(code, out, err, "'Scale'", "not registered", "--import", repr(name))
+
+
+@pytest.mark.keras
+def test_inspect_import_a_file(capsys, custom_model):
+    path, file, _ = custom_model
+    code, out, err = run(capsys, "inspect", str(path), "--import", str(file), "--verify")
+    assert code == 0, err
+    assert "lstm" in out and "matches its equations" in out
+
+
+@pytest.mark.keras
+def test_inspect_import_a_module_from_the_current_directory(capsys, custom_model, monkeypatch):
+    path, file, name = custom_model
+    monkeypatch.chdir(file.parent)
+    code, out, err = run(capsys, "inspect", str(path), "--import", "os", "--import", name)
+    assert code == 0, err
+    assert "lstm" in out
+    assert str(file.parent) not in sys.path  # the current directory is added for the import only
+
+
+@pytest.mark.keras
+def test_inspect_import_errors_are_one_line(capsys, custom_model, tmp_path):
+    path, _, _ = custom_model
+    code, out, err = run(capsys, "inspect", str(path), "--import", "no_such_module_xyz")
+    assert_one_line_error(code, out, err, "could not import 'no_such_module_xyz'", "No module")
+    missing = str(tmp_path / "missing.py")
+    assert_one_line_error(*run(capsys, "inspect", str(path), "--import", missing), "not exist")
+    broken = tmp_path / "broken_layers.py"
+    broken.write_text("raise RuntimeError('boom')\n")
+    code, out, err = run(capsys, "inspect", str(path), "--import", str(broken))
+    assert_one_line_error(code, out, err, "RuntimeError: boom")
+    assert "broken_layers" not in sys.modules
+
+
+@pytest.mark.keras
+def test_inspect_conv_lstm_is_not_supported_yet(keras, capsys, tmp_path):
+    model = keras.Sequential(
+        [keras.Input((2, 6, 6, 1)), keras.layers.ConvLSTM2D(2, 3, name="conv")], name="conv"
+    )
+    path = tmp_path / "conv.keras"
+    model.save(path)
+    code, out, err = run(capsys, "inspect", str(path))
+    assert_one_line_error(code, out, err, "ConvLSTM2D 'conv' is a Keras layer that rnnguide")
+    assert "subclass" not in err

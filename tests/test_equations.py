@@ -10,7 +10,9 @@ X = np.linspace(-6, 6, 241, dtype="float32")
 
 
 @pytest.mark.keras
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+# Keras 3.15's sparsemax has the wrong threshold (tests/test_keras_bugs.py); it is
+# checked against the projection onto the simplex in tests/test_messages.py
+@pytest.mark.parametrize("name", sorted(set(ACTIVATIONS) - {"sparsemax"}))
 def test_activation_matches_keras(keras, name):
     fn = keras.activations.get(name)
     want = keras.ops.convert_to_numpy(fn(X[None, :]))

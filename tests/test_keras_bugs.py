@@ -53,3 +53,21 @@ def test_stateful_bidirectional_with_return_state_can_be_called(keras):
     layer = L.Bidirectional(L.SimpleRNN(2, stateful=True, return_state=True))
     layer.build((1, 3, 2))
     layer(np.ones((1, 3, 2), "float32"))
+
+
+@pytest.mark.xfail(strict=True, reason="Keras 3.15 sparsemax threshold: keras-team/keras#23425")
+def test_sparsemax_sums_to_one(keras):
+    # tau comes from the sum of the cumulative sums over the support instead of
+    # the k-th cumulative sum (fixed upstream by keras-team/keras#23469): on
+    # [0, 0.5, 1] Keras gives [0, 0, 0.25]; rnnguide's equations the projection
+    # onto the simplex, [0, 0.25, 0.75] (tests/test_messages.py)
+    x = np.array([[0.0, 0.5, 1.0]], "float32")
+    got = keras.ops.convert_to_numpy(keras.activations.sparsemax(x))
+    np.testing.assert_allclose(got, rg.ACTIVATIONS["sparsemax"](x), atol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason="Keras 3.15 sparsemax threshold: keras-team/keras#23425")
+def test_sparsemax_layer_matches_its_equations(keras):
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.SimpleRNN(4, activation="sparsemax", return_sequences=True)
+    assert rg.verify(layer, X).ok
