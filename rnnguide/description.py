@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .errors import RNNGuideError
 from .shapes import shapes_of, state_shapes
 from .spec import BidirectionalSpec, halves, is_keras, resolve
@@ -40,13 +42,17 @@ class Description:
     title: str
     #: one :class:`LayerRow` per recurrent layer, in the model's order
     rows: list[LayerRow] = field(default_factory=list)
+    #: parameters of cells that more than one row uses (one cell in two layers):
+    #: each row counts them, the total only once, as Keras does
+    shared_params: int = 0
 
     HEADERS = ("layer", "kind", "input", "output", "states", "params", "formula")
 
     @property
     def total_params(self) -> int:
-        """The recurrent layers' parameters, summed (other layers are not counted)."""
-        return sum(r.params for r in self.rows)
+        """The recurrent layers' parameters, summed, a cell shared by several
+        layers counted once (other layers are not counted)."""
+        return sum(r.params for r in self.rows) - self.shared_params
 
     def _cells(self):
         return [
@@ -62,14 +68,20 @@ class Description:
             for r in self.rows
         ]
 
-    def __repr__(self) -> str:
+    def _foot(self) -> str:
         foot = f"recurrent parameters: {self.total_params:,}"
+        if self.shared_params:
+            foot += f" (cells shared by several layers counted once: -{self.shared_params:,})"
+        return foot
+
+    def __repr__(self) -> str:
+        foot = self._foot()
         return f"{self.title}\n{text_table(self.HEADERS, self._cells())}\n{foot}"
 
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
-        cap = f"{self.title} (recurrent parameters: {self.total_params:,})"
+        cap = f"{self.title} ({self._foot()})"
         return html_table(self.HEADERS, self._cells(), caption=cap)
 
 
@@ -124,4 +136,11 @@ def describe(model_or_layer) -> Description:
     from . import _keras
 
     layers = _keras.recurrent_layers(model_or_layer)
-    return Description(_keras.label_of(model_or_layer), [_row(layer) for layer in layers])
+    seen, shared = set(), 0
+    for layer in layers:
+        cells = {id(c): c for c in _keras.leaf_cells(layer)}  # a tied stack: once
+        for key, cell in cells.items():
+            if key in seen:
+                shared += sum(int(np.prod(w.shape)) for w in cell.weights)
+            seen.add(key)
+    return Description(_keras.label_of(model_or_layer), [_row(layer) for layer in layers], shared)

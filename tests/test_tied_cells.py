@@ -64,3 +64,13 @@ def test_from_torch_refuses_different_levels_for_a_tied_cell(keras, cell):
     assert "weight_hh_l0 vs weight_hh_l1" in message
     for w, b in zip(layer.weights, before):  # nothing was half loaded
         np.testing.assert_array_equal(np.asarray(w), b)
+
+
+def test_a_cell_shared_by_two_layers_is_counted_once_in_the_total(keras):
+    L = keras.layers
+    cell = L.SimpleRNNCell(4)
+    model = keras.Sequential([keras.Input((5, 4)), L.RNN(cell, return_sequences=True), L.RNN(cell)])
+    description = rg.describe(model)
+    assert [r.params for r in description.rows] == [36, 36]  # each layer has them
+    assert description.total_params == model.count_params() == 36
+    assert "counted once" in repr(description)
