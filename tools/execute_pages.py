@@ -125,7 +125,7 @@ class SafeKernelManager(AsyncKernelManager):
                 file=sys.stderr,
                 flush=True,
             )
-            type(self).restarts += 1
+            SafeKernelManager.restarts += 1  # one count per process, subclasses too
             await self._forget_kernel()
 
     async def _dead_before_ready(self) -> int | None:
