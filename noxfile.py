@@ -80,8 +80,8 @@ def docs(session: nox.Session) -> None:
     # the build must be strict: a failing cell, a warning, a broken reference fail it
     env["RNNGUIDE_SITE_BUILT"] = "1"
     session.run(
-        "pytest", "-p", "no:cacheprovider", "tests/test_docs_strict.py", "tests/test_colab.py",
-        env=env,
+        "pytest", "-p", "no:cacheprovider", "tests/test_docs_strict.py",
+        "tests/test_kernel_start.py", "tests/test_colab.py", env=env,
     )  # fmt: skip
 
 

@@ -19,3 +19,8 @@ CELL_TIMEOUT = 180
 CACHE_PATH = DOCS / "_build" / ".jupyter_cache"
 #: where the site is written
 HTML_DIR = DOCS / "_build" / "html"
+#: seconds a page's kernel may take to answer its first request: it imports
+#: TensorFlow first (docs/_ext/kernel_startup.py), which is slow on a busy machine
+KERNEL_START_TIMEOUT = 120
+#: starts of a kernel that dies before answering, in all (tools/execute_pages.py)
+KERNEL_START_TRIES = 3
