@@ -598,7 +598,10 @@ def compiled(layer, fn):
     if cache is None:
         cache = {}
         object.__setattr__(layer, _COMPILED, cache)  # not tracked by Keras
-    name = fn.__name__
+    try:  # a trace holds the configuration it saw: a changed attribute traces again
+        name = (fn.__name__, repr(layer.get_config()))
+    except Exception:  # a custom layer without a usable get_config
+        name = (fn.__name__, None)
     if cache.get(name) is False:  # could not be traced before
         return fn
     if name not in cache:

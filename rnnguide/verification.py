@@ -506,11 +506,6 @@ def _spec_and_label(layer, x, is_cell):
     return spec, spec.label
 
 
-def _steps_of(x, is_cell) -> int:
-    shape = np.shape(x)
-    return 1 if is_cell or len(shape) < 2 else int(shape[1])
-
-
 def verify(
     layer, x, initial_state=None, mask=None, atol=None, rtol=None, *, gradients=False
 ) -> Report:

@@ -82,3 +82,8 @@ def test_ragged_input_to_verify_of_an_unbuilt_layer(keras):
 def test_ragged_mask(lstm):
     with pytest.raises(RNNGuideError, match="expected the mask as a rectangular array"):
         rg.reference_call(lstm, X, mask=[[True] * 5, [True] * 4])
+
+
+def test_ragged_input_to_verify_of_a_built_layer(lstm):
+    with pytest.raises(RNNGuideError, match="expected the input as a rectangular array"):
+        rg.verify(lstm, RAGGED)

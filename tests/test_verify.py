@@ -183,3 +183,16 @@ def test_keras_own_stateless_call_failing_under_jax_grad_is_named(keras):
     assert rg.verify(layer, x).ok
     with pytest.raises(UnsupportedError, match="Keras' own GRU 'gru.*stateless_call fails"):
         rg.verify(layer, x, gradients=True)
+
+
+def test_the_layer_runs_compiled_and_a_changed_attribute_is_traced_again(keras):
+    layer = keras.layers.GRU(3, return_sequences=True)
+    x = np.random.default_rng(1).normal(size=(2, 5, 4)).astype("float32")
+    assert rg.verify(layer, x).ok
+    if keras.backend.backend() == "tensorflow":  # kept on the layer, one trace per config
+        assert len(layer.__dict__["_rnnguide_compiled"]) == 1
+    layer.go_backwards = True  # a stale trace would still run forwards
+    report = rg.verify(layer, x)
+    assert report.ok, report
+    if keras.backend.backend() == "tensorflow":
+        assert len(layer.__dict__["_rnnguide_compiled"]) == 2
