@@ -648,11 +648,12 @@ def _as_float(arr):
     return arr.astype(np.float32) if arr is not None and arr.dtype.kind == "V" else arr
 
 
-def _capture(objects, records, symbolic):
+def _capture(objects, records, symbolic, on_record):
     """Wrap each object's ``call`` so that every call's inputs and outputs are
-    kept, in numpy. A call made inside another captured call (a cell run by its
-    RNN layer) is not recorded; a call on symbolic tensors (Keras building a
-    subclassed model, a ``tf.function``) is counted in ``symbolic`` only."""
+    kept, in numpy, and handed to ``on_record``. A call made inside another
+    captured call (a cell run by its RNN layer) is not recorded; a call on
+    symbolic tensors (Keras building a subclassed model, a ``tf.function``) is
+    counted in ``symbolic`` only."""
     from . import _keras
 
     originals, active = [], []
@@ -682,6 +683,7 @@ def _capture(objects, records, symbolic):
                 return out
             init = _keras.tree_map(lambda v: _as_float(_keras.to_numpy(v)), given)
             records.append(_Call(_obj, _as_float(seq), mask, init, states, training, out_np))
+            on_record(records[-1])
             return out
 
         originals.append((obj, original))
@@ -751,8 +753,21 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     layers = _keras.recurrent_layers(model, with_cells=True)
     records: list = []
     symbolic: dict = {}
+    specs: dict = {}  # read at a layer's first call, which builds it if needed
+
+    def check(call):  # in the worker thread, while the model runs on
+        if id(call.obj) not in specs:
+            specs[id(call.obj)] = _keras.spec_from(call.obj, allow_subclass=True)
+        return _verify_call(specs[id(call.obj)], call, atol, rtol)
+
+    checks: dict = {}
     saved = [s for layer in layers for s in _keras.snapshot_states(layer)]
-    originals = _capture(layers, records, symbolic)
+    originals = _capture(
+        layers,
+        records,
+        symbolic,
+        lambda call: checks.update({id(call): _worker().submit(check, call)}),
+    )
     try:
         model(x, training=False, **call_kwargs)
     except Exception as exc:
@@ -763,6 +778,7 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     finally:
         for layer, original in originals:
             _keras.uncapture(layer, original)
+        wait(list(checks.values()))
         _keras.restore_states(saved)
     called = {id(r.obj) for r in records}
     compiled = [o for o in layers if id(o) not in called and symbolic.get(id(o))]
@@ -773,8 +789,6 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             "function (tf.function, jax.jit): rnnguide cannot see the values there; "
             "call the model without compiling its call (or verify the layer itself)"
         )
-    # read after the call, which builds a model that had no Input
-    specs = {id(o): _keras.spec_from(o, allow_subclass=True) for o in layers if id(o) in called}
     report = ModelReport(
         _keras.label_of(model),
         not_called=[
@@ -786,8 +800,7 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     )
     first_called = list({id(r.obj): r.obj for r in records}.values())  # in call order
     for obj in first_called:
-        calls = [r for r in records if r.obj is obj]
-        checked = [_verify_call(specs[id(obj)], r, atol, rtol) for r in calls]
+        checked = [checks[id(r)].result() for r in records if r.obj is obj]
         report.sections.append(_section(obj.name, checked))
     return report
 
