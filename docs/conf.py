@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -33,12 +34,25 @@ extensions = [
     "short_refs",  # docstrings' :class:`Row` finds rnnguide.verification.Row (docs/_ext)
     "myst_nb",
     "sphinx.ext.autodoc",
+    "sphinx.ext.extlinks",
     "sphinx.ext.mathjax",
     "sphinx_copybutton",
 ]
 
 exclude_patterns = ["_build", "jupyter_execute", ".jupyter_cache", "**.ipynb_checkpoints"]
 source_suffix = {".md": "myst-nb", ".rst": "restructuredtext"}
+
+# -- links to the Keras source the pages describe -----------------------------------
+# {keras-src}`layers/rnn/lstm.py` links the file at the tag of the Keras this site
+# is built with (read from the installed distribution: importing keras here would
+# load TensorFlow); the downloaded notebooks turn it into a Markdown link
+KERAS_VERSION = importlib.metadata.version("keras")
+extlinks = {
+    "keras-src": (
+        f"https://github.com/keras-team/keras/blob/v{KERAS_VERSION}/keras/src/%s",
+        "keras/src/%s",
+    ),
+}
 
 # -- MyST and notebook execution ----------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]

@@ -79,6 +79,54 @@ def test_expected_errors_are_marked_and_explained():
     assert "Run all" not in clean.cells[0].source
 
 
+def fake_resolver(role, target):
+    pages = {"concepts/bptt": "Backpropagation through time", "compare/training": "Training"}
+    if role == "doc":
+        docname = target.removeprefix("../").removesuffix(".md")
+        docname = docname if "/" in docname else f"concepts/{docname}"
+        return (
+            (f"https://site.example/{docname}.html", pages[docname]) if docname in pages else None
+        )
+    if role == "ref" and target == "notation":
+        return "https://site.example/concepts/simple_rnn_cell.html#notation", "Notation"
+    if role == "keras-src":
+        return f"https://github.com/keras-team/keras/blob/v3/keras/src/{target}", target
+    return None
+
+
+def test_roles_become_markdown_links():
+    text = (
+        "See {doc}`bptt`, {doc}`the comparison <../compare/training>`, "
+        "{ref}`the notation table <notation>`, {ref}`notation`, "
+        "{keras-src}`layers/rnn/lstm.py`, [BPTT](bptt.md#gradients), "
+        "[Keras](https://keras.io/api/layers/recurrent_layers/lstm/) and {func}`print`."
+    )
+    out = colab_notebooks.markdown_links(text, fake_resolver)
+    assert out == (
+        "See [Backpropagation through time](https://site.example/concepts/bptt.html), "
+        "[the comparison](https://site.example/compare/training.html), "
+        "[the notation table](https://site.example/concepts/simple_rnn_cell.html#notation), "
+        "[Notation](https://site.example/concepts/simple_rnn_cell.html#notation), "
+        "[layers/rnn/lstm.py](https://github.com/keras-team/keras/blob/v3/keras/src/"
+        "layers/rnn/lstm.py), [BPTT](https://site.example/concepts/bptt.html#gradients), "
+        "[Keras](https://keras.io/api/layers/recurrent_layers/lstm/) and `print`."
+    )
+    assert not colab_notebooks.ROLE.search(out)
+
+
+def test_notebook_markdown_has_links_and_code_is_untouched():
+    md = nbformat.v4.new_markdown_cell("Next: {doc}`bptt`.")
+    code = nbformat.v4.new_code_cell('s = "{doc}`bptt`"')
+    nb = colab_notebooks.colab_notebook(page(md, code), REPO, REPO, resolve=fake_resolver)
+    assert nb.cells[2].source == (
+        "Next: [Backpropagation through time](https://site.example/concepts/bptt.html)."
+    )
+    assert nb.cells[3].source == 's = "{doc}`bptt`"'
+    # without a resolver a role still never shows raw: its text stays, as code
+    bare = colab_notebooks.colab_notebook(page(md), REPO, REPO)
+    assert bare.cells[2].source == "Next: `bptt`."
+
+
 def test_the_original_notebook_is_left_alone():
     original = page(nbformat.v4.new_code_cell("1"))
     before = json.dumps(original, sort_keys=True)
@@ -113,3 +161,26 @@ def test_every_notebook_page_links_to_its_colab_notebook():
         want = [c.source for c in executed.cells if c.cell_type == "code"]
         assert [s.removeprefix("# raises an exception on purpose\n") for s in code[1:]] == want
         assert "rnnguide-setup" in colab.cells[1].metadata["tags"]
+        # the theme's download button serves the same notebook: setup cell first
+        download = DOCS / "_build" / "html" / "_sources" / f"{name}.ipynb"
+        assert f"_sources/{name}.ipynb" in html
+        assert nbformat.read(download, as_version=4) == colab, name
+
+
+ROLE_LEFT = re.compile(r"\{(doc|ref|keras-src)\}`|\]\((?!https?:)[^)]*\.md[)#]")
+
+
+@built
+def test_notebooks_have_links_not_myst_roles():
+    # Jupyter and Colab render Markdown: a {doc}/{ref} role would show raw
+    pages, linked = executed_pages(), 0
+    for name in pages:
+        colab = nbformat.read(DOCS / "_build" / "colab" / f"{name}.ipynb", as_version=4)
+        source = DOCS / f"{name}.md"
+        had_roles = bool(ROLE_LEFT.search(source.read_text()))
+        for cell in colab.cells:
+            if cell.cell_type == "markdown":
+                assert not ROLE_LEFT.search(cell.source), (name, cell.source[:300])
+        text = "".join(c.source for c in colab.cells if c.cell_type == "markdown")
+        linked += had_roles and "](" in text
+    assert linked >= 10, linked
