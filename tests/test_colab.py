@@ -184,3 +184,17 @@ def test_notebooks_have_links_not_myst_roles():
         text = "".join(c.source for c in colab.cells if c.cell_type == "markdown")
         linked += had_roles and "](" in text
     assert linked >= 10, linked
+
+
+@built
+def test_notebooks_carry_the_outputs_of_the_build():
+    # "its outputs are from that run": every page prints something or shows a report,
+    # so each notebook has outputs, the same number of outputs as its HTML page has
+    for name in executed_pages():
+        colab = nbformat.read(DOCS / "_build" / "colab" / f"{name}.ipynb", as_version=4)
+        outputs = [o for c in colab.cells if c.cell_type == "code" for o in c.outputs]
+        assert outputs, f"{name}.ipynb has no outputs"
+        html = (DOCS / "_build" / "html" / f"{name}.html").read_text()
+        assert html.count('class="cell_output') <= sum(
+            1 for c in colab.cells if c.cell_type == "code" and c.outputs
+        ), name

@@ -178,6 +178,19 @@ def site_resolver(app, pagename: str) -> Resolver:
     return resolve
 
 
+def with_outputs(nb, cache_path):
+    """``nb`` with the outputs of its execution. MyST-NB (1.4) writes the notebook
+    it read to jupyter_execute/, which in cache mode (how this site renders: the
+    pages ran into the cache first) has no outputs: they are merged from the
+    cache here, so that the notebooks carry the outputs their note promises."""
+    from jupyter_cache import get_cache
+
+    try:
+        return get_cache(cache_path).merge_match_into_notebook(nb)[1]
+    except KeyError:  # not in the cache: executed in place (force mode), outputs kept
+        return nb
+
+
 def _find_button(buttons, text):
     for button in buttons:
         if button.get("text") == text:
@@ -194,7 +207,7 @@ def _on_page(app, pagename: str, templatename: str, context: dict[str, Any], doc
         return
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     nb = colab_notebook(
-        nbformat.read(executed, as_version=4),
+        with_outputs(nbformat.read(executed, as_version=4), app.config.nb_execution_cache_path),
         repo_url=app.config.html_theme_options["repository_url"],
         site_url=app.config.html_baseurl or app.config.html_theme_options["repository_url"],
         ref=_built_commit(),
