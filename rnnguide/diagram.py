@@ -613,7 +613,17 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
                 cls += " rgd-masked"
             cv.open(cls, step=t)
             cv.wire([(cx, y_row[tops[0]] - BH / 2), (cx, y_out + 10)])
-            cv.text(cx, y_out, _sub("h", t), raw=True)
+            if t in masked:
+                # a masked step repeats the output of the last step that ran
+                ran = [k for k in range(1, steps + 1) if k not in masked]
+                ran = [k for k in ran if (k > t if chain.backwards else k < t)]
+                prev = (min(ran) if chain.backwards else max(ran)) if ran else None
+                label = "= " + _sub("h", prev) if prev else "0"
+                if chain.half.zero_output_for_mask:
+                    label = "0"
+                cv.text(cx, y_out, label, raw=True)
+            else:
+                cv.text(cx, y_out, _sub("h", t), raw=True)
             cv.close()
     else:
         y_m = y_out + 36
