@@ -7,6 +7,7 @@ rnnguide a Keras object.
 
 from __future__ import annotations
 
+from .diagram import Diagram, diagram
 from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, expect_error
 from .kinds import KINDS, Kind, get_kind
 from .performance import CudnnCheck, compare_ms, cudnn_conditions, flops_per_step
@@ -59,6 +60,7 @@ __all__ = [
     "KINDS",
     "CudnnCheck",
     "Description",
+    "Diagram",
     "GateWeights",
     "Gradients",
     "Kind",
@@ -75,6 +77,7 @@ __all__ = [
     "count_params",
     "cudnn_conditions",
     "describe",
+    "diagram",
     "expect_error",
     "flops_per_step",
     "from_torch",

@@ -118,3 +118,27 @@ def test_second_search_field_fails(site):
     _insert(page, '<article class="bd-article">', field, before=False)
     problems = browser_check.run(site, None, only=["index.html"])
     assert any("2 search fields visible" in p for p in problems), problems
+
+
+def test_step_through_that_does_not_step_fails(site):
+    # the step-through's script is lost: nothing is drawn and the buttons do nothing
+    page = site / "concepts" / "simple_rnn_cell.html"
+    html, n = re.subn(r"<script>\s*\(function \(\) \{.*?\}\)\(\);\s*</script>", "",
+                      page.read_text(), flags=re.S)  # fmt: skip
+    assert n >= 1
+    page.write_text(html)
+    problems = browser_check.run(site, None, only=["concepts/simple_rnn_cell.html"])
+    assert any("step-through #0: no values shown" in p for p in problems), problems
+
+
+def test_diagram_that_does_not_scroll_fails(site):
+    # a wide picture whose box neither scrolls nor shrinks it: cut off on a phone
+    page = site / "concepts" / "lstm.html"
+    style = (
+        "<style>div.rgd-figure { overflow: hidden !important; }"
+        " div.rgd-figure svg { min-width: 900px !important; }</style>"
+    )
+    _insert(page, "</head>", style)
+    problems = browser_check.run(site, None, only=["concepts/lstm.html"])
+    phone = [p for p in problems if "(phone" in p]
+    assert any("diagram #0" in p and "not scrollable" in p for p in phone), problems

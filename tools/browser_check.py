@@ -6,7 +6,9 @@ plot is present and non-empty, no output is stderr or a TensorFlow/absl/oneDNN
 log line, and the copy button copies its cell's code. At a desktop (1280 px)
 and a phone (390 px) width: the page never scrolls sideways, code cells fit
 their box on the desktop and scroll inside it on the phone, display equations
-fit or scroll inside their box, and exactly one search field is visible.
+fit or scroll inside their box, every rg.diagram picture and step-through has a
+size and fits or scrolls inside its own box, and exactly one search field is
+visible. Every step-through is clicked: its values must change.
 Then: the search page finds the GRU page for ``reset_after`` and the stacking
 page for ``StackedRNNCells``; screenshots of the landing, LSTM and training
 pages at desktop and phone widths go to --screenshots.
@@ -42,6 +44,9 @@ SEARCHES = {"reset_after": "concepts/gru.html", "StackedRNNCells": "concepts/sta
 SCREENSHOT_PAGES = {
     "index": "index.html",
     "lstm": "concepts/lstm.html",
+    "simple_rnn_cell": "concepts/simple_rnn_cell.html",
+    "gru": "concepts/gru.html",
+    "bidirectional": "concepts/bidirectional.html",
     "training": "compare/training.html",
 }
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
@@ -154,6 +159,23 @@ async (phone) => {
       problems.push(`equation spills out of the text column (${Math.round(box.width)} px in ${column} px)`);
     }
   });
+  // rg.diagram pictures and step-throughs: a size, and wide ones scroll in their own box
+  document.querySelectorAll('div.rgd-figure, div.rgd-steps').forEach((box, i) => {
+    const r = box.getBoundingClientRect();
+    const what = `diagram #${i} (${box.getAttribute('aria-label') || ''})`.slice(0, 90);
+    const inner = box.querySelector('svg, table');
+    if (!r.width || !r.height || (inner && !inner.getBoundingClientRect().height)) {
+      problems.push(`${what} has no size`);
+      return;
+    }
+    const column = box.parentElement.clientWidth;
+    if (r.width > column + 1 || r.left < -1 || r.right > W + 1) {
+      problems.push(`${what} spills out of the text column (${Math.round(r.width)} px in ${column} px)`);
+    }
+    if (box.scrollWidth > box.clientWidth + 1 && !scrolls(box)) {
+      problems.push(`${what} cut off, not scrollable (${box.scrollWidth} > ${box.clientWidth} px)`);
+    }
+  });
   const visible = el => {
     const r = el.getBoundingClientRect();
     const cs = getComputedStyle(el);
@@ -205,6 +227,7 @@ def check_page(context, base: str, rel: str) -> list[str]:
     page.goto(base + rel, wait_until="load")
     page.wait_for_load_state("networkidle")
     problems += page.evaluate(CHECK_PAGE_JS)
+    problems += check_steps(page)
     button = page.locator("button.copybtn").first
     if button.count():
         cell = page.locator("div.cell_input pre, div.highlight pre").first
@@ -215,6 +238,33 @@ def check_page(context, base: str, rel: str) -> list[str]:
         if copied != expected:
             problems.append(f"copy button copied {copied[:60]!r}, expected {expected[:60]!r}")
     page.close()
+    return problems
+
+
+STEPS_JS = r"""
+(box) => [box.getAttribute('data-t'), [...box.querySelectorAll('td')].map(td => td.textContent).join(' ')]
+"""
+
+
+def check_steps(page) -> list[str]:
+    """Every step-through draws its values, and the next button changes them."""
+    problems = []
+    for i, box in enumerate(page.locator("div.rgd-steps").all()):
+        box.scroll_into_view_if_needed()
+        t0, before = box.evaluate(STEPS_JS)
+        if not t0 or not before.strip():
+            problems.append(f"step-through #{i}: no values shown (its script did not run)")
+            continue
+        box.locator("button.rgd-next").click()
+        t1, after = box.evaluate(STEPS_JS)
+        if t1 == t0 or after == before:
+            problems.append(f"step-through #{i}: clicking next did not change t or the values")
+        box.focus()
+        page.keyboard.press("End")
+        t_end, _ = box.evaluate(STEPS_JS)
+        steps = box.locator("input[type=range]").get_attribute("max")
+        if t_end != steps:
+            problems.append(f"step-through #{i}: the End key went to t={t_end}, not {steps}")
     return problems
 
 

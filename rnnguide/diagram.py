@@ -1,0 +1,1109 @@
+"""Pictures of recurrent layers, drawn from the same spec ``verify`` checks.
+
+``diagram(obj, view=...)`` returns a :class:`Diagram`: SVG text written here
+(no Graphviz, no new dependency), shown inline by notebooks and saved with
+``.save(path)``. Three views:
+
+- ``"unrolled"``: the chain over the timesteps, ``x_t`` in, ``h_0`` in, ``h_t``
+  out; the tensors the layer returns are highlighted and labelled with the
+  shapes :func:`rnnguide.output_shapes` computes for the same configuration;
+  ``go_backwards``, Bidirectional (two chains and the merge), stacked cells
+  (one row per cell, each with its states) and masks (greyed steps, the state
+  carried across) are drawn as Keras runs them.
+- ``"cell"``: one step inside the cell, with rnnguide's gate letters (LSTM
+  ``i, f, g, o``; GRU ``z, r, g``) and the Keras weight blocks under it,
+  ``kernel (features, 4*units)`` split ``i | f | c | o``.
+- ``"steps"`` (a Keras layer and an input ``x``): a step-through of the real
+  computation, from :func:`rnnguide.gates`: HTML, CSS and a little JavaScript,
+  self-contained, usable with the keyboard.
+
+Every colour is ``currentColor`` or a CSS variable on the ``rgd`` class, so a
+picture follows the page's light or dark theme (``docs/_static/rnnguide.css``).
+A kind name needs no TensorFlow: this module imports neither Keras nor numpy
+until a Keras object or an input array is handed to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import RNNGuideError, RNNGuideTypeError
+from .shapes import shapes_of, state_shapes
+from .spec import (
+    BidirectionalSpec,
+    CellSpec,
+    RNNSpec,
+    cells_of,
+    halves,
+    is_keras,
+    resolve,
+    with_input_dim,
+)
+
+__all__ = ["VIEWS", "Diagram", "diagram"]
+
+VIEWS = ("unrolled", "cell", "steps")
+#: at most this many steps are drawn; longer sequences get an ellipsis
+MAX_STEPS = 6
+
+STYLE = (
+    ".rgd{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:12px;"
+    "--rgd-out:#d9480f;--rgd-c:#2b8a3e;--rgd-gate:#1971c2;--rgd-bw:#9c36b5}"
+    "body[data-jp-theme-light='false'] .rgd,html[data-theme='dark'] .rgd{"
+    "--rgd-out:#ff922b;--rgd-c:#69db7c;--rgd-gate:#74c0fc;--rgd-bw:#e599f7}"
+    ".rgd text{fill:currentColor;stroke:none}"
+    ".rgd .rgd-box{fill:currentColor;fill-opacity:.06;stroke:currentColor;stroke-width:1.3}"
+    ".rgd .rgd-frame{fill:currentColor;fill-opacity:.03;stroke:currentColor;"
+    "stroke-opacity:.5;stroke-dasharray:4 3}"
+    ".rgd .rgd-wire{fill:none;stroke:currentColor;stroke-width:1.4}"
+    ".rgd .rgd-head{fill:currentColor;stroke:none}"
+    ".rgd .rgd-node{fill:none;stroke:currentColor;stroke-width:1.3}"
+    ".rgd .rgd-small{font-size:10px;opacity:.8}"
+    ".rgd .rgd-title{font-size:13px;font-weight:600}"
+    ".rgd .rgd-bold{font-weight:700}"
+    ".rgd .rgd-returned{color:var(--rgd-out)}"
+    ".rgd .rgd-returned .rgd-box{fill-opacity:.14;stroke-width:2}"
+    ".rgd .rgd-returned .rgd-wire{stroke-width:2.2}"
+    ".rgd .rgd-dropped{opacity:.45}"
+    ".rgd .rgd-masked{opacity:.4}"
+    ".rgd .rgd-masked .rgd-box{stroke-dasharray:4 3}"
+    ".rgd .rgd-c{color:var(--rgd-c)}"
+    ".rgd .rgd-gate{color:var(--rgd-gate)}"
+    ".rgd .rgd-gate .rgd-box{fill-opacity:.14}"
+    ".rgd .rgd-backward{color:var(--rgd-bw)}"
+)
+
+STEPS_STYLE = (
+    ".rgd-steps{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+    "font-size:13px;border:1px solid rgba(128,128,128,.45);border-radius:6px;padding:8px;"
+    "max-width:100%;overflow-x:auto;box-sizing:border-box}"
+    ".rgd-steps:focus-visible{outline:2px solid rgba(25,113,194,.8)}"
+    ".rgd-steps .rgd-controls{display:flex;flex-wrap:wrap;gap:6px;align-items:center;"
+    "margin-bottom:6px}"
+    ".rgd-steps button{font:inherit;color:inherit;background:rgba(128,128,128,.12);"
+    "border:1px solid rgba(128,128,128,.5);border-radius:4px;padding:2px 10px;cursor:pointer}"
+    ".rgd-steps input[type=range]{flex:1 1 120px;min-width:100px}"
+    ".rgd-steps table{border-collapse:collapse;margin:4px 0 8px;font-variant-numeric:tabular-nums}"
+    ".rgd-steps th,.rgd-steps td{border:1px solid rgba(128,128,128,.35);padding:2px 6px;"
+    "text-align:right;white-space:nowrap}"
+    ".rgd-steps th{text-align:left;font-weight:600}"
+    ".rgd-steps caption{text-align:left;font-weight:600;caption-side:top}"
+    ".rgd-steps .rgd-note{font-size:12px;opacity:.8}"
+)
+
+_ids = itertools.count(1)
+
+
+def _esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _fmt_shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+@dataclass
+class Diagram:
+    """A picture made by :func:`diagram`.
+
+    ``svg`` is the SVG text (with a viewBox; ``None`` for a step-through),
+    ``html`` what notebooks show: the picture in a box that scrolls sideways
+    when it is wider than the page (a step-through: its controls and tables).
+    """
+
+    svg: str | None
+    html: str
+    view: str
+    title: str = ""
+
+    def _repr_svg_(self):
+        return self.svg
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return f"<Diagram {self.view}: {self.title}>"
+
+    def save(self, path) -> Path:
+        """Write the SVG (``.svg``) or the HTML (``.html``) to ``path``."""
+        path = Path(path)
+        if path.suffix.lower() in (".html", ".htm"):
+            text = f"<!doctype html><meta charset='utf-8'><title>{_esc(self.title)}</title>"
+            text += self.html
+        elif self.svg is None:
+            raise RNNGuideError(
+                f"expected a .html path for a step-through (it is HTML, not SVG), got {path.name!r}"
+            )
+        else:
+            text = '<?xml version="1.0" encoding="UTF-8"?>\n' + self.svg
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+# --------------------------------------------------------------------------- canvas
+
+
+class _Canvas:
+    """SVG elements with their extent tracked, so the viewBox fits them."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.width = 0.0
+        self.height = 0.0
+
+    def _grow(self, x, y):
+        self.width = max(self.width, x)
+        self.height = max(self.height, y)
+
+    def open(self, cls: str = "", **data):
+        attrs = f' class="{cls}"' if cls else ""
+        attrs += "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
+        self.parts.append(f"<g{attrs}>")
+
+    def close(self):
+        self.parts.append("</g>")
+
+    def rect(self, x, y, w, h, cls="rgd-box", rx=5):
+        self._grow(x + w, y + h)
+        self.parts.append(
+            f'<rect class="{cls}" x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="{rx:g}"/>'
+        )
+
+    def circle(self, x, y, r, cls="rgd-node"):
+        self._grow(x + r, y + r)
+        self.parts.append(f'<circle class="{cls}" cx="{x:g}" cy="{y:g}" r="{r:g}"/>')
+
+    def op(self, x, y, symbol):
+        """A pointwise operation node (x, +, 1-) on a wire."""
+        self.circle(x, y, 9)
+        self.text(x, y + 4, symbol, "rgd-bold")
+
+    def text(self, x, y, content, cls="", anchor="middle", raw=False, **data):
+        """Text at (x, y); ``raw`` content may hold tspans (subscripts)."""
+        body = content if raw else html.escape(str(content), quote=False)
+        n = len(_plain(body))
+        left = {"middle": x - 3.5 * n, "end": x - 7 * n}.get(anchor, x)
+        self._grow(left + 7 * n, y + 4)
+        attrs = f' class="{cls}"' if cls else ""
+        attrs += "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
+        self.parts.append(f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"{attrs}>{body}</text>')
+
+    def wire(self, points, cls="", arrow=True, dashed=False):
+        self._grow(max(p[0] for p in points), max(p[1] for p in points))
+        pts = " ".join(f"{x:g},{y:g}" for x, y in points)
+        dash = ' stroke-dasharray="5 4"' if dashed else ""
+        self.parts.append(f'<polyline class="rgd-wire {cls}" points="{pts}"{dash}/>')
+        if arrow:
+            (x0, y0), (x1, y1) = points[-2], points[-1]
+            a = math.atan2(y1 - y0, x1 - x0)
+            s = 7
+            head = [
+                (x1, y1),
+                (x1 - s * math.cos(a - 0.45), y1 - s * math.sin(a - 0.45)),
+                (x1 - s * math.cos(a + 0.45), y1 - s * math.sin(a + 0.45)),
+            ]
+            hp = " ".join(f"{x:.1f},{y:.1f}" for x, y in head)
+            self.parts.append(f'<polygon class="rgd-head {cls}" points="{hp}"/>')
+
+    def svg(self, title: str, pad: float = 10) -> str:
+        w, h = math.ceil(self.width + pad), math.ceil(self.height + pad)
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="rgd" viewBox="0 0 {w} {h}" '
+            f'width="{w}" height="{h}" role="img">'
+            f"<title>{_esc(title)}</title><style>{STYLE}</style>" + "".join(self.parts) + "</svg>"
+        )
+
+
+def _plain(body: str) -> str:
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", body))
+
+
+def _sub(name, index) -> str:
+    """``h`` with subscript ``t-1``, as SVG tspans (the baseline restored after)."""
+    name, index = (html.escape(str(v), quote=False) for v in (name, index))
+    return f'{name}<tspan dy="4" font-size="9">{index}</tspan><tspan dy="-4"></tspan>'
+
+
+def _wrap(svg: str, title: str) -> str:
+    """The picture in a box of its own that scrolls sideways on a narrow page."""
+    w = int(svg.split('width="', 1)[1].split('"', 1)[0])
+    shrink = max(1, int(w * 0.7))
+    svg = svg.replace(
+        'role="img">',
+        f'role="img" style="width:{w}px;max-width:100%;min-width:{min(shrink, w)}px;'
+        'height:auto;display:block">',
+        1,
+    )
+    return (
+        f'<div class="rgd-figure" style="max-width:100%;overflow-x:auto;overflow-y:hidden" '
+        f'aria-label="{_esc(title)}">{svg}</div>'
+    )
+
+
+def _diagram(canvas: _Canvas, view: str, title: str) -> Diagram:
+    svg = canvas.svg(title)
+    return Diagram(svg, _wrap(svg, title), view, title)
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def _as_sequence(spec):
+    """A cell (or bare StackedRNNCells) as ``RNN(cell)`` runs it over a sequence."""
+    if isinstance(spec, CellSpec):
+        return RNNSpec(cells=[spec], class_name=f"RNN({spec.class_name})", wrapper=True)
+    if isinstance(spec, RNNSpec) and spec.step:
+        return replace(spec, step=False, class_name=f"RNN({spec.class_name})", wrapper=True)
+    return spec
+
+
+def _input_shape(input_shape, spec):
+    if input_shape is None:
+        return (None, None, spec.input_dim)
+    shape = tuple(input_shape)
+    if len(shape) == 2:  # a cell's (batch, features): one step, drawn over a sequence
+        shape = (shape[0], None, shape[1])
+    if len(shape) != 3:
+        raise RNNGuideError(
+            f"expected input_shape=(batch, timesteps, features), got {_fmt_shape(shape)}"
+        )
+    return shape
+
+
+def _targets(obj, config, x):
+    """``[(title, spec, input_shape)]``: one entry per recurrent layer drawn."""
+    if is_keras(obj):
+        if config:
+            raise RNNGuideError(
+                f"got a Keras object and also {', '.join(sorted(config))}: the layer's own "
+                "config is used, so pass the layer alone (or a kind name with its sizes)"
+            )
+        from . import _keras
+
+        if _keras.is_model(obj):
+            layers = _keras.recurrent_layers(obj)
+        else:
+            layers = [obj]
+        out = []
+        for layer in layers:
+            spec = resolve(layer)
+            shape = tuple(x.shape) if x is not None and len(layers) == 1 else None
+            shape = shape or _keras.input_shape_of(layer)
+            if shape is not None:
+                with_input_dim(spec, shape[-1])
+            out.append((f"{spec.label}", spec, shape))
+        return out
+    if isinstance(obj, (str, list, tuple)):
+        config = dict(config)
+        units = config.pop("units", None)
+        input_dim = config.pop("input_dim", None)
+        input_shape = config.pop("input_shape", None)
+        if input_shape is None and x is not None:
+            input_shape = tuple(x.shape)
+        spec = resolve(obj, units, input_dim, **config)
+        if input_shape is not None:
+            with_input_dim(spec, tuple(input_shape)[-1])
+        return [(_config_title(obj, units, spec), spec, input_shape)]
+    raise RNNGuideTypeError(
+        "expected a kind name ('SimpleRNN', 'LSTM', 'GRU', or a list of cell kinds), a Keras "
+        f"recurrent layer or cell, or a model, got {type(obj).__name__}"
+    )
+
+
+def _config_title(obj, units, spec) -> str:
+    if isinstance(obj, (list, tuple)):
+        return f"RNN(StackedRNNCells([{', '.join(map(str, obj))}]), units={list(units)})"
+    if isinstance(spec, BidirectionalSpec):
+        return f"Bidirectional({obj}({units}), merge_mode={spec.merge_mode!r})"
+    return f"{obj}({units})"
+
+
+def diagram(obj, *, view="unrolled", timesteps=None, x=None, mask=None, **config) -> Diagram:
+    """A picture of a recurrent layer, drawn from the spec :func:`verify` checks.
+
+    ``obj`` is a kind name with the configuration :func:`output_shapes` takes
+    (``units``, ``input_shape``, ``return_sequences``, ``return_state``,
+    ``go_backwards``, ``bidirectional``, ``merge_mode``, ``reset_after``, a list
+    of cell kinds for stacked cells ...), a Keras layer or cell, or a model (its
+    recurrent layers, in order). ``view`` is ``"unrolled"`` (the chain over
+    ``timesteps``, returned tensors highlighted with their shapes), ``"cell"``
+    (one step inside: gates and weight blocks) or ``"steps"`` (a step-through
+    of a Keras layer on the input ``x``, values from :func:`gates`). ``mask``
+    (per-step booleans, or a (batch, timesteps) array: its first row is drawn)
+    greys the masked steps. A kind name imports no TensorFlow.
+
+    >>> d = diagram("LSTM", units=7, input_shape=(None, 3, 5), return_sequences=True)
+    >>> d.svg.startswith("<svg") and "(None, 3, 7)" in d.svg
+    True
+    >>> "kernel (5, 28)" in diagram("LSTM", units=7, input_dim=5, view="cell").svg
+    True
+    >>> diagram("GRU", units=3, view="side")
+    Traceback (most recent call last):
+    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell' or 'steps', got 'side'
+    """
+    if view not in VIEWS:
+        raise RNNGuideError(f"expected view='unrolled', 'cell' or 'steps', got {view!r}")
+    if view == "steps":
+        if x is None:
+            raise RNNGuideError(
+                "expected x=..., an input (batch, timesteps, features), for view='steps', got none"
+            )
+        if not is_keras(obj):
+            raise RNNGuideError(
+                "expected a Keras layer or cell for view='steps' (it runs the layer's "
+                f"equations on its weights), got {type(obj).__name__} {obj!r}"
+            )
+        if config or timesteps is not None:
+            given = sorted(config) + ["timesteps"] * (timesteps is not None)
+            raise RNNGuideError(
+                f"expected only x= and mask= with view='steps', got {', '.join(given)}"
+            )
+        return _steps(obj, x, mask)
+    if timesteps is not None and (
+        isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1
+    ):
+        raise RNNGuideTypeError(f"expected timesteps to be a positive integer, got {timesteps!r}")
+    targets = _targets(obj, config, x)
+    if view == "cell":
+        return _stack_panels([_cell_panel(t, s) for t, s, _ in targets], "cell")
+    panels = []
+    for title, spec, shape in targets:
+        panels.append(_unrolled(title, spec, shape, timesteps, mask))
+    return _stack_panels(panels, "unrolled")
+
+
+def _stack_panels(panels, view) -> Diagram:
+    """Panels (title, canvas) one below the other in one SVG."""
+    if len(panels) == 1:
+        title, canvas = panels[0]
+        return _diagram(canvas, view, title)
+    out = _Canvas()
+    y = 0.0
+    for _title, canvas in panels:
+        out.parts.append(f'<g transform="translate(0,{y:g})">' + "".join(canvas.parts) + "</g>")
+        out._grow(canvas.width, y + canvas.height)
+        y += canvas.height + 24
+    return _diagram(out, view, " / ".join(t for t, _ in panels))
+
+
+# --------------------------------------------------------------------------- unrolled
+
+
+def _mask_steps(mask, steps):
+    if mask is None:
+        return None
+    if hasattr(mask, "tolist"):
+        mask = mask.tolist()
+    mask = list(mask)
+    if mask and isinstance(mask[0], (list, tuple)):
+        mask = list(mask[0])  # a (batch, timesteps) mask: the first sequence
+    if any(not isinstance(m, (bool, int)) or m not in (0, 1) for m in mask):
+        raise RNNGuideError(f"expected a mask of booleans, got {mask!r}")
+    if steps is not None and len(mask) != steps:
+        raise RNNGuideError(f"expected a mask of {steps} steps (the timesteps), got {len(mask)}")
+    return [bool(m) for m in mask]
+
+
+def _shown(steps: int):
+    """The step numbers drawn (1-based), ``None`` standing for an ellipsis."""
+    if steps <= MAX_STEPS:
+        return list(range(1, steps + 1))
+    return [1, 2, 3, None, steps - 1, steps]
+
+
+@dataclass
+class _Chain:
+    """One row of cells over the timesteps."""
+
+    cell: CellSpec
+    half: RNNSpec
+    title: str
+    backwards: bool
+    index: int  # the cell's index in its stack
+    css: str = ""
+
+
+CW, BW, BH, RS = 96, 60, 40, 92  # column width, box width and height, row spacing
+LEFT, RIGHT = 150, 150
+
+
+def _unrolled(title, spec, input_shape, timesteps, mask):
+    spec = _as_sequence(spec)
+    shape = _input_shape(input_shape, spec)
+    if timesteps is not None and shape[1] is not None and shape[1] != timesteps:
+        raise RNNGuideError(
+            f"expected timesteps={shape[1]} (the input shape's), got timesteps={timesteps}"
+        )
+    mask_list = _mask_steps(mask, timesteps or shape[1])
+    steps = timesteps or shape[1] or (len(mask_list) if mask_list else None)
+    symbolic = steps is None
+    steps = steps or 4
+    shown = _shown(steps) if not symbolic else [1, 2, None, "T"]
+    outs = shapes_of(spec, shape)
+    bidir = isinstance(spec, BidirectionalSpec)
+    chains = []
+    for h_i, half in enumerate(halves(spec)):
+        for i, cell in enumerate(half.cells):
+            name = "forward" if bidir and h_i == 0 else "backward" if bidir else ""
+            label = cell.class_name.replace("Cell", "")
+            if half.stacked:
+                label = f"cell {i}: {label}"
+            chains.append(
+                _Chain(
+                    cell,
+                    half,
+                    f"{name} {label}".strip(),
+                    half.go_backwards,
+                    i,
+                    "rgd-backward" if bidir and h_i == 1 else "",
+                )
+            )
+    # the returned tensors and their shapes, in the layer's order
+    flat = outs if isinstance(outs, list) else [outs]
+    n_out = 2 if bidir and spec.merge_mode is None else 1
+    out_shapes = flat[:n_out]
+    state_list = flat[n_out:]
+    returns_state = bool(state_list)
+    per_chain_states = []
+    if returns_state:
+        k = 0
+        for half in halves(spec):
+            n = len(half.cells) if half.stacked else half.cells[0].n_states
+            got = state_list[k : k + n]
+            k += n
+            per_chain_states += got if half.stacked else [got]
+    else:
+        for half in halves(spec):
+            sh = state_shapes(half, shape[0])
+            per_chain_states += sh if half.stacked else [sh]
+
+    cv = _Canvas()
+    n_rows = len(chains)
+    merge_row = bidir
+    top = 50 + (46 if merge_row else 0)  # room for the outputs (and the merge)
+    y_row = [top + 40 + (n_rows - 1 - r) * RS for r in range(n_rows)]  # row 0 at the bottom
+    y_x = y_row[0] + BH / 2 + 50
+    col_x = [LEFT + CW * j + CW / 2 for j in range(len(shown))]
+    x_end = LEFT + CW * len(shown)
+    # title and input
+    direction = "" if not spec_go_backwards(spec) else ", go_backwards=True"
+    cv.text(
+        LEFT - 140,
+        16,
+        f"{title}{direction}: output {_fmt_shape(out_shapes[0])}",
+        "rgd-title",
+        "start",
+    )
+    cv.text(LEFT - 140, y_x + 4, f"x {_fmt_shape(shape)}", "rgd-small", "start")
+    masked = set()
+    if mask_list is not None:
+        masked = {t for t in range(1, steps + 1) if not mask_list[t - 1]}
+    for j, t in enumerate(shown):
+        cx = col_x[j]
+        if t is None:
+            cv.text(cx, y_x + 4, "…", "rgd-bold")
+            continue
+        cls = "rgd-masked" if t in masked else ""
+        cv.open(cls, step=t)
+        cv.text(cx, y_x + 4, _sub("x", t), raw=True)
+        if t in masked:
+            cv.text(cx, y_x + 18, "masked", "rgd-small")
+        cv.close()
+
+    def last_col(chain):
+        return 0 if chain.backwards else len(shown) - 1
+
+    for r, chain in enumerate(chains):
+        y = y_row[r]
+        lstm = chain.cell.kind.name == "LSTM"
+        cv.open(chain.css, chain=r)
+        cv.text(LEFT - 140, y - BH / 2 - 6, chain.title, "rgd-small", "start")
+        # initial state, then the state wires between the steps
+        states = chain.cell.kind.states  # ("h",) or ("h", "c")
+        offsets = {"h": 8, "c": -10} if lstm else {"h": 0}
+        start_x = LEFT - 10 if not chain.backwards else x_end + 10
+        for s in states:
+            sy = y + offsets[s]
+            cls = "rgd-c" if s == "c" else ""
+            if not chain.backwards:
+                cv.text(start_x - 32, sy + 4, _sub(s, 0), cls, "middle", raw=True)
+            else:
+                cv.text(start_x + 32, sy + 4, _sub(s, 0), cls, "middle", raw=True)
+        order = list(range(len(shown)))
+        if chain.backwards:
+            order = order[::-1]
+        prev_x = start_x
+        for j in order:
+            cx, t = col_x[j], shown[j]
+            entry = cx - BW / 2 if not chain.backwards else cx + BW / 2
+            for s in states:
+                sy = y + offsets[s]
+                cls = "rgd-c" if s == "c" else ""
+                cv.wire([(prev_x, sy), (entry, sy)], cls, arrow=t is not None, dashed=t is None)
+            prev_x = cx + BW / 2 if not chain.backwards else cx - BW / 2
+            if t is None:
+                prev_x = cx + 14 if not chain.backwards else cx - 14
+                cv.text(cx, y + 4, "…", "rgd-bold")
+                continue
+            is_masked = t in masked
+            cv.open("rgd-masked" if is_masked else "", step=t)
+            cv.rect(cx - BW / 2, y - BH / 2, BW, BH)
+            kind = chain.cell.kind.name
+            cv.text(cx, y + 4, "RNN" if kind == "SimpleRNN" else kind, "rgd-bold")
+            cv.close()
+            if is_masked:
+                # the state is carried across: drawn straight through the step
+                for s in states:
+                    sy = y + offsets[s]
+                    cv.wire([(cx - BW / 2, sy), (cx + BW / 2, sy)], "rgd-c" * (s == "c"), False)
+            # the input from below: x_t for the first cell, the cell below's h_t
+            if chain.index == 0:
+                if r == 0:
+                    cv.wire([(cx, y_x - 12), (cx, y + BH / 2)])
+                else:  # the backward half of a Bidirectional reads x_t too
+                    ox = cx + BW / 2 + 8
+                    cv.wire([(cx + 4, y_x - 12), (ox, y_x - 24), (ox, y + BH / 2 + 8),
+                             (cx + BW / 4, y + BH / 2)], chain.css)  # fmt: skip
+            else:
+                cv.wire([(cx, y + RS - BH / 2), (cx, y + BH / 2)])
+        # the final states, at the end of the chain
+        end_x = prev_x
+        st_shapes = per_chain_states[r]
+        for s_i, s in enumerate(states):
+            sy = y + offsets[s]
+            cls = ("rgd-c " if s == "c" else "") + ("rgd-returned" if returns_state else "")
+            tx = end_x + 12 if not chain.backwards else end_x - 12
+            label_x = tx + 4 if not chain.backwards else tx - 4
+            anchor = "start" if not chain.backwards else "end"
+            # the states Keras returns are in the order h, c
+            shp = _fmt_shape(st_shapes[s_i])
+            cv.open(cls.strip() or "rgd-dropped")
+            cv.wire([(end_x, sy), (tx, sy)], arrow=True)
+            idx = "T"
+            lab = f"{_sub(s, idx)} {_esc(shp)}" if returns_state else _sub(s, idx)
+            if returns_state:
+                cv.text(label_x, sy + 4, lab, "", anchor, raw=True, shape=shp)
+            else:
+                cv.text(label_x, sy + 4, lab, "", anchor, raw=True)
+            cv.close()
+        cv.close()
+
+    # outputs: from the top cell of each half (and the merge for Bidirectional)
+    ret_seq = spec.return_sequences
+    y_out = 36
+    tops = [r for r, c in enumerate(chains) if c.index == len(c.half.cells) - 1]
+    real_cols = [j for j, t in enumerate(shown) if t is not None]
+    if not bidir:
+        chain = chains[tops[0]]
+        last = last_col(chain)
+        for j in real_cols:
+            cx, t = col_x[j], shown[j]
+            returned = ret_seq or j == last
+            cls = "rgd-returned" if returned else "rgd-dropped"
+            if t in masked:
+                cls += " rgd-masked"
+            cv.open(cls, step=t)
+            cv.wire([(cx, y_row[tops[0]] - BH / 2), (cx, y_out + 10)])
+            if t in masked:
+                # a masked step repeats the output of the last step that ran
+                ran = [k for k in range(1, steps + 1) if k not in masked]
+                ran = [k for k in ran if (k > t if chain.backwards else k < t)]
+                prev = (min(ran) if chain.backwards else max(ran)) if ran else None
+                label = "= " + _sub("h", prev) if prev else "0"
+                if chain.half.zero_output_for_mask:
+                    label = "0"
+                cv.text(cx, y_out, label, raw=True)
+            else:
+                cv.text(cx, y_out, _sub("h", t), raw=True)
+            cv.close()
+    else:
+        y_m = y_out + 36
+        fw_top = chains[tops[0]]
+        mm = spec.merge_mode
+        cols = real_cols if ret_seq else [None]
+        for j in cols:
+            if j is None:
+                cx = (col_x[0] + col_x[-1]) / 2
+                src = [(col_x[last_col(fw_top)], y_row[tops[0]]), (col_x[0], y_row[tops[1]])]
+            else:
+                cx = col_x[j]
+                src = [(cx, y_row[tops[0]]), (cx, y_row[tops[1]])]
+            cv.open("rgd-returned", step=shown[j] if j is not None else "last")
+            (fx, fy), (bx, by) = src
+            # the forward output passes beside the backward row above it
+            ox = fx - BW / 2 - 8
+            fw_up = [(fx - 4, fy - BH / 2), (ox, fy - BH / 2 - 8)]
+            if mm is None:
+                cv.wire([*fw_up, (ox, y_out + 10)])
+                cv.wire([(bx + 6, by - BH / 2), (bx + 6, y_out + 10)], "rgd-backward")
+                lab = "y, y<tspan font-size='9'>bw</tspan>"
+                where = cx if j is not None else (ox + bx) / 2
+                cv.text(where, y_out, lab if j is None else _sub("y", shown[j]), raw=True)
+            else:
+                cv.rect(cx - 26, y_m - 12, 52, 24)
+                cv.text(cx, y_m + 4, mm, "rgd-small")
+                if j is None:
+                    cv.wire([*fw_up, (ox, y_m + 30), (cx + 10, y_m + 30), (cx + 10, y_m + 12)])
+                    cv.wire([(bx, by - BH / 2), (bx, y_m + 22), (cx - 10, y_m + 22),
+                             (cx - 10, y_m + 12)], "rgd-backward")  # fmt: skip
+                else:
+                    cv.wire([*fw_up, (ox, y_m + 20), (cx - 10, y_m + 12)])
+                    cv.wire([(bx + 8, by - BH / 2), (bx + 8, y_m + 12)], "rgd-backward")
+                cv.wire([(cx, y_m - 12), (cx, y_out + 10)])
+                cv.text(cx, y_out, _sub("y", shown[j]) if j is not None else "y", raw=True)
+            cv.close()
+    # the returned output(s), labelled with their shapes
+    cv.open("rgd-returned")
+    label = "returned: " + " and ".join(
+        ["output"] if n_out == 1 else ["forward output", "backward output"]
+    )
+    for k, shp in enumerate(out_shapes):
+        cv.text(
+            x_end + 12,
+            y_out - 10 + 16 * k,
+            f"{label.split(' and ')[k] if n_out > 1 else 'output'} {_fmt_shape(shp)}",
+            "",
+            "start",
+            shape=_fmt_shape(shp),
+        )
+    cv.close()
+    notes = []
+    if ret_seq:
+        notes.append("return_sequences=True: every step's output is returned")
+    else:
+        notes.append("return_sequences=False: only the last step's output is returned")
+    if spec_go_backwards(spec) and not bidir:
+        notes.append("go_backwards: the steps run from the last input to the first")
+        if ret_seq:
+            notes.append("and the sequence comes back in that order (output[:, 0] read the last x)")
+    if bidir:
+        notes.append(f"backward half reads the sequence in reverse; merge_mode={spec.merge_mode!r}")
+    if masked:
+        notes.append("masked steps (greyed) keep the state: it is carried across them")
+    if returns_state:
+        notes.append("return_state=True: the final states are returned too")
+    y_note = y_x + 30
+    for k, note in enumerate(notes):
+        cv.text(LEFT - 140, y_note + 15 * k, note, "rgd-small", "start")
+    cv._grow(x_end + RIGHT, 0)
+    return title, cv
+
+
+def spec_go_backwards(spec) -> bool:
+    return not isinstance(spec, BidirectionalSpec) and spec.go_backwards
+
+
+# --------------------------------------------------------------------------- cell
+
+
+def _dims(cell: CellSpec):
+    d = cell.input_dim if cell.input_dim is not None else "features"
+    return d, cell.units
+
+
+def _weight_blocks(cv: _Canvas, cell: CellSpec, y0: float, x0: float = 10) -> float:
+    """Keras' weights as bars split into their gate blocks; returns the next y."""
+    kind = cell.kind
+    d, u = _dims(cell)
+    n = kind.n_gates
+    width = 92 * n
+    shapes = {
+        "kernel": (d, n * u),
+        "recurrent_kernel": (u, n * u),
+    }
+    if cell.use_bias:
+        shapes["bias"] = kind.bias_shape(u)
+    cv.text(x0, y0, "Keras weights (columns: gate blocks)", "rgd-small", "start")
+    y = y0 + 12
+    for name, shp in shapes.items():
+        rows = ["input", "recurrent"] if name == "bias" and kind.reset_after else [""]
+        label = f"{name} {_fmt_shape(shp)}"
+        cv.text(x0, y + 16, label, "", "start", weight=name, shape=_fmt_shape(shp))
+        for k, row in enumerate(rows):
+            yy = y + k * 22
+            if row:
+                cv.text(x0 + 190, yy + 15, row, "rgd-small", "end")
+            for b, (letter, gate) in enumerate(zip(kind.keras_blocks, kind.gates)):
+                bx = x0 + 200 + b * 92
+                cv.open("rgd-gate", weight=name, block=letter, gate=gate)
+                cv.rect(bx, yy + 2, 90, 20, rx=2)
+                shown = letter if letter == gate or n == 1 else f"{letter} (= {gate})"
+                cv.text(bx + 45, yy + 16, shown if n > 1 else "one block")
+                cv.close()
+                cols = f"[{b * u}:{(b + 1) * u}]" if n > 1 else f"[0:{u}]"
+                if k == len(rows) - 1:
+                    cv.text(bx + 45, yy + 34, cols, "rgd-small")
+        y += 22 * len(rows) + 22
+    cv._grow(x0 + 200 + width, y)
+    return y
+
+
+def _gate(cv, x, y, gate, act, w=54, h=34):
+    cv.open("rgd-gate", gate=gate)
+    cv.rect(x - w / 2, y - h / 2, w, h)
+    cv.text(x, y - 2, gate, "rgd-bold")
+    cv.text(x, y + 11, act, "rgd-small")
+    cv.close()
+
+
+def _cell_panel(title, spec):
+    cells = cells_of(spec)
+    if not isinstance(spec, CellSpec) and len(cells) > 1:
+        panels = [_cell_panel(f"{title}: cell {i}", c) for i, c in enumerate(cells)]
+        cv = _Canvas()
+        y = 0.0
+        for _, sub in panels:
+            cv.parts.append(f'<g transform="translate(0,{y:g})">' + "".join(sub.parts) + "</g>")
+            cv._grow(sub.width, y + sub.height)
+            y += sub.height + 20
+        return title, cv
+    cell = cells[0]
+    cv = _Canvas()
+    kind = cell.kind
+    label = kind.label if kind.name != "SimpleRNN" else "SimpleRNN"
+    cv.text(10, 16, f"{label} cell, one step ({cell.units} units)", "rgd-title", "start")
+    draw = {"SimpleRNN": _simple_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[kind.name]
+    y = draw(cv, cell)
+    _weight_blocks(cv, cell, y + 20)
+    return title, cv
+
+
+def _simple_cell(cv: _Canvas, cell: CellSpec) -> float:
+    cv.rect(70, 40, 300, 150, "rgd-frame")
+    _gate(cv, 220, 115, "h", cell.activation, w=80)
+    cv.text(30, 104, _sub("h", "t-1"), raw=True)
+    cv.wire([(20, 115), (180, 115)])
+    cv.text(220, 232, _sub("x", "t"), raw=True)
+    cv.wire([(220, 220), (220, 132)])
+    cv.wire([(260, 115), (420, 115)])
+    cv.text(430, 119, _sub("h", "t"), "", "start", raw=True)
+    cv.wire([(330, 115), (330, 30)])
+    cv.text(338, 34, "output = " + _sub("h", "t"), "", "start", raw=True)
+    cv.text(
+        70,
+        258,
+        f"h_t = {cell.activation}(x_t W + h_(t-1) U + b)   W = kernel, U = recurrent_kernel",
+        "rgd-small",
+        "start",
+    )
+    return 270
+
+
+def _lstm_cell(cv: _Canvas, cell: CellSpec) -> float:
+    act, rec = cell.activation, cell.recurrent_activation
+    cv.rect(70, 34, 420, 206, "rgd-frame")
+    y_c, y_bus, y_g = 60, 218, 160
+    # the cell-state path along the top
+    cv.open("rgd-c", path="c")
+    cv.text(34, y_c - 8, _sub("c", "t-1"), raw=True)
+    cv.wire([(20, y_c), (171, y_c)], arrow=False)
+    cv.op(180, y_c, "×")
+    cv.wire([(189, y_c), (291, y_c)], arrow=False)
+    cv.op(300, y_c, "+")
+    cv.wire([(309, y_c), (540, y_c)])
+    cv.text(550, y_c + 4, _sub("c", "t"), "", "start", raw=True)
+    cv.close()
+    # the hidden-state path along the bottom, joined by x_t
+    cv.open("", path="h")
+    cv.text(34, y_bus - 8, _sub("h", "t-1"), raw=True)
+    cv.wire([(20, y_bus), (110, y_bus)], arrow=False)
+    cv.text(110, 274, _sub("x", "t"), raw=True)
+    cv.wire([(110, 262), (110, y_bus)], arrow=False)
+    cv.wire([(110, y_bus), (370, y_bus)], arrow=False)
+    cv.close()
+    xs = {"f": 150, "i": 220, "g": 290, "o": 370}
+    for gate, gx in xs.items():
+        cv.wire([(gx, y_bus), (gx, y_g + 17)])
+        _gate(cv, gx, y_g, gate, act if gate == "g" else rec)
+    cv.wire([(150, y_g - 17), (150, 90), (180, 90), (180, y_c + 9)])  # f x c
+    cv.op(255, 108, "×")  # i * g
+    cv.wire([(220, y_g - 17), (220, 108), (246, 108)])
+    cv.wire([(290, y_g - 17), (290, 108), (264, 108)])
+    cv.wire([(255, 99), (255, 80), (300, 80), (300, y_c + 9)])
+    # h_t = o * act(c_t)
+    cv.open("rgd-c")
+    cv.wire([(430, y_c), (430, 95)])
+    cv.close()
+    cv.rect(405, 95, 50, 24)
+    cv.text(430, 111, act, "rgd-small")
+    cv.wire([(430, 119), (430, y_g - 9)])
+    cv.op(430, y_g, "×")
+    cv.wire([(397, y_g), (421, y_g)])
+    cv.open("", path="h_out")
+    cv.wire([(430, y_g + 9), (430, y_bus), (540, y_bus)])
+    cv.text(550, y_bus + 4, _sub("h", "t"), "", "start", raw=True)
+    cv.wire([(470, y_bus), (470, 18)])
+    cv.text(478, 22, "output = " + _sub("h", "t"), "", "start", raw=True)
+    cv.close()
+    lines = [
+        f"i, f, o = {rec}(x_t W + h_(t-1) U + b) per gate;  g = {act}(x_t W_g + h_(t-1) U_g + b_g)",
+        f"c_t = f * c_(t-1) + i * g;   h_t = o * {act}(c_t)   (Keras' c block is g)",
+    ]
+    for k, line in enumerate(lines):
+        cv.text(70, 296 + 15 * k, line, "rgd-small", "start")
+    return 316
+
+
+def _gru_cell(cv: _Canvas, cell: CellSpec) -> float:
+    act, rec = cell.activation, cell.recurrent_activation
+    after = cell.kind.reset_after
+    cv.rect(70, 34, 440, 206, "rgd-frame")
+    y_h, y_bus, y_g = 60, 218, 160
+    cv.open("", path="h")
+    cv.text(34, y_h - 8, _sub("h", "t-1"), raw=True)
+    cv.wire([(20, y_h), (141, y_h)], arrow=False)
+    cv.op(150, y_h, "×")  # z * h_{t-1}
+    cv.wire([(159, y_h), (401, y_h)], arrow=False)
+    cv.op(410, y_h, "+")
+    cv.wire([(419, y_h), (560, y_h)])
+    cv.text(570, y_h + 4, _sub("h", "t"), "", "start", raw=True)
+    cv.wire([(480, y_h), (480, 18)])
+    cv.text(488, 22, "output = " + _sub("h", "t"), "", "start", raw=True)
+    # h_{t-1} down to the bus, where x_t joins
+    cv.wire([(90, y_h), (90, y_bus), (300, y_bus)], arrow=False)
+    cv.text(120, 274, _sub("x", "t"), raw=True)
+    cv.wire([(120, 262), (120, y_bus)], arrow=False)
+    cv.close()
+    xs = {"z": 150, "r": 220}
+    for gate, gx in xs.items():
+        cv.wire([(gx, y_bus), (gx, y_g + 17)])
+        _gate(cv, gx, y_g, gate, rec)
+    # z: z * h_{t-1} on the state path, (1 - z) * g towards the new state
+    cv.wire([(150, y_g - 17), (150, y_h + 9)])
+    cv.wire([(150, 105), (330, 105)], arrow=False)
+    cv.op(340, 105, "1-")
+    cv.wire([(349, 105), (401, 105)])
+    cv.op(410, 105, "×")
+    cv.wire([(410, 96), (410, y_h + 9)])
+    # the candidate g
+    gx = 410
+    _gate(cv, gx, y_g, "g", act)
+    cv.wire([(gx, y_g - 17), (gx, 114)])
+    cv.wire([(300, y_bus), (gx, y_bus), (gx, y_g + 17)])  # x_t W_g
+    if after:
+        # reset after the matmul: r * (h_{t-1} U_g + b'_g)
+        cv.rect(262, 140, 44, 22)
+        cv.text(284, 155, "U_g", "rgd-small")
+        cv.wire([(270, y_h), (270, 140)])
+        cv.op(345, y_g + 16, "×")
+        cv.wire([(306, 151), (345, 151), (345, y_g + 7)])
+        cv.wire([(220, y_g - 17), (220, 126), (252, 126), (252, y_g + 16), (336, y_g + 16)])
+        cv.wire([(354, y_g + 16), (gx - 27, y_g + 8)])
+        note = f"g = {act}(x_t W_g + b_g + r * (h_(t-1) U_g + b'_g))   reset_after=True"
+    else:
+        # reset before the matmul: (r * h_{t-1}) U_g
+        cv.op(270, 132, "×")
+        cv.wire([(270, y_h), (270, 123)])
+        cv.wire([(220, y_g - 17), (220, 132), (261, 132)])
+        cv.rect(300, 140, 44, 22)
+        cv.text(322, 155, "U_g", "rgd-small")
+        cv.wire([(279, 132), (322, 132), (322, 140)])
+        cv.wire([(344, 151), (gx - 27, y_g)])
+        note = f"g = {act}(x_t W_g + (r * h_(t-1)) U_g + b_g)   reset_after=False"
+    lines = [
+        f"z, r = {rec}(x_t W + h_(t-1) U + b) per gate;  " + note,
+        "h_t = z * h_(t-1) + (1 - z) * g   (Keras' h block is g)",
+    ]
+    for k, line in enumerate(lines):
+        cv.text(70, 296 + 15 * k, line, "rgd-small", "start")
+    return 316
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _steps(layer, x, mask):
+    import numpy as np
+
+    from .reference import gates
+
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise RNNGuideError(
+            f"expected x of shape (batch, timesteps, features), got shape {_fmt_shape(x.shape)}"
+        )
+    m = None if mask is None else np.asarray(mask).astype(bool)
+    if m is not None and m.ndim == 1:
+        m = np.broadcast_to(m, x.shape[:2])
+    values = gates(layer, x, mask=m)  # processing order; builds the layer if needed
+    spec = _as_sequence(resolve(layer))
+    sections = []
+    for h_i, half in enumerate(halves(spec)):
+        got = values["forward" if h_i == 0 else "backward"] if len(halves(spec)) > 1 else values
+        per_cell = got if half.stacked else [got]
+        order = list(range(x.shape[1]))[:: -1 if half.go_backwards else 1]
+        below = x[0, order]
+        for i, (cell, rec) in enumerate(zip(half.cells, per_cell)):
+            keep = [True] * len(order) if m is None else [bool(m[0, t]) for t in order]
+            sections.append(_section(cell, rec, below, keep, order, h_i, i, half, spec))
+            below = np.asarray(rec["h"][0])  # the next cell reads this one's h_t
+    uid = (
+        "rgd-steps-"
+        + hashlib.sha1(json.dumps(sections).encode() + str(next(_ids)).encode()).hexdigest()[:10]
+    )
+    title = f"{spec.label}: step through {x.shape[1]} steps (sample 0 of {x.shape[0]})"
+    data = {"title": title, "steps": int(x.shape[1]), "sections": sections}
+    return Diagram(None, _steps_html(uid, data), "steps", title)
+
+
+def _section(cell, rec, inputs, keep, order, h_i, i, half, spec):
+    import numpy as np
+
+    kind = cell.kind
+    names = list(kind.gates) if kind.name != "SimpleRNN" else []
+    h = np.asarray(rec["h"][0], dtype=np.float64)
+    c = np.asarray(rec["c"][0], dtype=np.float64) if "c" in rec else None
+    # the state each step starts from: zeros, then the last kept state (masks carry it)
+    h_prev, c_prev = [], []
+    state_h = np.zeros(cell.units)
+    state_c = np.zeros(cell.units)
+    for t in range(len(order)):
+        h_prev.append(state_h.tolist())
+        c_prev.append(state_c.tolist())
+        if keep[t]:
+            state_h = h[t]
+            if c is not None:
+                state_c = c[t]
+    rows = [["x_t", np.asarray(inputs, dtype=np.float64).tolist()], ["h_(t-1)", h_prev]]
+    if c is not None:
+        rows.append(["c_(t-1)", c_prev])
+    titles = dict(zip(kind.gates, kind.gate_titles))
+    for g in names:
+        rows.append([g, np.asarray(rec[g][0], dtype=np.float64).tolist()])
+    if c is not None:
+        rows.append(["c_t", c.tolist()])
+    rows.append(["h_t", h.tolist()])
+    where = ""
+    if isinstance(spec, BidirectionalSpec):
+        where = "forward " if h_i == 0 else "backward "
+    if half.stacked:
+        where += f"cell {i} "
+    return {
+        "title": f"{where}{cell.class_name} ({kind.label}, {cell.units} units)".strip(),
+        "kind": kind.name,
+        "order": [int(t) + 1 for t in order],
+        "keep": keep,
+        "titles": {k: v for k, v in titles.items() if k in names},
+        "rows": rows,
+    }
+
+
+_STEPS_JS = r"""
+(function () {
+  var root = document.getElementById(%(id)s);
+  if (!root || root.getAttribute('data-ready')) return;
+  root.setAttribute('data-ready', '1');
+  var data = JSON.parse(root.querySelector('script.rgd-data').textContent);
+  var slider = root.querySelector('input[type=range]');
+  var label = root.querySelector('.rgd-t');
+  var tables = root.querySelector('.rgd-tables');
+  var cells = [];
+  function colour(v, gate) {
+    var a = Math.min(1, Math.abs(v)) * 0.55;
+    return v >= 0 ? 'rgba(232,89,12,' + a + ')' : 'rgba(28,126,214,' + a + ')';
+  }
+  data.sections.forEach(function (sec, s) {
+    var table = document.createElement('table');
+    var cap = document.createElement('caption');
+    cap.textContent = sec.title;
+    table.appendChild(cap);
+    var units = sec.rows[sec.rows.length - 1][1][0].length;
+    var head = document.createElement('tr');
+    head.innerHTML = '<th>value</th>';
+    var width = Math.max(units, sec.rows[0][1][0].length);
+    for (var u = 0; u < width; u++) head.innerHTML += '<th>[' + u + ']</th>';
+    table.appendChild(head);
+    cells[s] = sec.rows.map(function (row) {
+      var tr = document.createElement('tr');
+      var th = document.createElement('th');
+      th.textContent = row[0] + (sec.titles[row[0]] ? ' (' + sec.titles[row[0]] + ')' : '');
+      tr.appendChild(th);
+      var tds = [];
+      for (var u = 0; u < width; u++) {
+        var td = document.createElement('td');
+        tr.appendChild(td);
+        tds.push(td);
+      }
+      table.appendChild(tr);
+      return tds;
+    });
+    tables.appendChild(table);
+  });
+  function show(t) {
+    t = Math.max(0, Math.min(data.steps - 1, t));
+    slider.value = t + 1;
+    var first = data.sections[0];
+    label.textContent = 't = ' + (t + 1) + ' of ' + data.steps + ' (reads x_' +
+      first.order[t] + (first.keep[t] ? ')' : ', masked: the state is carried)');
+    data.sections.forEach(function (sec, s) {
+      sec.rows.forEach(function (row, r) {
+        var vals = row[1][t];
+        cells[s][r].forEach(function (td, u) {
+          if (u < vals.length) {
+            td.textContent = vals[u].toFixed(3);
+            td.style.background = colour(vals[u]);
+          } else { td.textContent = ''; td.style.background = ''; }
+        });
+      });
+    });
+    root.setAttribute('data-t', t + 1);
+  }
+  function current() { return parseInt(slider.value, 10) - 1; }
+  var timer = null;
+  var play = root.querySelector('.rgd-play');
+  function stop() { if (timer) { clearInterval(timer); timer = null; play.textContent = 'play'; } }
+  root.querySelector('.rgd-prev').addEventListener('click', function () { stop(); show(current() - 1); });
+  root.querySelector('.rgd-next').addEventListener('click', function () { stop(); show(current() + 1); });
+  play.addEventListener('click', function () {
+    if (timer) { stop(); return; }
+    play.textContent = 'pause';
+    if (current() >= data.steps - 1) show(0);
+    timer = setInterval(function () {
+      if (current() >= data.steps - 1) { stop(); return; }
+      show(current() + 1);
+    }, 900);
+  });
+  slider.addEventListener('input', function () { stop(); show(current()); });
+  root.addEventListener('keydown', function (e) {
+    if (e.target === slider) return;
+    var keys = {ArrowLeft: -1, ArrowRight: 1};
+    if (e.key in keys) { show(current() + keys[e.key]); e.preventDefault(); }
+    if (e.key === 'Home') { show(0); e.preventDefault(); }
+    if (e.key === 'End') { show(data.steps - 1); e.preventDefault(); }
+  });
+  show(0);
+})();
+"""
+
+
+def _steps_html(uid: str, data: dict) -> str:
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    n = data["steps"]
+    js = _STEPS_JS % {"id": json.dumps(uid)}
+    return (
+        f'<div class="rgd-steps" id="{uid}" tabindex="0" role="group" '
+        f'aria-label="{_esc(data["title"])}">'
+        f"<style>{STEPS_STYLE}</style>"
+        f'<div class="rgd-title"><strong>{_esc(data["title"])}</strong></div>'
+        '<div class="rgd-controls">'
+        '<button type="button" class="rgd-prev" aria-label="previous step">&#9664; prev</button>'
+        '<button type="button" class="rgd-play">play</button>'
+        '<button type="button" class="rgd-next" aria-label="next step">next &#9654;</button>'
+        f'<input type="range" min="1" max="{n}" value="1" step="1" aria-label="timestep">'
+        '<span class="rgd-t" aria-live="polite"></span></div>'
+        '<div class="rgd-tables"></div>'
+        '<div class="rgd-note">Rows: the step\'s input, the state it starts from, the gates, '
+        "the new state (sample 0; from rnnguide.gates). Colour: orange positive, blue "
+        "negative. Keys: left/right arrows, Home, End.</div>"
+        f'<script type="application/json" class="rgd-data">{payload}</script>'
+        f"<script>{js}</script></div>"
+    )

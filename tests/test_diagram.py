@@ -1,0 +1,359 @@
+"""rg.diagram: pictures drawn from the spec, their labels checked against
+output_shapes and Keras, the step-through's numbers against rg.gates."""
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import rnnguide as rg
+from tests.helpers import assert_golden, flatten, randomize_weights
+from tests.strategies import KINDS, MERGES, configs
+
+ROOT = Path(__file__).resolve().parent.parent
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def parse(svg: str):
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg" and len(root.get("viewBox").split()) == 4
+    return root
+
+
+def returned_shapes(svg: str) -> list[str]:
+    """The shapes labelled on the tensors drawn as returned, in drawing order."""
+    root = parse(svg)
+    found = []
+    for g in root.iter(f"{SVG}g"):
+        if "rgd-returned" in (g.get("class") or "").split():
+            found += [t.get("data-shape") for t in g.iter(f"{SVG}text") if t.get("data-shape")]
+    return found
+
+
+def shape_strings(shapes) -> list[str]:
+    if isinstance(shapes, tuple):
+        return ["(" + ", ".join(map(str, shapes)) + ")"]
+    return [s for item in shapes for s in shape_strings(item)]
+
+
+# --------------------------------------------------------------------- unrolled
+
+
+@st.composite
+def name_configs(draw):
+    stacked = draw(st.booleans())
+    picks = [draw(st.sampled_from(KINDS)) for _ in range(draw(st.integers(2, 3)) if stacked else 1)]
+    kinds = [k for k, _ in picks]
+    units = [draw(st.integers(1, 64)) for _ in picks]
+    config = dict(
+        units=units if stacked else units[0],
+        input_shape=(
+            draw(st.none() | st.integers(1, 64)),
+            draw(st.none() | st.integers(1, 40)),
+            draw(st.integers(1, 50)),
+        ),
+        return_sequences=draw(st.booleans()),
+        return_state=draw(st.booleans()),
+    )
+    if "GRU" in kinds:
+        config["reset_after"] = picks[kinds.index("GRU")][1]
+    if draw(st.booleans()):
+        config["bidirectional"] = True
+        config["merge_mode"] = draw(st.sampled_from(MERGES))
+    else:
+        config["go_backwards"] = draw(st.booleans())
+    return (kinds if stacked else kinds[0]), config
+
+
+@settings(max_examples=150, deadline=None)
+@given(name_configs())
+def test_returned_tensors_carry_output_shapes(case):
+    kind, config = case
+    d = rg.diagram(kind, **config)
+    expected = shape_strings(rg.output_shapes(kind, **config))
+    got = returned_shapes(d.svg)
+    # outputs first (drawn at the top right), then each chain's final states
+    assert sorted(got) == sorted(expected), (got, expected)
+    assert len(got) == len(expected)
+    for label in expected:
+        assert label.replace(" ", "") in re.sub(r"\s", "", re.sub(r"<[^>]+>", "", d.svg))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs(wrappers=["layer", "rnn_cell", "stacked", "bidirectional"]))
+def test_a_keras_layer_is_labelled_with_the_shapes_keras_returns(cfg):
+    import keras
+
+    cfg.stateful = False  # a stateful layer called eagerly needs a fixed batch
+    layer = cfg.build(keras)
+    x = np.random.default_rng(cfg.seed).normal(size=(cfg.batch, cfg.steps, cfg.features))
+    x = x.astype("float32")
+    got = rg.diagram(layer, x=x)
+    keras_shapes = [
+        "(" + ", ".join(map(str, a.shape)) + ")" for a in flatten(layer(x, training=False))
+    ]
+    assert sorted(returned_shapes(got.svg)) == sorted(keras_shapes)
+
+
+def test_steps_beyond_the_limit_are_an_ellipsis():
+    d = rg.diagram("SimpleRNN", units=3, input_shape=(None, 50, 2))
+    text = re.sub(r"<[^>]+>", "", d.svg)
+    assert "…" in text and "x50" in text and "x7" not in text
+    assert returned_shapes(d.svg) == ["(None, 3)"]
+
+
+def test_return_sequences_highlights_every_step_else_the_last():
+    def returned_steps(svg):
+        root = parse(svg)
+        return [
+            g.get("data-step")
+            for g in root.iter(f"{SVG}g")
+            if g.get("data-step") and "rgd-returned" in (g.get("class") or "")
+        ]
+
+    seq = rg.diagram("GRU", units=2, input_shape=(None, 4, 3), return_sequences=True)
+    last = rg.diagram("GRU", units=2, input_shape=(None, 4, 3))
+    back = rg.diagram("GRU", units=2, input_shape=(None, 4, 3), go_backwards=True)
+    assert returned_steps(seq.svg) == ["1", "2", "3", "4"]
+    assert returned_steps(last.svg) == ["4"]
+    assert returned_steps(back.svg) == ["1"]  # it read x_1 last
+    assert "go_backwards" in back.svg
+
+
+def test_a_mask_greys_the_masked_steps():
+    d = rg.diagram("LSTM", units=2, input_shape=(None, 5, 3), mask=[1, 1, 0, 1, 0])
+    root = parse(d.svg)
+    masked = {
+        g.get("data-step")
+        for g in root.iter(f"{SVG}g")
+        if "rgd-masked" in (g.get("class") or "") and g.get("data-step")
+    }
+    assert masked == {"3", "5"}
+    # a (batch, timesteps) array: its first row
+    d2 = rg.diagram("LSTM", units=2, input_shape=(None, 5, 3), mask=np.array([[1, 1, 0, 1, 0]] * 2))
+    assert d2.svg == d.svg
+
+
+def test_stacked_cells_are_rows_with_their_states():
+    d = rg.diagram(["SimpleRNN", "LSTM"], units=[4, 5], input_shape=(2, 3, 3), return_state=True)
+    assert sorted(returned_shapes(d.svg)) == sorted(["(2, 5)", "(2, 4)", "(2, 5)", "(2, 5)"])
+    rows = {g.get("data-chain") for g in parse(d.svg).iter(f"{SVG}g") if g.get("data-chain")}
+    assert rows == {"0", "1"}
+
+
+def test_a_model_draws_its_recurrent_layers_in_order():
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((6, 3)),
+            keras.layers.LSTM(5, return_sequences=True, name="first"),
+            keras.layers.Dense(4),
+            keras.layers.GRU(2, name="second"),
+        ]
+    )
+    d = rg.diagram(model)
+    text = re.sub(r"<[^>]+>", "", d.svg)
+    assert text.index("'first'") < text.index("'second'")
+    assert returned_shapes(d.svg) == ["(None, 6, 5)", "(None, 2)"]
+
+
+def test_a_kind_name_imports_no_tensorflow():
+    code = (
+        "import sys, rnnguide as rg\n"
+        "rg.diagram('LSTM', units=3, input_shape=(None, 4, 2), bidirectional=True)\n"
+        "rg.diagram('GRU', units=3, input_dim=2, view='cell')\n"
+        "rg.diagram(['LSTMCell', 'GRUCell'], units=[2, 3], input_shape=(1, 2, 2)).save("
+        "sys.argv[1])\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax')]\n"
+        "assert not bad, bad\n"
+    )
+    out = Path(ROOT / "build")
+    out.mkdir(exist_ok=True)
+    target = out / "test_diagram_no_tf.svg"
+    subprocess.run([sys.executable, "-c", code, str(target)], check=True, cwd=ROOT)
+    parse(target.read_text().split("\n", 1)[1])
+
+
+# --------------------------------------------------------------------- cell
+
+
+@pytest.mark.parametrize(
+    "kind, options, gates, blocks",
+    [
+        ("SimpleRNN", {}, ["h"], ["h"]),
+        ("LSTM", {}, ["i", "f", "g", "o"], ["i", "f", "c", "o"]),
+        ("GRU", {"reset_after": True}, ["z", "r", "g"], ["z", "r", "h"]),
+        ("GRU", {"reset_after": False}, ["z", "r", "g"], ["z", "r", "h"]),
+    ],
+)
+def test_cell_view_has_the_gates_and_weight_blocks(kind, options, gates, blocks):
+    d = rg.diagram(kind, units=7, input_dim=5, view="cell", **options)
+    root = parse(d.svg)
+    drawn = {g.get("data-gate") for g in root.iter(f"{SVG}g") if g.get("data-gate")}
+    assert drawn == set(gates)
+    for weight, shape in rg.weight_shapes(kind, units=7, input_dim=5, **options).items():
+        label = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+        assert f"{weight} {label}" in d.svg
+        got = [
+            g.get("data-block")
+            for g in root.iter(f"{SVG}g")
+            if g.get("data-weight") == weight and g.get("data-block")
+        ]
+        rows = shape[0] if weight == "bias" and len(shape) == 2 else 1
+        assert got == blocks * rows
+
+
+def test_gru_variants_are_drawn_differently():
+    after = rg.diagram("GRU", units=3, input_dim=2, view="cell")
+    before = rg.diagram("GRU", units=3, input_dim=2, view="cell", reset_after=False)
+    assert "r * (h_(t-1) U_g" in after.svg and "(r * h_(t-1)) U_g" in before.svg
+    assert "bias (2, 9)" in after.svg and "bias (9,)" in before.svg
+
+
+def test_cell_view_of_a_keras_cell_uses_its_activations():
+    import keras
+
+    cell = keras.layers.LSTMCell(3, activation="relu", recurrent_activation="hard_sigmoid")
+    cell.build((None, 4))
+    svg = rg.diagram(cell, view="cell").svg
+    assert "kernel (4, 12)" in svg and "relu" in svg and "hard_sigmoid" in svg
+
+
+GOLDEN_CASES = {
+    "diagram_lstm_unrolled.svg": lambda: rg.diagram(
+        "LSTM", units=7, input_shape=(None, 3, 5), return_sequences=True, return_state=True
+    ),
+    "diagram_bidirectional_sum.svg": lambda: rg.diagram(
+        "GRU", units=4, input_shape=(None, 4, 3), bidirectional=True, merge_mode="sum"
+    ),
+    "diagram_masked.svg": lambda: rg.diagram(
+        "SimpleRNN", units=4, input_shape=(None, 8, 3), mask=[1, 1, 0, 1, 1, 1, 0, 0]
+    ),
+    "diagram_gru_before_cell.svg": lambda: rg.diagram(
+        "GRU", units=3, input_dim=2, view="cell", reset_after=False
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_golden_svgs(name):
+    svg = GOLDEN_CASES[name]().svg
+    parse(svg)
+    assert_golden(name, svg.replace("><", ">\n<"))
+
+
+def test_save_and_notebook_reprs(tmp_path):
+    d = rg.diagram("SimpleRNN", units=2, input_shape=(None, 3, 2))
+    assert d._repr_svg_() == d.svg
+    assert 'class="rgd-figure"' in d._repr_html_() and "overflow-x:auto" in d._repr_html_()
+    parse(d.save(tmp_path / "a.svg").read_text().split("\n", 1)[1])
+    assert d.html in d.save(tmp_path / "a.html").read_text()
+
+
+# --------------------------------------------------------------------- steps
+
+
+def steps_data(html: str) -> dict:
+    m = re.search(r'<script type="application/json" class="rgd-data">(.*?)</script>', html, re.S)
+    return json.loads(m.group(1).replace("<\\/", "</"))
+
+
+def test_steps_numbers_are_the_gates():
+    import keras
+
+    layer = keras.layers.LSTM(3, return_sequences=True)
+    x = np.random.default_rng(1).normal(size=(2, 5, 4)).astype("float32")
+    layer.build(x.shape)
+    randomize_weights(layer, seed=2)
+    data = steps_data(rg.diagram(layer, x=x, view="steps").html)
+    (sec,) = data["sections"]
+    rows = dict((name, np.array(v)) for name, v in sec["rows"])
+    g = rg.gates(layer, x)
+    for name in ["i", "f", "g", "o", "c_t", "h_t"]:
+        np.testing.assert_allclose(rows[name], g[name.split("_")[0]][0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(rows["x_t"], x[0])
+    # Keras itself: h_t is the layer's output, h_(t-1) the one before (zeros first)
+    keras_h = np.asarray(layer(x))[0]
+    np.testing.assert_allclose(rows["h_t"], keras_h, atol=1e-5)
+    np.testing.assert_allclose(rows["h_(t-1)"], np.vstack([np.zeros(3), keras_h[:-1]]), atol=1e-5)
+
+
+def test_steps_carry_the_state_across_masked_steps_and_go_backwards():
+    import keras
+
+    layer = keras.layers.GRU(2, return_sequences=True, go_backwards=True)
+    x = np.random.default_rng(3).normal(size=(1, 4, 3)).astype("float32")
+    layer.build(x.shape)
+    randomize_weights(layer, seed=4)
+    mask = np.array([[True, False, True, True]])
+    data = steps_data(rg.diagram(layer, x=x, mask=mask, view="steps").html)
+    (sec,) = data["sections"]
+    assert sec["order"] == [4, 3, 2, 1] and sec["keep"] == [True, True, False, True]
+    rows = dict((name, np.array(v)) for name, v in sec["rows"])
+    np.testing.assert_allclose(rows["x_t"], x[0, ::-1])
+    keras_h = np.asarray(layer(x, mask=mask))[0]  # processing order; masked steps repeat
+    np.testing.assert_allclose(rows["h_(t-1)"][1:], keras_h[:-1], atol=1e-5)
+
+
+def test_steps_of_stacked_and_bidirectional_layers():
+    import keras
+
+    layer = keras.layers.Bidirectional(
+        keras.layers.RNN(keras.layers.StackedRNNCells([keras.layers.SimpleRNNCell(2)] * 1))
+    )
+    x = np.random.default_rng(5).normal(size=(1, 3, 2)).astype("float32")
+    data = steps_data(rg.diagram(layer, x=x, view="steps").html)
+    assert [s["title"].split()[0] for s in data["sections"]] == ["forward", "backward"]
+    g = rg.gates(layer, x)
+    np.testing.assert_allclose(
+        dict(data["sections"][1]["rows"])["h_t"], g["backward"][0]["h"][0], rtol=1e-6
+    )
+
+
+def test_two_step_throughs_have_their_own_ids():
+    import keras
+
+    layer = keras.layers.SimpleRNN(2)
+    x = np.ones((1, 3, 2), "float32")
+    a, b = (rg.diagram(layer, x=x, view="steps").html for _ in range(2))
+    ida, idb = (re.search(r'id="(rgd-steps-[0-9a-f]+)"', h).group(1) for h in (a, b))
+    assert ida != idb and ida in a.split("<script>")[-1]
+    assert "http" not in a.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+# --------------------------------------------------------------------- errors
+
+
+def test_errors():
+    with rg.expect_error(rg.RNNGuideError, "expected view='unrolled', 'cell' or 'steps'", "got"):
+        rg.diagram("LSTM", units=2, view="rolled")
+    with rg.expect_error(rg.RNNGuideError, "expected a Keras layer or cell", "got str"):
+        rg.diagram("LSTM", units=2, view="steps", x=np.ones((1, 2, 3)))
+    with rg.expect_error(rg.RNNGuideError, "expected x=", "got none"):
+        rg.diagram("LSTM", units=2, view="steps")
+    with rg.expect_error(rg.RNNGuideError, "expected a mask of 3 steps", "got 2"):
+        rg.diagram("LSTM", units=2, input_shape=(None, 3, 1), mask=[1, 0])
+    with rg.expect_error(rg.RNNGuideTypeError, "expected a kind name", "got int"):
+        rg.diagram(3)
+    with rg.expect_error(rg.RNNGuideError, "expected units=", "got none"):
+        rg.diagram("GRU")
+
+
+def test_keras_errors():
+    import keras
+
+    with rg.expect_error(rg.UnsupportedError, "not a layer rnnguide has equations for"):
+        rg.diagram(keras.layers.Dense(3))
+    layer = keras.layers.GRU(2)
+    with rg.expect_error(rg.RNNGuideError, "got a Keras object and also units"):
+        rg.diagram(layer, units=3)
+    with rg.expect_error(rg.RNNGuideError, "expected x of shape (batch, timesteps, features)"):
+        rg.diagram(layer, view="steps", x=np.ones((2, 3)))
