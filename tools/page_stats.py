@@ -169,7 +169,7 @@ def main(argv: list[str]) -> int:
             concept_total += s.visible_asserts
         try_it = ("yes, folded solution" if s.try_it_solution else "yes") if s.try_it else "-"
         print(
-            f"{str(path.relative_to(docs)):34} {s.visible_asserts:7} {s.folded_asserts:6} "
+            f"{path.relative_to(docs)!s:34} {s.visible_asserts:7} {s.folded_asserts:6} "
             f"{s.max_asserts_in_a_cell:8} {len(s.report_cells):7}  {try_it}"
         )
     print(f"visible asserts: {concept_total} on concept pages, {total} on all pages")
