@@ -252,3 +252,56 @@ def test_hidden_cells_define_nothing_a_reader_needs():
             if needed:
                 found.append(f"{path.relative_to(DOCS)}:{n}: {'; '.join(needed)[:100]}")
     assert not found, "hidden cells with code a reader needs:\n" + "\n".join(found)
+
+
+# -- what a reader sees of the checks (tools/page_stats.py) ------------------------
+
+sys.path.insert(0, str(DOCS.parent / "tools"))
+import page_stats  # noqa: E402  (tools/)
+
+
+def test_a_visible_cell_shows_at_most_three_asserts():
+    crowded = [
+        f"{path.relative_to(DOCS)}:{line}"
+        for path in pages()
+        for line in page_stats.page_stats(path).crowded_cells
+    ]
+    assert not crowded, (
+        f"cells with more than {page_stats.MAX_ASSERTS_PER_CELL} visible asserts "
+        "(fold them into a following cell tagged hide-input):\n" + "\n".join(crowded)
+    )
+
+
+def test_concept_pages_show_at_most_80_asserts():
+    counts = {p.name: page_stats.page_stats(p).visible_asserts for p in page_stats.concept_pages()}
+    assert sum(counts.values()) <= page_stats.MAX_ASSERTS_ON_CONCEPT_PAGES, counts
+
+
+def test_a_page_shows_at_most_one_full_report():
+    many = {
+        str(path.relative_to(DOCS)): stats.report_cells
+        for path in pages()
+        if len((stats := page_stats.page_stats(path)).report_cells)
+        > page_stats.MAX_REPORTS_PER_PAGE
+    }
+    assert not many, f"pages showing more than one full verify report (cell lines): {many}"
+
+
+def test_every_concept_page_has_a_try_it_with_a_folded_solution():
+    missing = [
+        p.name for p in page_stats.concept_pages() if not page_stats.page_stats(p).try_it_solution
+    ]
+    assert not missing, f"concept pages without a 'Try it' and its hide-input solution: {missing}"
+
+
+def test_the_counts_see_asserts_reports_and_folds(tmp_path):
+    page = tmp_path / "page.md"
+    shown = "report = rg.verify(layer, x)\nassert report.ok\nassert 1\nassert 2\nreport"
+    folded = CELL.format(tags=":tags: [hide-input]\n", code="assert 3\nassert 4")
+    printed = CELL.format(tags="", code="print(report)")
+    try_it = "## Try it\n\n" + CELL.format(tags=":tags: [hide-input]\n", code="assert 5")
+    page.write_text(HEADER + CELL.format(tags="", code=shown) + folded + printed + try_it)
+    stats = page_stats.page_stats(page)
+    assert (stats.visible_asserts, stats.folded_asserts) == (3, 3)
+    assert len(stats.report_cells) == 2 and stats.try_it_solution
+    assert not stats.crowded_cells
