@@ -54,9 +54,9 @@ MAX_STEPS = 6
 
 STYLE = (
     ".rgd{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:12px;"
-    "--rgd-out:#d9480f;--rgd-c:#2b8a3e;--rgd-gate:#1971c2;--rgd-bw:#9c36b5}"
+    "--rgd-out:#d9480f;--rgd-c:#2b8a3e;--rgd-gate:#1971c2;--rgd-bw:#9c36b5;--rgd-grad:#c2255c}"
     "body[data-jp-theme-light='false'] .rgd,html[data-theme='dark'] .rgd{"
-    "--rgd-out:#ff922b;--rgd-c:#69db7c;--rgd-gate:#74c0fc;--rgd-bw:#e599f7}"
+    "--rgd-out:#ff922b;--rgd-c:#69db7c;--rgd-gate:#74c0fc;--rgd-bw:#e599f7;--rgd-grad:#f783ac}"
     ".rgd text{fill:currentColor;stroke:none}"
     ".rgd .rgd-box{fill:currentColor;fill-opacity:.06;stroke:currentColor;stroke-width:1.3}"
     ".rgd .rgd-frame{fill:currentColor;fill-opacity:.03;stroke:currentColor;"
@@ -77,6 +77,7 @@ STYLE = (
     ".rgd .rgd-gate{color:var(--rgd-gate)}"
     ".rgd .rgd-gate .rgd-box{fill-opacity:.14}"
     ".rgd .rgd-backward{color:var(--rgd-bw)}"
+    ".rgd .rgd-grad{color:var(--rgd-grad)}"
 )
 
 STEPS_STYLE = (
@@ -195,15 +196,23 @@ class _Canvas:
         attrs += "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
         self.parts.append(f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"{attrs}>{body}</text>')
 
-    def wire(self, points, cls="", arrow=True, dashed=False):
+    def wire(self, points, cls="", arrow=True, dashed=False, width=None):
+        """A polyline; ``width`` sets its stroke width (the arrow head grows with it)."""
         self._grow(max(p[0] for p in points), max(p[1] for p in points))
-        pts = " ".join(f"{x:g},{y:g}" for x, y in points)
+        line = list(points)
+        s = 7 + (width or 0)
+        if arrow and width:  # a wide line stops inside the head, which covers its end
+            (x0, y0), (x1, y1) = points[-2], points[-1]
+            a = math.atan2(y1 - y0, x1 - x0)
+            line[-1] = (x1 - 0.7 * s * math.cos(a), y1 - 0.7 * s * math.sin(a))
+        pts = " ".join(f"{x:g},{y:g}" for x, y in line)
         dash = ' stroke-dasharray="5 4"' if dashed else ""
+        if width is not None:  # a style attribute: it wins over the class's stroke-width
+            dash += f' style="stroke-width:{width:.2f}px"'
         self.parts.append(f'<polyline class="rgd-wire {cls}" points="{pts}"{dash}/>')
         if arrow:
             (x0, y0), (x1, y1) = points[-2], points[-1]
             a = math.atan2(y1 - y0, x1 - x0)
-            s = 7
             head = [
                 (x1, y1),
                 (x1 - s * math.cos(a - 0.45), y1 - s * math.sin(a - 0.45)),
@@ -327,7 +336,9 @@ def _config_title(obj, units, spec) -> str:
     return f"{obj}({units})"
 
 
-def diagram(obj, *, view="unrolled", timesteps=None, x=None, mask=None, **config) -> Diagram:
+def diagram(
+    obj, *, view="unrolled", timesteps=None, x=None, mask=None, gradient=None, **config
+) -> Diagram:
     """A picture of a recurrent layer, drawn from the spec :func:`verify` checks.
 
     ``obj`` is a kind name with the configuration :func:`output_shapes` takes
@@ -341,10 +352,23 @@ def diagram(obj, *, view="unrolled", timesteps=None, x=None, mask=None, **config
     (per-step booleans, or a (batch, timesteps) array: its first row is drawn)
     greys the masked steps. A kind name imports no TensorFlow.
 
+    ``gradient`` (unrolled view, one chain) draws the gradient flowing back
+    from the last state along the chain, under it: at each state ``h_t`` the
+    norm of ``d h_T / d h_t``, and each backward arrow as wide as the norm it
+    reaches (on a log scale between the smallest and the largest). ``True``
+    (or ``"h"``, or ``"c"`` for an LSTM's cell state) measures it with
+    :func:`state_jacobian_norms` (``ord=2``, so ``h_T`` itself is 1) on the
+    Keras layer and ``x`` (and ``mask``); a sequence of ``T + 1`` numbers
+    draws those norms (``norms[t]`` for t = 0 .. T, processing order), for a
+    kind name too.
+
     >>> d = diagram("LSTM", units=7, input_shape=(None, 3, 5), return_sequences=True)
     >>> d.svg.startswith("<svg") and "(None, 3, 7)" in d.svg
     True
     >>> "kernel (5, 28)" in diagram("LSTM", units=7, input_dim=5, view="cell").svg
+    True
+    >>> g = diagram("SimpleRNN", units=2, input_shape=(None, 3, 1), gradient=[0.2, 0.4, 0.7, 1])
+    >>> 'data-norm="0.2"' in g.svg
     True
     >>> diagram("GRU", units=3, view="side")
     Traceback (most recent call last):
@@ -373,11 +397,14 @@ def diagram(obj, *, view="unrolled", timesteps=None, x=None, mask=None, **config
     ):
         raise RNNGuideTypeError(f"expected timesteps to be a positive integer, got {timesteps!r}")
     targets = _targets(obj, config, x)
+    if gradient is not None and view != "unrolled":
+        raise RNNGuideError(f"expected gradient= only with view='unrolled', got view={view!r}")
     if view == "cell":
         return _stack_panels([_cell_panel(t, s) for t, s, _ in targets], "cell")
+    norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
     panels = []
     for title, spec, shape in targets:
-        panels.append(_unrolled(title, spec, shape, timesteps, mask))
+        panels.append(_unrolled(title, spec, shape, timesteps, mask, norms))
     return _stack_panels(panels, "unrolled")
 
 
@@ -436,7 +463,75 @@ CW, BW, BH, RS = 96, 60, 40, 92  # column width, box width and height, row spaci
 LEFT, RIGHT = 150, 150
 
 
-def _unrolled(title, spec, input_shape, timesteps, mask):
+def _gradient_norms(obj, targets, x, mask, gradient):
+    """The norms ``|d s_T / d s_t|``, t = 0 .. T, and the state they are of."""
+    if len(targets) != 1:
+        raise RNNGuideError(
+            f"expected one recurrent layer for gradient=, got a model with {len(targets)}: "
+            "draw one layer at a time"
+        )
+    spec = _as_sequence(targets[0][1])
+    if isinstance(spec, BidirectionalSpec) or spec.stacked:
+        raise RNNGuideError(
+            "expected a layer with one chain (SimpleRNN, LSTM, GRU or RNN over one cell) for "
+            f"gradient=, got {spec.label}: pick one layer (a Bidirectional's forward_layer)"
+        )
+    states = spec.cells[0].kind.states
+    if isinstance(gradient, (bool, str)):
+        state = "h" if gradient is True else gradient
+        if gradient is False or state not in states:
+            raise RNNGuideError(
+                f"expected gradient=True, {', '.join(map(repr, states))} or a sequence of "
+                f"norms for {spec.label}, got {gradient!r}"
+            )
+        if not is_keras(obj) or x is None:
+            raise RNNGuideError(
+                f"expected a Keras layer and x=... to measure gradient={gradient!r} "
+                "(or pass the norms, a sequence of T + 1 numbers), got "
+                + ("no x" if is_keras(obj) else type(obj).__name__)
+            )
+        from .gradients import state_jacobian_norms
+
+        values = state_jacobian_norms(obj, x, ord=2, state=state, mask=mask)
+    else:
+        state = "h"
+        values = gradient
+    try:
+        values = [float(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+    except (TypeError, ValueError):
+        raise RNNGuideTypeError(
+            f"expected gradient= to be True, a state name or a sequence of numbers, got "
+            f"{gradient!r}"
+        ) from None
+    if not values or any(not math.isfinite(v) or v < 0 for v in values):
+        raise RNNGuideError(
+            f"expected the gradient norms to be finite and not negative, got {values!r}"
+        )
+    return state, values
+
+
+def _widths(norms, thin=1.0, wide=8.0):
+    """Stroke widths that grow with the norms, on a log scale (equal norms: equal widths)."""
+    top = max(norms)
+    floor = top * 1e-6 if top > 0 else 1.0
+    logs = [math.log(max(n, floor)) for n in norms]
+    lo, hi = min(logs), max(logs)
+    if hi - lo < 1e-12:
+        return [(thin + wide) / 2] * len(norms)
+    return [thin + (wide - thin) * (v - lo) / (hi - lo) for v in logs]
+
+
+def _fmt_norm(n: float) -> str:
+    if n == 0:
+        return "0"
+    if n >= 100:
+        return f"{n:,.0f}"
+    if n >= 0.01:
+        return f"{n:.3g}" if n < 10 else f"{n:.1f}"
+    return f"{n:.1e}"
+
+
+def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
     spec = _as_sequence(spec)
     shape = _input_shape(input_shape, spec)
     if timesteps is not None and shape[1] is not None and shape[1] != timesteps:
@@ -445,6 +540,14 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
         )
     mask_list = _mask_steps(mask, timesteps or shape[1])
     steps = timesteps or shape[1] or (len(mask_list) if mask_list else None)
+    if gradient is not None:
+        n_norms = len(gradient[1])
+        if steps is not None and n_norms != steps + 1:
+            raise RNNGuideError(
+                f"expected {steps + 1} gradient norms (t = 0 .. T, T = {steps} timesteps), "
+                f"got {n_norms}"
+            )
+        steps = steps or n_norms - 1
     symbolic = steps is None
     steps = steps or 4
     shown = _shown(steps) if not symbolic else [1, 2, None, "T"]
@@ -542,6 +645,8 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
         if chain.backwards:
             order = order[::-1]
         prev_x = start_x
+        gap = (CW - BW) / 2 * (-1 if chain.backwards else 1)
+        at_state = {0: start_x - 10 * (-1 if chain.backwards else 1)}  # step p's state: x
         for j in order:
             cx, t = col_x[j], shown[j]
             entry = cx - BW / 2 if not chain.backwards else cx + BW / 2
@@ -555,6 +660,8 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
                 cv.text(cx, y + 4, "…", "rgd-bold")
                 continue
             is_masked = t in masked
+            if gradient is not None:  # then the steps are known: t is a number
+                at_state[t if not chain.backwards else steps - t + 1] = prev_x + gap
             cv.open("rgd-masked" if is_masked else "", step=t)
             cv.rect(cx - BW / 2, y - BH / 2, BW, BH)
             kind = chain.cell.kind.name
@@ -566,6 +673,10 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
                     sy = y + offsets[s]
                     cv.wire([(cx - BW / 2, sy), (cx + BW / 2, sy)], "rgd-c" * (s == "c"), False)
             # the input from below: x_t for the first cell, the cell below's h_t
+            # (greyed with the step it feeds when that step is masked)
+            cv.open(
+                "rgd-masked" if is_masked else "", step=t, input="x" if chain.index == 0 else "h"
+            )
             if chain.index == 0:
                 if r == 0:
                     cv.wire([(cx, y_x - 12), (cx, y + BH / 2)])
@@ -575,6 +686,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
                              (cx + BW / 4, y + BH / 2)], chain.css)  # fmt: skip
             else:
                 cv.wire([(cx, y + RS - BH / 2), (cx, y + BH / 2)])
+            cv.close()
         # the final states, at the end of the chain
         end_x = prev_x
         st_shapes = per_chain_states[r]
@@ -692,10 +804,42 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
     if returns_state:
         notes.append("return_state=True: the final states are returned too")
     y_note = y_x + 30
+    if gradient is not None:
+        _gradient_row(cv, gradient, at_state, y_x + 46, chains[0])
+        y_note += 50
+        s_name = gradient[0]
+        notes.append(
+            f"gradient: |∂{s_name}_T/∂{s_name}_t| at each {s_name}_t, flowing back from "
+            f"{s_name}_T; arrow width grows with the norm (log scale)"
+        )
     for k, note in enumerate(notes):
         cv.text(LEFT - 140, y_note + 15 * k, note, "rgd-small", "start")
     cv._grow(x_end + RIGHT, 0)
     return title, cv
+
+
+def _gradient_row(cv, gradient, at_state, y, chain):
+    """Under the chain: the norm at each drawn state, arrows pointing back in time."""
+    state, norms = gradient
+    widths = _widths(norms)
+    steps = len(norms) - 1
+    steps_read = {p: steps - p + 1 for p in range(1, steps + 1)} if chain.backwards else {}
+    cv.open("rgd-grad")
+    cv.text(LEFT - 140, y + 4, f"|∂{state}_T/∂{state}_t|", "rgd-small", "start")
+    drawn = sorted(at_state, reverse=True)  # processing steps, the last first
+    for k, p in enumerate(drawn):
+        px = at_state[p]
+        cv.open("rgd-grad", t=p, norm=f"{norms[p]:.6g}", width=f"{widths[p]:.3f}")
+        if k > 0:
+            later = drawn[k - 1]
+            cv.wire([(at_state[later], y), (px, y)], width=widths[p], dashed=later - p > 1)
+        cv.circle(px, y, 3, "rgd-head")
+        cv.text(px, y + 18, _fmt_norm(norms[p]), "rgd-small")
+        # named as the chain names it: by the input the step read (h_T the last)
+        name = "T" if p == len(norms) - 1 else steps_read.get(p, p)
+        cv.text(px, y - 8, _sub(state, name), "rgd-small", raw=True)
+        cv.close()
+    cv.close()
 
 
 def spec_go_backwards(spec) -> bool:

@@ -141,6 +141,93 @@ def test_a_mask_greys_the_masked_steps():
     assert d2.svg == d.svg
 
 
+def test_a_masked_step_greys_its_input_arrow_too():
+    d = rg.diagram("GRU", units=2, input_shape=(None, 4, 3), mask=[1, 0, 1, 1])
+    inputs = {
+        g.get("data-step"): "rgd-masked" in (g.get("class") or "")
+        for g in parse(d.svg).iter(f"{SVG}g")
+        if g.get("data-input") == "x"
+    }
+    assert inputs == {"1": False, "2": True, "3": False, "4": False}
+
+
+def gradient_groups(svg):
+    """``{t: (norm, width)}`` of the gradient row's states."""
+    return {
+        int(g.get("data-t")): (float(g.get("data-norm")), float(g.get("data-width")))
+        for g in parse(svg).iter(f"{SVG}g")
+        if g.get("data-norm")
+    }
+
+
+@pytest.mark.parametrize(
+    "kind, state, options",
+    [
+        ("SimpleRNN", "h", {}),
+        ("LSTM", "c", {}),
+        ("GRU", "h", {"go_backwards": True}),
+        ("SimpleRNN", "h", {"activation": "relu"}),
+    ],
+)
+def test_gradient_widths_follow_state_jacobian_norms(kind, state, options):
+    import keras
+
+    layer = getattr(keras.layers, kind)(4, **options)
+    x = np.random.default_rng(7).normal(size=(3, 5, 2)).astype("float32")
+    layer.build(x.shape)
+    randomize_weights(layer, seed=8, scale=1.5 if "activation" in options else 0.7)
+    want = rg.state_jacobian_norms(layer, x, ord=2, state=state)
+    d = rg.diagram(layer, x=x, gradient=True if state == "h" else state)
+    got = gradient_groups(d.svg)
+    assert sorted(got) == list(range(6))  # h_0 .. h_T, every one drawn
+    np.testing.assert_allclose([got[t][0] for t in range(6)], want, rtol=1e-5)
+    # the widths are in the norms' order: a larger norm, a wider arrow
+    for a in range(6):
+        for b in range(6):
+            if want[a] > want[b] * (1 + 1e-6):
+                assert got[a][1] > got[b][1], (a, b, want, got)
+    assert got[int(np.argmax(want))][1] == pytest.approx(8.0)
+    assert got[int(np.argmin(want))][1] == pytest.approx(1.0)
+    # the arrows point back in time: each ends at the earlier state
+    for g in parse(d.svg).iter(f"{SVG}g"):
+        if g.get("data-t") not in (None, "5"):
+            (line,) = [w for w in g.iter(f"{SVG}polyline")]
+            xs = [float(p.split(",")[0]) for p in line.get("points").split()]
+            forward = not options.get("go_backwards")
+            assert (xs[0] > xs[-1]) == forward
+            assert f"stroke-width:{got[int(g.get('data-t'))][1]:.2f}px" in line.get("style")
+
+
+def test_gradient_norms_given_and_an_ellipsis():
+    norms = np.geomspace(0.001, 1, 11)  # 10 steps: 1, 2, 3, ..., 9, 10 drawn
+    d = rg.diagram("LSTM", units=3, input_shape=(None, 10, 2), gradient=norms)
+    got = gradient_groups(d.svg)
+    assert sorted(got) == [0, 1, 2, 3, 9, 10]
+    np.testing.assert_allclose([got[t][0] for t in sorted(got)], norms[sorted(got)], rtol=1e-5)
+    widths = [got[t][1] for t in sorted(got)]
+    assert widths == sorted(widths)
+    # a sequence of unknown length takes its length from the norms
+    free = rg.diagram("GRU", units=2, input_dim=3, gradient=[0.5, 1.0])
+    assert sorted(gradient_groups(free.svg)) == [0, 1]
+
+
+def test_gradient_errors():
+    import keras
+
+    with rg.expect_error(rg.RNNGuideError, "expected 4 gradient norms", "got 3"):
+        rg.diagram("GRU", units=2, input_shape=(None, 3, 1), gradient=[1, 2, 3])
+    with rg.expect_error(rg.RNNGuideError, "expected a Keras layer and x=", "got str"):
+        rg.diagram("GRU", units=2, input_shape=(None, 3, 1), gradient=True)
+    with rg.expect_error(rg.RNNGuideError, "expected gradient=True, 'h' or a sequence", "'c'"):
+        rg.diagram(keras.layers.GRU(2), x=np.ones((1, 3, 1)), gradient="c")
+    with rg.expect_error(rg.RNNGuideError, "expected a layer with one chain", "Bidirectional"):
+        rg.diagram("GRU", units=2, input_dim=1, bidirectional=True, gradient=[1, 1])
+    with rg.expect_error(rg.RNNGuideError, "expected the gradient norms to be finite"):
+        rg.diagram("GRU", units=2, input_dim=1, gradient=[float("nan"), 1])
+    with rg.expect_error(rg.RNNGuideError, "expected gradient= only with view='unrolled'"):
+        rg.diagram("GRU", units=2, input_dim=1, view="cell", gradient=[1, 1])
+
+
 def test_stacked_cells_are_rows_with_their_states():
     d = rg.diagram(["SimpleRNN", "LSTM"], units=[4, 5], input_shape=(2, 3, 3), return_state=True)
     assert sorted(returned_shapes(d.svg)) == sorted(["(2, 5)", "(2, 4)", "(2, 5)", "(2, 5)"])
@@ -236,6 +323,13 @@ GOLDEN_CASES = {
     ),
     "diagram_masked.svg": lambda: rg.diagram(
         "SimpleRNN", units=4, input_shape=(None, 8, 3), mask=[1, 1, 0, 1, 1, 1, 0, 0]
+    ),
+    "diagram_gradient.svg": lambda: rg.diagram(
+        "LSTM",
+        units=3,
+        input_shape=(None, 5, 2),
+        go_backwards=True,
+        gradient=[0.05, 0.1, 0.2, 0.5, 0.8, 1.0],
     ),
     "diagram_gru_before_cell.svg": lambda: rg.diagram(
         "GRU", units=3, input_dim=2, view="cell", reset_after=False
