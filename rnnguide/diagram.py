@@ -48,7 +48,7 @@ from .spec import (
 
 __all__ = ["VIEWS", "Diagram", "diagram"]
 
-VIEWS = ("unrolled", "cell", "steps")
+VIEWS = ("unrolled", "cell", "steps", "layers", "weights")
 #: at most this many steps are drawn; longer sequences get an ellipsis
 MAX_STEPS = 6
 
@@ -372,10 +372,12 @@ def diagram(
     True
     >>> diagram("GRU", units=3, view="side")
     Traceback (most recent call last):
-    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell' or 'steps', got 'side'
+    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell', 'steps', 'layers' or 'weights', got 'side'
     """
     if view not in VIEWS:
-        raise RNNGuideError(f"expected view='unrolled', 'cell' or 'steps', got {view!r}")
+        raise RNNGuideError(
+            "expected view='unrolled', 'cell', 'steps', 'layers' or 'weights', got " + repr(view)
+        )
     if view == "steps":
         if x is None:
             raise RNNGuideError(
@@ -401,6 +403,8 @@ def diagram(
         raise RNNGuideError(f"expected gradient= only with view='unrolled', got view={view!r}")
     if view == "cell":
         return _stack_panels([_cell_panel(t, s) for t, s, _ in targets], "cell")
+    if view == "layers":
+        return _layers(obj, targets)
     norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
     panels = []
     for title, spec, shape in targets:
@@ -844,6 +848,146 @@ def _gradient_row(cv, gradient, at_state, y, chain):
 
 def spec_go_backwards(spec) -> bool:
     return not isinstance(spec, BidirectionalSpec) and spec.go_backwards
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _short_formula(spec) -> str:
+    """``4 x 256*(28 + 256 + 1)``: the count's derivation with the numbers put in."""
+    if isinstance(spec, BidirectionalSpec):
+        return "2 x (" + _short_formula(spec.forward) + ")"
+    cells = cells_of(spec)
+    unique = list({id(c): c for c in cells}.values())
+    parts = [c.formula().split(" = ")[1] for c in unique]
+    return " + ".join(parts) if len(parts) > 1 else parts[0]
+
+
+def _layer_rows(obj, targets):
+    """``(rows, input shape)``: one row per layer (per cell for a list of kinds)."""
+    if not is_keras(obj):
+        ((title, spec, shape),) = targets
+        spec = _as_sequence(spec)
+        shape = _input_shape(shape, spec)
+        out = shapes_of(spec, shape)
+        out = out[0] if isinstance(out, list) else out
+        if isinstance(spec, RNNSpec) and spec.stacked:  # a row per cell, each its count
+            rows = []
+            for i, cell in enumerate(spec.cells):
+                last = i == len(spec.cells) - 1
+                rows.append(
+                    {
+                        "name": f"cell {i}: {cell.class_name}({cell.units})",
+                        "shape": _fmt_shape(out) if last else f"h of cell {i} ({cell.units})",
+                        "params": cell.count_params(),
+                        "formula": _short_formula(RNNSpec(cells=[cell])),
+                        "recurrent": True,
+                    }
+                )
+            return rows, _fmt_shape(shape)
+        rows = [
+            {
+                "name": title,
+                "shape": _fmt_shape(out),
+                "params": spec.count_params(),
+                "formula": _short_formula(spec),
+                "recurrent": True,
+            }
+        ]
+        return rows, _fmt_shape(shape)
+    from . import _keras
+
+    layers = [obj]
+    if _keras.is_model(obj):
+        layers = [la for la in obj.layers if type(la).__name__ != "InputLayer"]
+    rows = []
+    for layer in layers:
+        recurrent = _keras.is_recurrent(layer)
+        spec = resolve(layer) if recurrent else None
+        if spec is not None:
+            shape = _keras.input_shape_of(layer)
+            if shape is not None:
+                with_input_dim(spec, shape[-1])
+        try:
+            out = layer.output.shape
+            out = out[0] if isinstance(out, (list, tuple)) and isinstance(out[0], tuple) else out
+            out_s = _fmt_shape(tuple(out))
+        except (AttributeError, ValueError, TypeError):
+            out_s = ""
+        rows.append(
+            {
+                "name": _layer_name(layer),
+                "shape": out_s,
+                "params": spec.count_params() if spec is not None else layer.count_params(),
+                "formula": _short_formula(spec) if spec is not None else "",
+                "recurrent": recurrent,
+            }
+        )
+    try:
+        first = obj.inputs[0].shape if _keras.is_model(obj) else _keras.input_shape_of(obj)
+        in_s = _fmt_shape(tuple(first))
+    except (AttributeError, IndexError, TypeError, ValueError):
+        in_s = ""
+    return rows, in_s
+
+
+def _layer_name(layer) -> str:
+    """``LSTM(256, return_sequences=True)``: a layer as a reader writes it."""
+    name = type(layer).__name__
+    inner = getattr(layer, "forward_layer", None)
+    if inner is not None:
+        return f"Bidirectional({_layer_name(inner)})"
+    units = getattr(layer, "units", None)
+    args = [str(units)] if units is not None else []
+    if name == "Dropout":
+        args = [str(layer.rate)]
+    if getattr(layer, "return_sequences", False):
+        args.append("return_sequences=True")
+    if name == "Embedding":
+        args = [str(layer.input_dim), str(layer.output_dim)]
+    return f"{name}({', '.join(args)})"
+
+
+def _layers(obj, targets) -> Diagram:
+    rows, in_shape = _layer_rows(obj, targets)
+    total = sum(r["params"] for r in rows)
+    top = max(r["params"] for r in rows) or 1
+    cv = _Canvas()
+    BOXW, ROWH, GAP, BAR = 440, 46, 34, 170
+    title = "layers and parameters, input at the bottom"
+    cv.text(10, 16, f"{title}: {total:,} parameters in all", "rgd-title", "start")
+    n = len(rows)
+    bottom = 40 + n * (ROWH + GAP)  # the bottom of the lowest row
+    cv.text(50, bottom + GAP / 2 + 4, f"input {in_shape}".strip(), "rgd-small", "start")
+    for k, row in enumerate(rows):  # row 0 at the bottom, as the data flows up
+        y = bottom - (k + 1) * (ROWH + GAP) + GAP
+        cls = "rgd-gate" if row["recurrent"] else ""
+        cv.open(cls, layer=k, params=row["params"], recurrent=str(row["recurrent"]).lower())
+        cv.rect(10, y, BOXW, ROWH)
+        cv.text(20, y + 19, row["name"], "rgd-bold", "start")
+        cv.text(BOXW, y + 19, f"{row['params']:,} params", "", "end")
+        if row["formula"]:
+            cv.text(20, y + 36, "= " + row["formula"], "rgd-small", "start")
+        share = row["params"] / top * BAR
+        if row["params"]:
+            cv.rect(BOXW + 24, y + 12, max(share, 2), 22, "rgd-box", rx=1)
+        frac = row["params"] / (total or 1)
+        pct = f"{frac:.0%}" if frac >= 0.005 or not row["params"] else "<1%"
+        cv.text(BOXW + 30 + share, y + 27, pct, "rgd-small", "start")
+        cv.close()
+        # the arrow into this row, labelled with the shape coming in
+        below = in_shape if k == 0 else rows[k - 1]["shape"]
+        start = y + ROWH + GAP
+        cv.wire([(40, start), (40, y + ROWH)])
+        if below and k:
+            cv.text(50, y + ROWH + GAP / 2 + 4, below, "rgd-small", "start")
+    y_out = 40
+    cv.wire([(40, y_out + GAP), (40, y_out + 6)])
+    if rows[-1]["shape"]:
+        cv.text(50, y_out + GAP / 2 + 4, f"output {rows[-1]['shape']}", "rgd-small", "start")
+    cv.text(BOXW + 24, y_out + GAP / 2 + 4, "share of the parameters", "rgd-small", "start")
+    label = getattr(obj, "name", None) if is_keras(obj) else rows[0]["name"]
+    return _diagram(cv, "layers", f"{label}: {total:,} parameters")
 
 
 # --------------------------------------------------------------------------- cell

@@ -269,6 +269,62 @@ def test_a_kind_name_imports_no_tensorflow():
     parse(target.read_text().split("\n", 1)[1])
 
 
+# --------------------------------------------------------------------- layers
+
+
+def layer_rows(svg):
+    """``[(params, recurrent, text)]`` of the layers view, bottom row first."""
+    rows = []
+    for g in parse(svg).iter(f"{SVG}g"):
+        if g.get("data-params") is not None:
+            text = " ".join("".join(t.itertext()) for t in g.iter(f"{SVG}text"))
+            rows.append((int(g.get("data-params")), g.get("data-recurrent") == "true", text))
+    return rows
+
+
+def test_layers_view_counts_are_keras_and_count_params():
+    import keras
+
+    L = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((None, 28)),
+            L.GRU(256, return_sequences=True, activation="relu"),
+            L.Dropout(0.3),
+            L.Bidirectional(L.LSTM(64, return_sequences=True)),
+            L.GRU(128, reset_after=False),
+            L.Dense(10),
+        ]
+    )
+    d = rg.diagram(model, view="layers")
+    rows = layer_rows(d.svg)
+    assert [p for p, _, _ in rows] == [layer.count_params() for layer in model.layers]
+    assert [r for _, r, _ in rows] == [True, False, True, True, False]
+    oracle = [
+        rg.count_params("GRU", units=256, input_dim=28),
+        rg.count_params("LSTM", units=64, input_dim=256, bidirectional=True),
+        rg.count_params("GRU", units=128, input_dim=128, reset_after=False),
+    ]
+    assert [p for p, r, _ in rows if r] == oracle
+    assert f"{model.count_params():,} parameters in all" in d.svg
+    assert "= 3 x 256*(28 + 256 + 2)" in rows[0][2] and "(None, None, 256)" in d.svg
+    assert rows[2][2].startswith("Bidirectional(LSTM(64, return_sequences=True))")
+
+
+def test_layers_view_of_stacked_cells_and_one_kind():
+    d = rg.diagram(["SimpleRNN", "LSTM"], units=[6, 3], input_shape=(None, 5, 4), view="layers")
+    rows = layer_rows(d.svg)
+    assert [p for p, _, _ in rows] == [
+        rg.count_params("SimpleRNN", units=6, input_dim=4),
+        rg.count_params("LSTM", units=3, input_dim=6),
+    ]
+    assert sum(p for p, _, _ in rows) == rg.count_params(
+        ["SimpleRNN", "LSTM"], units=[6, 3], input_dim=4
+    )
+    one = rg.diagram("GRU", units=7, input_dim=3, view="layers")
+    assert layer_rows(one.svg)[0][0] == rg.count_params("GRU", units=7, input_dim=3)
+
+
 # --------------------------------------------------------------------- cell
 
 
@@ -427,7 +483,7 @@ def test_two_step_throughs_have_their_own_ids():
 
 
 def test_errors():
-    with rg.expect_error(rg.RNNGuideError, "expected view='unrolled', 'cell' or 'steps'", "got"):
+    with rg.expect_error(rg.RNNGuideError, "expected view='unrolled', 'cell', 'steps'", "got"):
         rg.diagram("LSTM", units=2, view="rolled")
     with rg.expect_error(rg.RNNGuideError, "expected a Keras layer or cell", "got str"):
         rg.diagram("LSTM", units=2, view="steps", x=np.ones((1, 2, 3)))
