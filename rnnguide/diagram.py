@@ -405,6 +405,8 @@ def diagram(
         return _stack_panels([_cell_panel(t, s) for t, s, _ in targets], "cell")
     if view == "layers":
         return _layers(obj, targets)
+    if view == "weights":
+        return _stack_panels([_weights_panel(t, s) for t, s, _ in targets], "weights")
     norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
     panels = []
     for title, spec, shape in targets:
@@ -988,6 +990,104 @@ def _layers(obj, targets) -> Diagram:
     cv.text(BOXW + 24, y_out + GAP / 2 + 4, "share of the parameters", "rgd-small", "start")
     label = getattr(obj, "name", None) if is_keras(obj) else rows[0]["name"]
     return _diagram(cv, "layers", f"{label}: {total:,} parameters")
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _torch_cells(spec):
+    """``[(cell, suffix)]``: each cell with the suffix of its PyTorch weights (``l0``)."""
+    spec = _as_sequence(spec)
+    out = []
+    for h_i, half in enumerate(halves(spec)):
+        for i, cell in enumerate(half.cells):
+            out.append((cell, f"l{i}" + ("_reverse" if h_i == 1 else "")))
+    return out
+
+
+def _weights_panel(title, spec):
+    """Keras' weights above PyTorch's, each gate block joined to its block there."""
+    cv = _Canvas()
+    cv.text(10, 16, f"{title}: Keras weights and PyTorch's", "rgd-title", "start")
+    y = 40
+    for cell, suffix in _torch_cells(spec):
+        kind = cell.kind
+        if kind.name == "GRU" and not kind.reset_after:
+            raise RNNGuideError(
+                "expected a GRU with reset_after=True for view='weights' (PyTorch's GRU is "
+                "that variant only), got reset_after=False"
+            )
+        d, u = _dims(cell)
+        n = kind.n_gates
+        keras_letters = dict(zip(kind.gates, kind.keras_blocks))
+        torch_gate = {b: ("g" if b == "n" else b) for b in kind.torch_blocks}
+        pairs = [
+            ("kernel", (d, n * u), None, f"weight_ih_{suffix}", "transposed"),
+            ("recurrent_kernel", (u, n * u), None, f"weight_hh_{suffix}", "transposed"),
+        ]
+        if cell.use_bias and kind.reset_after:
+            pairs += [
+                ("bias", (2, n * u), 0, f"bias_ih_{suffix}", "row 0, the input bias"),
+                ("bias", (2, n * u), 1, f"bias_hh_{suffix}", "row 1, the recurrent bias"),
+            ]
+        elif cell.use_bias:
+            pairs.append(("bias", (n * u,), None, f"bias_ih_{suffix}", f"bias_hh_{suffix} = 0"))
+        cv.text(10, y + 4, f"{cell.class_name} ({u} units, {d} input features)", "", "start")
+        y += 16
+        for keras_name, k_shape, row, torch_name, how in pairs:
+            t_shape = (n * u,) if len(k_shape) == 1 or row is not None else (n * u, k_shape[0])
+            k_label = keras_name + (f"[{row}]" if row is not None else "")
+            _weight_pair(cv, y, kind, u, keras_letters, torch_gate, k_label, keras_name,
+                         k_shape, row, torch_name, t_shape, how)  # fmt: skip
+            y += 122
+        y += 10
+    notes = [
+        "columns of a Keras weight are rows of PyTorch's (transposed); the blocks are joined",
+        "by gate (rnnguide's letters: LSTM i, f, g, o; GRU z, r, g)",
+    ]
+    if any(c.kind.name == "GRU" for c, _ in _torch_cells(spec)):
+        notes.append("GRU: z and r swap places (Keras z | r | h, PyTorch r | z | n)")
+    for k, note in enumerate(notes):
+        cv.text(10, y + 15 * k, note, "rgd-small", "start")
+    return title, cv
+
+
+def _weight_pair(cv, y, kind, u, keras_letters, torch_gate, k_label, keras_name, k_shape,
+                 row, torch_name, t_shape, how):  # fmt: skip
+    x0, bw = 230, 92
+    n = kind.n_gates
+    cv.text(10, y + 16, f"{k_label} {_fmt_shape(k_shape)}", "", "start")
+    cv.text(10, y + 76, f"{torch_name} {_fmt_shape(t_shape)}", "", "start")
+    cv.text(10, y + 89, how, "rgd-small", "start")
+    k_at = {}
+    for b, gate in enumerate(kind.gates):
+        bx = x0 + b * bw
+        k_at[gate] = bx + (bw - 2) / 2
+        cols = f"{b * u}:{(b + 1) * u}"
+        cv.open("rgd-gate", keras=keras_name, block=keras_letters[gate], gate=gate, cols=cols,
+                bias_row="" if row is None else row)  # fmt: skip
+        cv.rect(bx, y + 2, bw - 2, 20, rx=2)
+        letter = keras_letters[gate]
+        cv.text(bx + 45, y + 16, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
+        where = f"[:, {cols}]" if len(k_shape) == 2 and row is None else f"[{cols}]"
+        if row is not None:
+            where = f"[{row}, {cols}]"
+        cv.text(bx + 45, y + 34, where, "rgd-small")
+        cv.close()
+    for b, letter in enumerate(kind.torch_blocks):
+        gate = torch_gate[letter]
+        bx = x0 + b * bw
+        rows = f"{b * u}:{(b + 1) * u}"
+        moved = kind.gates.index(gate) != b
+        cv.open("rgd-returned" if moved else "", torch=torch_name, gate=gate, rows=rows)
+        cv.wire([(k_at[gate], y + 38), (bx + (bw - 2) / 2, y + 60)], arrow=True)
+        cv.close()
+        cv.open("rgd-gate", torch=torch_name, block=letter, gate=gate, rows=rows)
+        cv.rect(bx, y + 62, bw - 2, 20, rx=2)
+        cv.text(bx + 45, y + 76, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
+        cv.text(bx + 45, y + 94, f"[{rows}]", "rgd-small")
+        cv.close()
+    cv._grow(x0 + n * bw, y + 96)
 
 
 # --------------------------------------------------------------------------- cell

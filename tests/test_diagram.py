@@ -325,6 +325,91 @@ def test_layers_view_of_stacked_cells_and_one_kind():
     assert layer_rows(one.svg)[0][0] == rg.count_params("GRU", units=7, input_dim=3)
 
 
+# --------------------------------------------------------------------- weights
+
+
+def _slice(text):
+    a, b = map(int, text.split(":"))
+    return slice(a, b)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda L: L.LSTM(4),
+        lambda L: L.GRU(3),
+        lambda L: L.SimpleRNN(5),
+        lambda L: L.Bidirectional(L.GRU(2)),
+        lambda L: L.GRU(3, use_bias=False),
+    ],
+)
+def test_weights_view_blocks_are_to_torch_slices(make):
+    import keras
+
+    layer = make(keras.layers)
+    layer.build((None, None, 3))
+    randomize_weights(layer, seed=11)
+    sd = rg.to_torch(layer).state_dict
+    d = rg.diagram(layer, view="weights")
+    root = parse(d.svg)
+    # Keras' blocks: which gate, which columns (and bias row), per weight, per cell
+    keras_blocks = [g for g in root.iter(f"{SVG}g") if g.get("data-keras") and g.get("data-cols")]
+    torch_blocks = [g for g in root.iter(f"{SVG}g") if g.get("data-torch") and g.get("data-block")]
+    halves = (
+        [layer.forward_layer, layer.backward_layer]
+        if isinstance(layer, keras.layers.Bidirectional)
+        else [layer]
+    )
+    gru = isinstance(halves[0], keras.layers.GRU)
+    # an LSTM's or SimpleRNN's bias_hh is zeros (Keras has one bias): a note, no blocks
+    zero = {n for n in sd if n.startswith("bias_hh")} if not gru else set()
+    assert {g.get("data-torch") for g in torch_blocks} == set(sd) - zero
+    for name in zero:
+        assert not sd[name].any() and f"{name} = 0" in d.svg
+    n_checked = 0
+    for g in torch_blocks:
+        name, gate, rows = g.get("data-torch"), g.get("data-gate"), _slice(g.get("data-rows"))
+        half = halves[1 if name.endswith("_reverse") else 0]
+        keras_name = {"weight_ih": "kernel", "weight_hh": "recurrent_kernel"}.get(
+            name.rsplit("_", 2 if name.endswith("_reverse") else 1)[0], "bias"
+        )
+        # the Keras block drawn for the same gate of the same weight (in drawing order)
+        candidates = [
+            k
+            for k in keras_blocks
+            if k.get("data-keras") == keras_name
+            and k.get("data-gate") == gate
+            and (
+                keras_name != "bias"
+                or k.get("data-bias-row") in ("", "0" if "_ih" in name else "1")
+            )
+        ]
+        cell = half.cell
+        weight = keras.ops.convert_to_numpy(getattr(cell, keras_name))
+        k = candidates[0] if half is halves[0] else candidates[-1]
+        cols = _slice(k.get("data-cols"))
+        if keras_name == "bias":
+            row = k.get("data-bias-row")
+            want = weight[int(row), cols] if row else weight[cols]
+        else:
+            want = weight[:, cols].T
+        np.testing.assert_array_equal(sd[name][rows], want)
+        n_checked += 1
+    assert n_checked == sum(g.get("data-torch") is not None for g in torch_blocks) > 0
+
+
+def test_weights_view_orders_gru_blocks_r_z_n():
+    d = rg.diagram("GRU", units=2, input_dim=3, view="weights")
+    order = [
+        g.get("data-block")
+        for g in parse(d.svg).iter(f"{SVG}g")
+        if g.get("data-torch") == "weight_ih_l0" and g.get("data-block")
+    ]
+    assert order == ["r", "z", "n"]
+    with rg.expect_error(rg.RNNGuideError, "expected a GRU with reset_after=True"):
+        rg.diagram("GRU", units=2, input_dim=3, view="weights", reset_after=False)
+
+
 # --------------------------------------------------------------------- cell
 
 
