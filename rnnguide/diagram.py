@@ -158,6 +158,8 @@ class _Canvas:
         self.parts: list[str] = []
         self.width = 0.0
         self.height = 0.0
+        #: named points other drawings join (a chain's first and last states)
+        self.anchors: dict = {}
 
     def _grow(self, x, y):
         self.width = max(self.width, x)
@@ -411,7 +413,90 @@ def diagram(
     panels = []
     for title, spec, shape in targets:
         panels.append(_unrolled(title, spec, shape, timesteps, mask, norms))
+    if len(panels) > 1:
+        joins = _handovers(obj, [t[1] for t in targets])
+        if joins:
+            return _handover_panels(panels, joins)
     return _stack_panels(panels, "unrolled")
+
+
+def _handovers(model, specs):
+    """``[(src, state, dst, state)]``: a layer's returned state that another layer of
+    the model takes as ``initial_state`` (an encoder's h, c handed to a decoder),
+    read from the model's graph (the tensors each call received)."""
+    from . import _keras
+
+    layers = _keras.recurrent_layers(model)
+    index = {id(layer): i for i, layer in enumerate(layers)}
+    found = []
+    for dst, layer in enumerate(layers):
+        spec = specs[dst]
+        if isinstance(spec, BidirectionalSpec) or spec.stacked:
+            continue
+        for node in getattr(layer, "_inbound_nodes", []):
+            args = getattr(node, "arguments", None)
+            if args is None:
+                continue
+            init = args.kwargs.get("initial_state")
+            if init is None and len(args.args) > 1:
+                init = args.args[1]
+            if init is None:
+                continue
+            init = list(init) if isinstance(init, (list, tuple)) else [init]
+            for j, tensor in enumerate(init):
+                history = getattr(tensor, "_keras_history", None)
+                op = getattr(history, "operation", None)
+                src = index.get(id(op))
+                if src is None or j >= len(spec.cells[0].kind.states):
+                    continue
+                src_spec = specs[src]
+                if isinstance(src_spec, BidirectionalSpec) or src_spec.stacked:
+                    continue
+                k = history.tensor_index - 1  # Keras returns (output, *states)
+                src_states = src_spec.cells[0].kind.states
+                if 0 <= k < len(src_states):
+                    found.append((src, src_states[k], dst, spec.cells[0].kind.states[j]))
+    return found
+
+
+def _handover_panels(panels, joins) -> Diagram:
+    """Panels one below the other, each state handed over drawn as a wire from the end
+    of one chain, round the right and left margins, into the start of the other."""
+    dx, lane = 36, 12
+    out = _Canvas()
+    right = max(c.width for _, c in panels)
+    y, tops = 0.0, []
+    for _title, canvas in panels:
+        tops.append(y)
+        out.parts.append(f'<g transform="translate({dx},{y:g})">' + "".join(canvas.parts) + "</g>")
+        out._grow(canvas.width + dx, y + canvas.height)
+        y += canvas.height + 24 + lane * len(joins)
+    for k, (src, s_state, dst, d_state) in enumerate(joins):
+        src_cv, dst_cv = panels[src][1], panels[dst][1]
+        if ("end", s_state) not in src_cv.anchors or ("start", d_state) not in dst_cv.anchors:
+            continue
+        (ex, ey), (sx, sy) = src_cv.anchors["end", s_state], dst_cv.anchors["start", d_state]
+        ey, sy = ey + tops[src], sy + tops[dst]
+        xr = dx + right - 16 + lane * k
+        gap = tops[src] + src_cv.height + 12 + lane * k
+        xl = 6 + lane * k
+        cls = "rgd-handover" + (" rgd-c" if s_state == "c" else "")
+        out.open(cls, handover=f"{src}.{s_state}->{dst}.{d_state}", src=src, dst=dst,
+                 src_state=s_state, dst_state=d_state)  # fmt: skip
+        if dst > src:
+            points = [(dx + ex + 4, ey), (xr, ey), (xr, gap), (xl, gap), (xl, sy), (dx + sx, sy)]
+        else:  # back up to an earlier layer: round the left margin only
+            points = [(dx + ex + 4, ey), (xr, ey), (xr, 2), (xl, 2), (xl, sy), (dx + sx, sy)]
+        out.wire(points)
+        out.close()
+    out._grow(dx + right + lane * len(joins), 0)
+    pairs = sorted({(panels[d][0], panels[s][0]) for s, _, d, _ in joins})
+    note = "initial_state: " + "; ".join(
+        f"{d} starts from the final states of {s}" for d, s in pairs
+    )
+    out.text(dx + 10, y - lane * len(joins), note, "rgd-small", "start")
+    title = " / ".join(t for t, _ in panels)
+    return _diagram(out, "unrolled", title)
 
 
 def _stack_panels(panels, view) -> Diagram:
@@ -643,6 +728,8 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
         for s in states:
             sy = y + offsets[s]
             cls = "rgd-c" if s == "c" else ""
+            if len(chains) == 1 and not chain.backwards:
+                cv.anchors["start", s] = (start_x - 44, sy)
             if not chain.backwards:
                 cv.text(start_x - 32, sy + 4, _sub(s, 0), cls, "middle", raw=True)
             else:
@@ -712,6 +799,8 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
                 cv.text(label_x, sy + 4, lab, "", anchor, raw=True, shape=shp)
             else:
                 cv.text(label_x, sy + 4, lab, "", anchor, raw=True)
+            if len(chains) == 1 and not chain.backwards:
+                cv.anchors["end", s] = (label_x + 7 * len(_plain(lab)) - 4, sy)
             cv.close()
         cv.close()
 
@@ -809,6 +898,11 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
         notes.append("masked steps (greyed) keep the state: it is carried across them")
     if returns_state:
         notes.append("return_state=True: the final states are returned too")
+    if spec.stateful:
+        notes.append(
+            "stateful=True: each call starts from the states the last call ended with "
+            "(reset_state() sets them to zeros); the batch size is fixed"
+        )
     y_note = y_x + 30
     if gradient is not None:
         _gradient_row(cv, gradient, at_state, y_x + 46, chains[0])

@@ -252,6 +252,70 @@ def test_a_model_draws_its_recurrent_layers_in_order():
     assert returned_shapes(d.svg) == ["(None, 6, 5)", "(None, 2)"]
 
 
+def handovers(svg):
+    return sorted(
+        (
+            int(g.get("data-src")),
+            g.get("data-src-state"),
+            int(g.get("data-dst")),
+            g.get("data-dst-state"),
+        )
+        for g in parse(svg).iter(f"{SVG}g")
+        if g.get("data-handover")
+    )
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_an_encoders_states_handed_to_a_decoder_are_drawn(swap):
+    import keras
+
+    enc_in, dec_in = keras.Input((3, 2)), keras.Input((4, 5))
+    encoder = keras.layers.LSTM(6, return_state=True, name="encoder")
+    _, h, c = encoder(enc_in)
+    decoder = keras.layers.LSTM(6, return_sequences=True, name="decoder")
+    handed = [c, h] if swap else [h, c]
+    model = keras.Model([enc_in, dec_in], decoder(dec_in, initial_state=handed))
+    d = rg.diagram(model)
+    # the oracle: Keras runs the decoder from exactly those tensors
+    x_enc = np.random.default_rng(0).normal(size=(2, 3, 2)).astype("float32")
+    x_dec = np.random.default_rng(1).normal(size=(2, 4, 5)).astype("float32")
+    _, h_v, c_v = encoder(x_enc)
+    start = [c_v, h_v] if swap else [h_v, c_v]
+    np.testing.assert_allclose(
+        np.asarray(model([x_enc, x_dec])),
+        rg.reference_call(decoder, x_dec, initial_state=[np.asarray(t) for t in start]),
+        atol=1e-5,
+    )
+    want = [(0, "c", 1, "h"), (0, "h", 1, "c")] if swap else [(0, "c", 1, "c"), (0, "h", 1, "h")]
+    assert handovers(d.svg) == want
+    assert returned_shapes(d.svg) == ["(None, 6)", "(None, 6)", "(None, 6)", "(None, 4, 6)"]
+    assert "starts from the final states of LSTM 'encoder'" in d.svg
+
+
+def test_a_stateful_layer_says_its_state_is_carried():
+    import keras
+
+    inp = keras.Input(batch_shape=(16, 10, 8))
+    layer = keras.layers.LSTM(32, stateful=True)
+    keras.Model(inp, layer(inp))
+    svg = rg.diagram(layer).svg
+    assert "stateful=True: each call starts from the states the last call ended with" in svg
+    assert "x (16, 10, 8)" in svg
+    assert returned_shapes(svg) == shape_strings(
+        rg.output_shapes("LSTM", units=32, input_shape=(16, 10, 8))
+    )
+    assert "stateful" not in rg.diagram("LSTM", units=3, input_dim=2).svg
+
+
+def test_no_handover_without_initial_state():
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((3, 2)), keras.layers.GRU(3, return_sequences=True), keras.layers.GRU(2)]
+    )
+    assert handovers(rg.diagram(model).svg) == []
+
+
 def test_a_kind_name_imports_no_tensorflow():
     code = (
         "import sys, rnnguide as rg\n"
