@@ -16,6 +16,20 @@
 - ``"steps"`` (a Keras layer and an input ``x``): a step-through of the real
   computation, from :func:`rnnguide.gates`: HTML, CSS and a little JavaScript,
   self-contained, usable with the keyboard.
+- ``"layers"``: a model's layers as rows, input at the bottom, each with its
+  parameter count (a recurrent layer's from :func:`rnnguide.count_params`, with
+  the formula's numbers) and its share of the total.
+- ``"weights"``: Keras' ``kernel``, ``recurrent_kernel`` and ``bias`` gate
+  blocks above PyTorch's ``weight_ih``, ``weight_hh``, ``bias_ih``/``bias_hh``
+  blocks (transposed; GRU ``z | r | h`` becomes ``r | z | n``), each Keras block
+  joined to the one :func:`rnnguide.to_torch` moves it to.
+- ``"input"`` (an array): the ``(batch, timesteps, features)`` input as grids,
+  a row per timestep and a column per feature, with the values.
+
+The unrolled view of a model also draws the states one layer hands another as
+``initial_state`` (an encoder's final ``h, c`` becoming a decoder's ``h_0, c_0``),
+read from the model's graph; ``gradient=`` adds the gradient flowing back along
+the chain (``|d h_T / d h_t|``, :func:`rnnguide.state_jacobian_norms`).
 
 Every colour is ``currentColor`` or a CSS variable on the ``rgd`` class, so a
 picture follows the page's light or dark theme (``docs/_static/rnnguide.css``).
@@ -48,7 +62,7 @@ from .spec import (
 
 __all__ = ["VIEWS", "Diagram", "diagram"]
 
-VIEWS = ("unrolled", "cell", "steps", "layers", "weights")
+VIEWS = ("unrolled", "cell", "steps", "layers", "weights", "input")
 #: at most this many steps are drawn; longer sequences get an ellipsis
 MAX_STEPS = 6
 
@@ -339,7 +353,7 @@ def _config_title(obj, units, spec) -> str:
 
 
 def diagram(
-    obj, *, view="unrolled", timesteps=None, x=None, mask=None, gradient=None, **config
+    obj=None, *, view="unrolled", timesteps=None, x=None, mask=None, gradient=None, **config
 ) -> Diagram:
     """A picture of a recurrent layer, drawn from the spec :func:`verify` checks.
 
@@ -348,9 +362,16 @@ def diagram(
     ``go_backwards``, ``bidirectional``, ``merge_mode``, ``reset_after``, a list
     of cell kinds for stacked cells ...), a Keras layer or cell, or a model (its
     recurrent layers, in order). ``view`` is ``"unrolled"`` (the chain over
-    ``timesteps``, returned tensors highlighted with their shapes), ``"cell"``
-    (one step inside: gates and weight blocks) or ``"steps"`` (a step-through
-    of a Keras layer on the input ``x``, values from :func:`gates`). ``mask``
+    ``timesteps``, returned tensors highlighted with their shapes; for a model,
+    a layer's returned states that another takes as ``initial_state`` are
+    joined to that layer's first step), ``"cell"`` (one step inside: gates and
+    weight blocks), ``"steps"`` (a step-through of a Keras layer on the input
+    ``x``, values from :func:`gates`), ``"layers"`` (one row per layer with its
+    parameter count, from :func:`count_params`; Keras' own count for the other
+    layers of a model), ``"weights"`` (Keras' gate blocks joined to PyTorch's,
+    as :func:`to_torch` moves them) or ``"input"`` (an array ``obj`` or ``x``,
+    (batch, timesteps, features), drawn as grids of its values; optional
+    ``step_labels=`` and ``feature_labels=`` name the rows and columns). ``mask``
     (per-step booleans, or a (batch, timesteps) array: its first row is drawn)
     greys the masked steps. A kind name imports no TensorFlow.
 
@@ -369,17 +390,26 @@ def diagram(
     True
     >>> "kernel (5, 28)" in diagram("LSTM", units=7, input_dim=5, view="cell").svg
     True
+    >>> "291,840 params" in diagram("LSTM", units=256, input_dim=28, view="layers").svg
+    True
+    >>> "weight_ih_l0 (9, 2)" in diagram("GRU", units=3, input_dim=2, view="weights").svg
+    True
+    >>> 'data-value="1"' in diagram(view="input", x=[[[0, 1], [1, 0]]]).svg
+    True
     >>> g = diagram("SimpleRNN", units=2, input_shape=(None, 3, 1), gradient=[0.2, 0.4, 0.7, 1])
     >>> 'data-norm="0.2"' in g.svg
     True
     >>> diagram("GRU", units=3, view="side")
     Traceback (most recent call last):
-    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell', 'steps', 'layers' or 'weights', got 'side'
+    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got 'side'
     """
     if view not in VIEWS:
         raise RNNGuideError(
-            "expected view='unrolled', 'cell', 'steps', 'layers' or 'weights', got " + repr(view)
+            "expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got "
+            + repr(view)
         )
+    if view == "input":
+        return _input_view(obj if x is None else x, config, timesteps, mask)
     if view == "steps":
         if x is None:
             raise RNNGuideError(
@@ -1084,6 +1114,96 @@ def _layers(obj, targets) -> Diagram:
     cv.text(BOXW + 24, y_out + GAP / 2 + 4, "share of the parameters", "rgd-small", "start")
     label = getattr(obj, "name", None) if is_keras(obj) else rows[0]["name"]
     return _diagram(cv, "layers", f"{label}: {total:,} parameters")
+
+
+# --------------------------------------------------------------------------- input
+
+#: at most this many timesteps, features and sequences drawn by view="input"
+MAX_INPUT = (12, 12, 3)
+
+
+def _input_view(x, config, timesteps, mask) -> Diagram:
+    """The input array as Keras reads it: one grid per sequence, a row per timestep."""
+    import numpy as np
+
+    step_labels = config.pop("step_labels", None)
+    feature_labels = config.pop("feature_labels", None)
+    if config or timesteps is not None or mask is not None:
+        given = sorted(config) + ["timesteps"] * (timesteps is not None)
+        given += ["mask"] * (mask is not None)
+        raise RNNGuideError(
+            "expected only the array, step_labels= and feature_labels= with view='input', "
+            f"got {', '.join(given)}"
+        )
+    if is_keras(x) or isinstance(x, str) or not hasattr(x, "__len__"):
+        raise RNNGuideTypeError(
+            "expected an array (batch, timesteps, features) for view='input' (the array "
+            f"itself, or x=), got {type(x).__name__}"
+        )
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 3:
+        raise RNNGuideError(
+            f"expected an input of shape (batch, timesteps, features), got shape {_fmt_shape(a.shape)}"
+        )
+    batch, steps, feats = a.shape
+    for name, labels, n in (("step_labels", step_labels, steps), ("feature_labels", feature_labels, feats)):  # fmt: skip
+        if labels is not None and len(labels) != n:
+            raise RNNGuideError(f"expected {n} {name} (one per {name[:-7]}), got {len(labels)}")
+    max_t, max_f, max_b = MAX_INPUT
+    ts = list(range(steps)) if steps <= max_t else [*range(max_t - 2), None, steps - 1]
+    fs = list(range(feats)) if feats <= max_f else [*range(max_f - 2), None, feats - 1]
+    bs = list(range(min(batch, max_b)))
+    top = float(np.abs(a[np.isfinite(a)]).max()) if np.isfinite(a).any() else 1.0
+    top = top or 1.0
+    cw, ch = 42, 22
+    cv = _Canvas()
+    title = f"x, shape {_fmt_shape(a.shape)} = (batch, timesteps, features)"
+    cv.text(10, 16, title, "rgd-title", "start")
+    x0, y0 = 70, 64
+    grid_w = cw * len(fs)
+    for k, b in enumerate(bs):
+        gx = x0 + k * (grid_w + 60)
+        cv.text(gx, 36, f"x[{b}]: sequence {b}", "rgd-bold", "start")
+        for j, f in enumerate(fs):
+            lab = "…" if f is None else (feature_labels[f] if feature_labels else f"[{f}]")
+            cv.text(gx + j * cw + cw / 2, y0 - 8, lab, "rgd-small")
+        for i, t in enumerate(ts):
+            y = y0 + i * ch
+            if k == 0:
+                lab = "…" if t is None else f"t={t + 1}"
+                if t is not None and step_labels:
+                    lab += f" {step_labels[t]}"
+                cv.text(gx - 8, y + 15, lab, "rgd-small", "end")
+            for j, f in enumerate(fs):
+                cx = gx + j * cw
+                if t is None or f is None:
+                    cv.text(cx + cw / 2, y + 15, "…")
+                    continue
+                v = float(a[b, t, f])
+                tone = "rgd-returned" if v > 0 else "rgd-gate" if v < 0 else ""
+                cv.open(f"rgd-cell {tone}".strip(), b=b, t=t, f=f, value=f"{v:.6g}")
+                op = min(1.0, abs(v) / top) * 0.45 if math.isfinite(v) else 0
+                self_rect = (
+                    f'<rect class="rgd-box" x="{cx:g}" y="{y:g}" width="{cw:g}" height="{ch:g}" '
+                    f'rx="0" style="fill-opacity:{op + 0.03:.3f}"/>'
+                )
+                cv.parts.append(self_rect)
+                cv._grow(cx + cw, y + ch)
+                cv.text(cx + cw / 2, y + 15, _fmt_value(v), "rgd-small" if abs(v) < 1e-12 else "")
+                cv.close()
+    y_end = y0 + len(ts) * ch
+    cv.text(10, y_end + 18, "rows: timesteps (axis 1), columns: features (axis 2)", "rgd-small",
+            "start")  # fmt: skip
+    if batch > len(bs):
+        cv.text(10, y_end + 33, f"and {batch - len(bs)} more sequence{'s' * (batch - len(bs) > 1)} (axis 0)", "rgd-small",
+                "start")  # fmt: skip
+    return _diagram(cv, "input", title)
+
+
+def _fmt_value(v: float) -> str:
+    if v == int(v) and abs(v) < 1e4:
+        return str(int(v))
+    return f"{v:.3g}" if abs(v) >= 100 else f"{v:.2f}"
 
 
 # --------------------------------------------------------------------------- weights

@@ -389,6 +389,48 @@ def test_layers_view_of_stacked_cells_and_one_kind():
     assert layer_rows(one.svg)[0][0] == rg.count_params("GRU", units=7, input_dim=3)
 
 
+# --------------------------------------------------------------------- input
+
+
+def input_cells(svg):
+    return {
+        (int(g.get("data-b")), int(g.get("data-t")), int(g.get("data-f"))): float(
+            g.get("data-value")
+        )
+        for g in parse(svg).iter(f"{SVG}g")
+        if g.get("data-value") is not None
+    }
+
+
+def test_input_view_draws_the_array_values():
+    alphabet = "helo"
+    hello = np.eye(4, dtype="float32")[[alphabet.index(ch) for ch in "hello"]][None]
+    d = rg.diagram(hello, view="input", step_labels=list("hello"), feature_labels=list(alphabet))
+    cells = input_cells(d.svg)
+    assert len(cells) == hello.size
+    for (b, t, f), v in cells.items():
+        assert v == hello[b, t, f]
+    assert "(1, 5, 4) = (batch, timesteps, features)" in d.svg
+    hot = sorted(k for k, v in cells.items() if v == 1)
+    assert [alphabet[f] for _, _, f in hot] == list("hello")
+
+
+def test_input_view_of_a_large_batch_draws_its_corners():
+    x = np.random.default_rng(0).normal(size=(5, 20, 15))
+    cells = input_cells(rg.diagram(x=x, view="input").svg)
+    assert {b for b, _, _ in cells} == {0, 1, 2}
+    assert {t for _, t, _ in cells} == set(range(10)) | {19}
+    assert {f for _, _, f in cells} == set(range(10)) | {14}
+    for (b, t, f), v in cells.items():
+        assert v == pytest.approx(x[b, t, f], rel=1e-5)
+    with rg.expect_error(rg.RNNGuideError, "expected an input of shape", "got shape (2, 3)"):
+        rg.diagram(np.ones((2, 3)), view="input")
+    with rg.expect_error(rg.RNNGuideError, "expected 3 step_labels", "got 2"):
+        rg.diagram(np.ones((1, 3, 2)), view="input", step_labels=["a", "b"])
+    with rg.expect_error(rg.RNNGuideTypeError, "expected an array", "got str"):
+        rg.diagram("LSTM", view="input")
+
+
 # --------------------------------------------------------------------- weights
 
 
@@ -535,6 +577,13 @@ GOLDEN_CASES = {
         input_shape=(None, 5, 2),
         go_backwards=True,
         gradient=[0.05, 0.1, 0.2, 0.5, 0.8, 1.0],
+    ),
+    "diagram_layers_stacked.svg": lambda: rg.diagram(
+        ["SimpleRNN", "GRU"], units=[6, 3], input_shape=(None, 5, 4), view="layers"
+    ),
+    "diagram_weights_gru.svg": lambda: rg.diagram("GRU", units=2, input_dim=3, view="weights"),
+    "diagram_input_hello.svg": lambda: rg.diagram(
+        np.eye(4)[[0, 1, 2, 2, 3]][None], view="input", step_labels=list("hello")
     ),
     "diagram_gru_before_cell.svg": lambda: rg.diagram(
         "GRU", units=3, input_dim=2, view="cell", reset_after=False
