@@ -611,8 +611,12 @@ def _gradient_norms(obj, targets, x, mask, gradient):
                 "(or pass the norms, a sequence of T + 1 numbers), got "
                 + ("no x" if is_keras(obj) else type(obj).__name__)
             )
+        import numpy as np
+
         from .gradients import state_jacobian_norms
 
+        if mask is not None and np.ndim(mask) == 1:  # per-step booleans: every sequence
+            mask = np.broadcast_to(np.asarray(mask, dtype=bool), np.shape(x)[:2])
         values = state_jacobian_norms(obj, x, ord=2, state=state, mask=mask)
     else:
         state = "h"

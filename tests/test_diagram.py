@@ -198,6 +198,18 @@ def test_gradient_widths_follow_state_jacobian_norms(kind, state, options):
             assert f"stroke-width:{got[int(g.get('data-t'))][1]:.2f}px" in line.get("style")
 
 
+def test_gradient_with_a_mask_is_measured_with_it():
+    import keras
+
+    layer = keras.layers.GRU(3)
+    x = np.random.default_rng(9).normal(size=(2, 4, 2)).astype("float32")
+    layer.build(x.shape)
+    mask = np.array([True, True, False, True])
+    want = rg.state_jacobian_norms(layer, x, ord=2, mask=np.stack([mask, mask]))
+    got = gradient_groups(rg.diagram(layer, x=x, mask=mask, gradient=True).svg)
+    np.testing.assert_allclose([got[t][0] for t in range(5)], want, rtol=1e-5)
+
+
 def test_gradient_norms_given_and_an_ellipsis():
     norms = np.geomspace(0.001, 1, 11)  # 10 steps: 1, 2, 3, ..., 9, 10 drawn
     d = rg.diagram("LSTM", units=3, input_shape=(None, 10, 2), gradient=norms)
