@@ -438,7 +438,12 @@ def diagram(
     if view == "layers":
         return _layers(obj, targets)
     if view == "weights":
-        return _stack_panels([_weights_panel(t, s) for t, s, _ in targets], "weights")
+        # a model's k-th recurrent layer is PyTorch's layer k (to_torch: num_layers)
+        panels, depth = [], 0
+        for t, s, _ in targets:
+            panels.append(_weights_panel(t, s, depth))
+            depth += max(len(h.cells) for h in halves(_as_sequence(s)))
+        return _stack_panels(panels, "weights")
     norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
     panels = []
     for title, spec, shape in targets:
@@ -1213,22 +1218,23 @@ def _fmt_value(v: float) -> str:
 # --------------------------------------------------------------------------- weights
 
 
-def _torch_cells(spec):
-    """``[(cell, suffix)]``: each cell with the suffix of its PyTorch weights (``l0``)."""
+def _torch_cells(spec, depth=0):
+    """``[(cell, suffix)]``: each cell with the suffix of its PyTorch weights (``l0``),
+    ``depth`` the number of PyTorch layers before this one."""
     spec = _as_sequence(spec)
     out = []
     for h_i, half in enumerate(halves(spec)):
         for i, cell in enumerate(half.cells):
-            out.append((cell, f"l{i}" + ("_reverse" if h_i == 1 else "")))
+            out.append((cell, f"l{depth + i}" + ("_reverse" if h_i == 1 else "")))
     return out
 
 
-def _weights_panel(title, spec):
+def _weights_panel(title, spec, depth=0):
     """Keras' weights above PyTorch's, each gate block joined to its block there."""
     cv = _Canvas()
     cv.text(10, 16, f"{title}: Keras weights and PyTorch's", "rgd-title", "start")
     y = 40
-    for cell, suffix in _torch_cells(spec):
+    for cell, suffix in _torch_cells(spec, depth):
         kind = cell.kind
         if kind.name == "GRU" and not kind.reset_after:
             raise RNNGuideError(

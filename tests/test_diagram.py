@@ -516,6 +516,29 @@ def test_weights_view_blocks_are_to_torch_slices(make):
     assert n_checked == sum(g.get("data-torch") is not None for g in torch_blocks) > 0
 
 
+def test_weights_view_of_a_model_names_pytorchs_layers():
+    import keras
+
+    L = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((None, 5)),
+            L.Bidirectional(L.LSTM(4, return_sequences=True)),
+            L.Bidirectional(L.LSTM(4)),
+        ]
+    )
+    sd = rg.to_torch(model).state_dict
+    d = rg.diagram(model, view="weights")
+    drawn = {
+        g.get("data-torch")
+        for g in parse(d.svg).iter(f"{SVG}g")
+        if g.get("data-block") and g.get("data-torch")
+    }
+    assert drawn == {n for n in sd if not n.startswith("bias_hh")}
+    for name in drawn:  # each drawn weight has the shape to_torch gives it
+        assert f"{name} {tuple(sd[name].shape)}" in d.svg
+
+
 def test_weights_view_orders_gru_blocks_r_z_n():
     d = rg.diagram("GRU", units=2, input_dim=3, view="weights")
     order = [
@@ -717,3 +740,16 @@ def test_keras_errors():
         rg.diagram(layer, units=3)
     with rg.expect_error(rg.RNNGuideError, "expected x of shape (batch, timesteps, features)"):
         rg.diagram(layer, view="steps", x=np.ones((2, 3)))
+
+
+# --------------------------------------------------------------------- pages
+
+
+def test_every_concept_page_draws_a_diagram():
+    """Issue #18: each concept page shows at least one picture from rg.diagram."""
+    missing = []
+    for page in sorted((ROOT / "docs" / "concepts").glob("*.md")):
+        cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", page.read_text(), re.S)
+        if not any("rg.diagram(" in cell for cell in cells):
+            missing.append(page.name)
+    assert not missing, missing
