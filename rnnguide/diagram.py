@@ -16,6 +16,20 @@
 - ``"steps"`` (a Keras layer and an input ``x``): a step-through of the real
   computation, from :func:`rnnguide.gates`: HTML, CSS and a little JavaScript,
   self-contained, usable with the keyboard.
+- ``"layers"``: a model's layers as rows, input at the bottom, each with its
+  parameter count (a recurrent layer's from :func:`rnnguide.count_params`, with
+  the formula's numbers) and its share of the total.
+- ``"weights"``: Keras' ``kernel``, ``recurrent_kernel`` and ``bias`` gate
+  blocks above PyTorch's ``weight_ih``, ``weight_hh``, ``bias_ih``/``bias_hh``
+  blocks (transposed; GRU ``z | r | h`` becomes ``r | z | n``), each Keras block
+  joined to the one :func:`rnnguide.to_torch` moves it to.
+- ``"input"`` (an array): the ``(batch, timesteps, features)`` input as grids,
+  a row per timestep and a column per feature, with the values.
+
+The unrolled view of a model also draws the states one layer hands another as
+``initial_state`` (an encoder's final ``h, c`` becoming a decoder's ``h_0, c_0``),
+read from the model's graph; ``gradient=`` adds the gradient flowing back along
+the chain (``|d h_T / d h_t|``, :func:`rnnguide.state_jacobian_norms`).
 
 Every colour is ``currentColor`` or a CSS variable on the ``rgd`` class, so a
 picture follows the page's light or dark theme (``docs/_static/rnnguide.css``).
@@ -48,15 +62,15 @@ from .spec import (
 
 __all__ = ["VIEWS", "Diagram", "diagram"]
 
-VIEWS = ("unrolled", "cell", "steps")
+VIEWS = ("unrolled", "cell", "steps", "layers", "weights", "input")
 #: at most this many steps are drawn; longer sequences get an ellipsis
 MAX_STEPS = 6
 
 STYLE = (
     ".rgd{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:12px;"
-    "--rgd-out:#d9480f;--rgd-c:#2b8a3e;--rgd-gate:#1971c2;--rgd-bw:#9c36b5}"
+    "--rgd-out:#d9480f;--rgd-c:#2b8a3e;--rgd-gate:#1971c2;--rgd-bw:#9c36b5;--rgd-grad:#c2255c}"
     "body[data-jp-theme-light='false'] .rgd,html[data-theme='dark'] .rgd{"
-    "--rgd-out:#ff922b;--rgd-c:#69db7c;--rgd-gate:#74c0fc;--rgd-bw:#e599f7}"
+    "--rgd-out:#ff922b;--rgd-c:#69db7c;--rgd-gate:#74c0fc;--rgd-bw:#e599f7;--rgd-grad:#f783ac}"
     ".rgd text{fill:currentColor;stroke:none}"
     ".rgd .rgd-box{fill:currentColor;fill-opacity:.06;stroke:currentColor;stroke-width:1.3}"
     ".rgd .rgd-frame{fill:currentColor;fill-opacity:.03;stroke:currentColor;"
@@ -77,6 +91,7 @@ STYLE = (
     ".rgd .rgd-gate{color:var(--rgd-gate)}"
     ".rgd .rgd-gate .rgd-box{fill-opacity:.14}"
     ".rgd .rgd-backward{color:var(--rgd-bw)}"
+    ".rgd .rgd-grad{color:var(--rgd-grad)}"
 )
 
 STEPS_STYLE = (
@@ -157,6 +172,8 @@ class _Canvas:
         self.parts: list[str] = []
         self.width = 0.0
         self.height = 0.0
+        #: named points other drawings join (a chain's first and last states)
+        self.anchors: dict = {}
 
     def _grow(self, x, y):
         self.width = max(self.width, x)
@@ -195,15 +212,23 @@ class _Canvas:
         attrs += "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
         self.parts.append(f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"{attrs}>{body}</text>')
 
-    def wire(self, points, cls="", arrow=True, dashed=False):
+    def wire(self, points, cls="", arrow=True, dashed=False, width=None):
+        """A polyline; ``width`` sets its stroke width (the arrow head grows with it)."""
         self._grow(max(p[0] for p in points), max(p[1] for p in points))
-        pts = " ".join(f"{x:g},{y:g}" for x, y in points)
+        line = list(points)
+        s = 7 + (width or 0)
+        if arrow and width:  # a wide line stops inside the head, which covers its end
+            (x0, y0), (x1, y1) = points[-2], points[-1]
+            a = math.atan2(y1 - y0, x1 - x0)
+            line[-1] = (x1 - 0.7 * s * math.cos(a), y1 - 0.7 * s * math.sin(a))
+        pts = " ".join(f"{x:g},{y:g}" for x, y in line)
         dash = ' stroke-dasharray="5 4"' if dashed else ""
+        if width is not None:  # a style attribute: it wins over the class's stroke-width
+            dash += f' style="stroke-width:{width:.2f}px"'
         self.parts.append(f'<polyline class="rgd-wire {cls}" points="{pts}"{dash}/>')
         if arrow:
             (x0, y0), (x1, y1) = points[-2], points[-1]
             a = math.atan2(y1 - y0, x1 - x0)
-            s = 7
             head = [
                 (x1, y1),
                 (x1 - s * math.cos(a - 0.45), y1 - s * math.sin(a - 0.45)),
@@ -327,7 +352,9 @@ def _config_title(obj, units, spec) -> str:
     return f"{obj}({units})"
 
 
-def diagram(obj, *, view="unrolled", timesteps=None, x=None, mask=None, **config) -> Diagram:
+def diagram(
+    obj=None, *, view="unrolled", timesteps=None, x=None, mask=None, gradient=None, **config
+) -> Diagram:
     """A picture of a recurrent layer, drawn from the spec :func:`verify` checks.
 
     ``obj`` is a kind name with the configuration :func:`output_shapes` takes
@@ -335,23 +362,54 @@ def diagram(obj, *, view="unrolled", timesteps=None, x=None, mask=None, **config
     ``go_backwards``, ``bidirectional``, ``merge_mode``, ``reset_after``, a list
     of cell kinds for stacked cells ...), a Keras layer or cell, or a model (its
     recurrent layers, in order). ``view`` is ``"unrolled"`` (the chain over
-    ``timesteps``, returned tensors highlighted with their shapes), ``"cell"``
-    (one step inside: gates and weight blocks) or ``"steps"`` (a step-through
-    of a Keras layer on the input ``x``, values from :func:`gates`). ``mask``
+    ``timesteps``, returned tensors highlighted with their shapes; for a model,
+    a layer's returned states that another takes as ``initial_state`` are
+    joined to that layer's first step), ``"cell"`` (one step inside: gates and
+    weight blocks), ``"steps"`` (a step-through of a Keras layer on the input
+    ``x``, values from :func:`gates`), ``"layers"`` (one row per layer with its
+    parameter count, from :func:`count_params`; Keras' own count for the other
+    layers of a model), ``"weights"`` (Keras' gate blocks joined to PyTorch's,
+    as :func:`to_torch` moves them) or ``"input"`` (an array ``obj`` or ``x``,
+    (batch, timesteps, features), drawn as grids of its values; optional
+    ``step_labels=`` and ``feature_labels=`` name the rows and columns). ``mask``
     (per-step booleans, or a (batch, timesteps) array: its first row is drawn)
     greys the masked steps. A kind name imports no TensorFlow.
+
+    ``gradient`` (unrolled view, one chain) draws the gradient flowing back
+    from the last state along the chain, under it: at each state ``h_t`` the
+    norm of ``d h_T / d h_t``, and each backward arrow as wide as the norm it
+    reaches (on a log scale between the smallest and the largest). ``True``
+    (or ``"h"``, or ``"c"`` for an LSTM's cell state) measures it with
+    :func:`state_jacobian_norms` (``ord=2``, so ``h_T`` itself is 1) on the
+    Keras layer and ``x`` (and ``mask``); a sequence of ``T + 1`` numbers
+    draws those norms (``norms[t]`` for t = 0 .. T, processing order), for a
+    kind name too.
 
     >>> d = diagram("LSTM", units=7, input_shape=(None, 3, 5), return_sequences=True)
     >>> d.svg.startswith("<svg") and "(None, 3, 7)" in d.svg
     True
     >>> "kernel (5, 28)" in diagram("LSTM", units=7, input_dim=5, view="cell").svg
     True
+    >>> "291,840 params" in diagram("LSTM", units=256, input_dim=28, view="layers").svg
+    True
+    >>> "weight_ih_l0 (9, 2)" in diagram("GRU", units=3, input_dim=2, view="weights").svg
+    True
+    >>> 'data-value="1"' in diagram(view="input", x=[[[0, 1], [1, 0]]]).svg
+    True
+    >>> g = diagram("SimpleRNN", units=2, input_shape=(None, 3, 1), gradient=[0.2, 0.4, 0.7, 1])
+    >>> 'data-norm="0.2"' in g.svg
+    True
     >>> diagram("GRU", units=3, view="side")
     Traceback (most recent call last):
-    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell' or 'steps', got 'side'
+    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got 'side'
     """
     if view not in VIEWS:
-        raise RNNGuideError(f"expected view='unrolled', 'cell' or 'steps', got {view!r}")
+        raise RNNGuideError(
+            "expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got "
+            + repr(view)
+        )
+    if view == "input":
+        return _input_view(obj if x is None else x, config, timesteps, mask)
     if view == "steps":
         if x is None:
             raise RNNGuideError(
@@ -373,12 +431,107 @@ def diagram(obj, *, view="unrolled", timesteps=None, x=None, mask=None, **config
     ):
         raise RNNGuideTypeError(f"expected timesteps to be a positive integer, got {timesteps!r}")
     targets = _targets(obj, config, x)
+    if gradient is not None and view != "unrolled":
+        raise RNNGuideError(f"expected gradient= only with view='unrolled', got view={view!r}")
     if view == "cell":
         return _stack_panels([_cell_panel(t, s) for t, s, _ in targets], "cell")
+    if view == "layers":
+        return _layers(obj, targets)
+    if view == "weights":
+        # a model's k-th recurrent layer is PyTorch's layer k (to_torch: num_layers)
+        panels, depth = [], 0
+        for t, s, _ in targets:
+            panels.append(_weights_panel(t, s, depth))
+            depth += max(len(h.cells) for h in halves(_as_sequence(s)))
+        return _stack_panels(panels, "weights")
+    norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
     panels = []
     for title, spec, shape in targets:
-        panels.append(_unrolled(title, spec, shape, timesteps, mask))
+        panels.append(_unrolled(title, spec, shape, timesteps, mask, norms))
+    if len(panels) > 1:
+        joins = _handovers(obj, [t[1] for t in targets])
+        if joins:
+            return _handover_panels(panels, joins)
     return _stack_panels(panels, "unrolled")
+
+
+def _handovers(model, specs):
+    """``[(src, state, dst, state)]``: a layer's returned state that another layer of
+    the model takes as ``initial_state`` (an encoder's h, c handed to a decoder),
+    read from the model's graph (the tensors each call received)."""
+    from . import _keras
+
+    layers = _keras.recurrent_layers(model)
+    index = {id(layer): i for i, layer in enumerate(layers)}
+    found = []
+    for dst, layer in enumerate(layers):
+        spec = specs[dst]
+        if isinstance(spec, BidirectionalSpec) or spec.stacked:
+            continue
+        for node in getattr(layer, "_inbound_nodes", []):
+            args = getattr(node, "arguments", None)
+            if args is None:
+                continue
+            init = args.kwargs.get("initial_state")
+            if init is None and len(args.args) > 1:
+                init = args.args[1]
+            if init is None:
+                continue
+            init = list(init) if isinstance(init, (list, tuple)) else [init]
+            for j, tensor in enumerate(init):
+                history = getattr(tensor, "_keras_history", None)
+                op = getattr(history, "operation", None)
+                src = index.get(id(op))
+                if src is None or j >= len(spec.cells[0].kind.states):
+                    continue
+                src_spec = specs[src]
+                if isinstance(src_spec, BidirectionalSpec) or src_spec.stacked:
+                    continue
+                k = history.tensor_index - 1  # Keras returns (output, *states)
+                src_states = src_spec.cells[0].kind.states
+                if 0 <= k < len(src_states):
+                    found.append((src, src_states[k], dst, spec.cells[0].kind.states[j]))
+    return found
+
+
+def _handover_panels(panels, joins) -> Diagram:
+    """Panels one below the other, each state handed over drawn as a wire from the end
+    of one chain, round the right and left margins, into the start of the other."""
+    dx, lane = 36, 12
+    out = _Canvas()
+    right = max(c.width for _, c in panels)
+    y, tops = 0.0, []
+    for _title, canvas in panels:
+        tops.append(y)
+        out.parts.append(f'<g transform="translate({dx},{y:g})">' + "".join(canvas.parts) + "</g>")
+        out._grow(canvas.width + dx, y + canvas.height)
+        y += canvas.height + 24 + lane * len(joins)
+    for k, (src, s_state, dst, d_state) in enumerate(joins):
+        src_cv, dst_cv = panels[src][1], panels[dst][1]
+        if ("end", s_state) not in src_cv.anchors or ("start", d_state) not in dst_cv.anchors:
+            continue
+        (ex, ey), (sx, sy) = src_cv.anchors["end", s_state], dst_cv.anchors["start", d_state]
+        ey, sy = ey + tops[src], sy + tops[dst]
+        xr = dx + right - 16 + lane * k
+        gap = tops[src] + src_cv.height + 12 + lane * k
+        xl = 6 + lane * k
+        cls = "rgd-handover" + (" rgd-c" if s_state == "c" else "")
+        out.open(cls, handover=f"{src}.{s_state}->{dst}.{d_state}", src=src, dst=dst,
+                 src_state=s_state, dst_state=d_state)  # fmt: skip
+        if dst > src:
+            points = [(dx + ex + 4, ey), (xr, ey), (xr, gap), (xl, gap), (xl, sy), (dx + sx, sy)]
+        else:  # back up to an earlier layer: round the left margin only
+            points = [(dx + ex + 4, ey), (xr, ey), (xr, 2), (xl, 2), (xl, sy), (dx + sx, sy)]
+        out.wire(points)
+        out.close()
+    out._grow(dx + right + lane * len(joins), 0)
+    pairs = sorted({(panels[d][0], panels[s][0]) for s, _, d, _ in joins})
+    note = "initial_state: " + "; ".join(
+        f"{d} starts from the final states of {s}" for d, s in pairs
+    )
+    out.text(dx + 10, y - lane * len(joins), note, "rgd-small", "start")
+    title = " / ".join(t for t, _ in panels)
+    return _diagram(out, "unrolled", title)
 
 
 def _stack_panels(panels, view) -> Diagram:
@@ -436,7 +589,79 @@ CW, BW, BH, RS = 96, 60, 40, 92  # column width, box width and height, row spaci
 LEFT, RIGHT = 150, 150
 
 
-def _unrolled(title, spec, input_shape, timesteps, mask):
+def _gradient_norms(obj, targets, x, mask, gradient):
+    """The norms ``|d s_T / d s_t|``, t = 0 .. T, and the state they are of."""
+    if len(targets) != 1:
+        raise RNNGuideError(
+            f"expected one recurrent layer for gradient=, got a model with {len(targets)}: "
+            "draw one layer at a time"
+        )
+    spec = _as_sequence(targets[0][1])
+    if isinstance(spec, BidirectionalSpec) or spec.stacked:
+        raise RNNGuideError(
+            "expected a layer with one chain (SimpleRNN, LSTM, GRU or RNN over one cell) for "
+            f"gradient=, got {spec.label}: pick one layer (a Bidirectional's forward_layer)"
+        )
+    states = spec.cells[0].kind.states
+    if isinstance(gradient, (bool, str)):
+        state = "h" if gradient is True else gradient
+        if gradient is False or state not in states:
+            raise RNNGuideError(
+                f"expected gradient=True, {', '.join(map(repr, states))} or a sequence of "
+                f"norms for {spec.label}, got {gradient!r}"
+            )
+        if not is_keras(obj) or x is None:
+            raise RNNGuideError(
+                f"expected a Keras layer and x=... to measure gradient={gradient!r} "
+                "(or pass the norms, a sequence of T + 1 numbers), got "
+                + ("no x" if is_keras(obj) else type(obj).__name__)
+            )
+        import numpy as np
+
+        from .gradients import state_jacobian_norms
+
+        if mask is not None and np.ndim(mask) == 1:  # per-step booleans: every sequence
+            mask = np.broadcast_to(np.asarray(mask, dtype=bool), np.shape(x)[:2])
+        values = state_jacobian_norms(obj, x, ord=2, state=state, mask=mask)
+    else:
+        state = "h"
+        values = gradient
+    try:
+        values = [float(v) for v in (values.tolist() if hasattr(values, "tolist") else values)]
+    except (TypeError, ValueError):
+        raise RNNGuideTypeError(
+            f"expected gradient= to be True, a state name or a sequence of numbers, got "
+            f"{gradient!r}"
+        ) from None
+    if not values or any(not math.isfinite(v) or v < 0 for v in values):
+        raise RNNGuideError(
+            f"expected the gradient norms to be finite and not negative, got {values!r}"
+        )
+    return state, values
+
+
+def _widths(norms, thin=1.0, wide=8.0):
+    """Stroke widths that grow with the norms, on a log scale (equal norms: equal widths)."""
+    top = max(norms)
+    floor = top * 1e-6 if top > 0 else 1.0
+    logs = [math.log(max(n, floor)) for n in norms]
+    lo, hi = min(logs), max(logs)
+    if hi - lo < 1e-12:
+        return [(thin + wide) / 2] * len(norms)
+    return [thin + (wide - thin) * (v - lo) / (hi - lo) for v in logs]
+
+
+def _fmt_norm(n: float) -> str:
+    if n == 0:
+        return "0"
+    if n >= 100:
+        return f"{n:,.0f}"
+    if n >= 0.01:
+        return f"{n:.3g}" if n < 10 else f"{n:.1f}"
+    return f"{n:.1e}"
+
+
+def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
     spec = _as_sequence(spec)
     shape = _input_shape(input_shape, spec)
     if timesteps is not None and shape[1] is not None and shape[1] != timesteps:
@@ -445,6 +670,14 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
         )
     mask_list = _mask_steps(mask, timesteps or shape[1])
     steps = timesteps or shape[1] or (len(mask_list) if mask_list else None)
+    if gradient is not None:
+        n_norms = len(gradient[1])
+        if steps is not None and n_norms != steps + 1:
+            raise RNNGuideError(
+                f"expected {steps + 1} gradient norms (t = 0 .. T, T = {steps} timesteps), "
+                f"got {n_norms}"
+            )
+        steps = steps or n_norms - 1
     symbolic = steps is None
     steps = steps or 4
     shown = _shown(steps) if not symbolic else [1, 2, None, "T"]
@@ -534,6 +767,8 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
         for s in states:
             sy = y + offsets[s]
             cls = "rgd-c" if s == "c" else ""
+            if len(chains) == 1 and not chain.backwards:
+                cv.anchors["start", s] = (start_x - 44, sy)
             if not chain.backwards:
                 cv.text(start_x - 32, sy + 4, _sub(s, 0), cls, "middle", raw=True)
             else:
@@ -542,6 +777,8 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
         if chain.backwards:
             order = order[::-1]
         prev_x = start_x
+        gap = (CW - BW) / 2 * (-1 if chain.backwards else 1)
+        at_state = {0: start_x - 10 * (-1 if chain.backwards else 1)}  # step p's state: x
         for j in order:
             cx, t = col_x[j], shown[j]
             entry = cx - BW / 2 if not chain.backwards else cx + BW / 2
@@ -555,6 +792,8 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
                 cv.text(cx, y + 4, "…", "rgd-bold")
                 continue
             is_masked = t in masked
+            if gradient is not None:  # then the steps are known: t is a number
+                at_state[t if not chain.backwards else steps - t + 1] = prev_x + gap
             cv.open("rgd-masked" if is_masked else "", step=t)
             cv.rect(cx - BW / 2, y - BH / 2, BW, BH)
             kind = chain.cell.kind.name
@@ -566,6 +805,10 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
                     sy = y + offsets[s]
                     cv.wire([(cx - BW / 2, sy), (cx + BW / 2, sy)], "rgd-c" * (s == "c"), False)
             # the input from below: x_t for the first cell, the cell below's h_t
+            # (greyed with the step it feeds when that step is masked)
+            cv.open(
+                "rgd-masked" if is_masked else "", step=t, input="x" if chain.index == 0 else "h"
+            )
             if chain.index == 0:
                 if r == 0:
                     cv.wire([(cx, y_x - 12), (cx, y + BH / 2)])
@@ -575,6 +818,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
                              (cx + BW / 4, y + BH / 2)], chain.css)  # fmt: skip
             else:
                 cv.wire([(cx, y + RS - BH / 2), (cx, y + BH / 2)])
+            cv.close()
         # the final states, at the end of the chain
         end_x = prev_x
         st_shapes = per_chain_states[r]
@@ -594,6 +838,8 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
                 cv.text(label_x, sy + 4, lab, "", anchor, raw=True, shape=shp)
             else:
                 cv.text(label_x, sy + 4, lab, "", anchor, raw=True)
+            if len(chains) == 1 and not chain.backwards:
+                cv.anchors["end", s] = (label_x + 7 * len(_plain(lab)) - 4, sy)
             cv.close()
         cv.close()
 
@@ -691,15 +937,381 @@ def _unrolled(title, spec, input_shape, timesteps, mask):
         notes.append("masked steps (greyed) keep the state: it is carried across them")
     if returns_state:
         notes.append("return_state=True: the final states are returned too")
+    if spec.stateful:
+        notes.append(
+            "stateful=True: each call starts from the states the last call ended with "
+            "(reset_state() sets them to zeros); the batch size is fixed"
+        )
     y_note = y_x + 30
+    if gradient is not None:
+        _gradient_row(cv, gradient, at_state, y_x + 46, chains[0])
+        y_note += 50
+        s_name = gradient[0]
+        notes.append(
+            f"gradient: |∂{s_name}_T/∂{s_name}_t| at each {s_name}_t, flowing back from "
+            f"{s_name}_T; arrow width grows with the norm (log scale)"
+        )
     for k, note in enumerate(notes):
         cv.text(LEFT - 140, y_note + 15 * k, note, "rgd-small", "start")
     cv._grow(x_end + RIGHT, 0)
     return title, cv
 
 
+def _gradient_row(cv, gradient, at_state, y, chain):
+    """Under the chain: the norm at each drawn state, arrows pointing back in time."""
+    state, norms = gradient
+    widths = _widths(norms)
+    steps = len(norms) - 1
+    steps_read = {p: steps - p + 1 for p in range(1, steps + 1)} if chain.backwards else {}
+    cv.open("rgd-grad")
+    cv.text(LEFT - 140, y + 4, f"|∂{state}_T/∂{state}_t|", "rgd-small", "start")
+    drawn = sorted(at_state, reverse=True)  # processing steps, the last first
+    for k, p in enumerate(drawn):
+        px = at_state[p]
+        cv.open("rgd-grad", t=p, norm=f"{norms[p]:.6g}", width=f"{widths[p]:.3f}")
+        if k > 0:
+            later = drawn[k - 1]
+            cv.wire([(at_state[later], y), (px, y)], width=widths[p], dashed=later - p > 1)
+        cv.circle(px, y, 3, "rgd-head")
+        cv.text(px, y + 18, _fmt_norm(norms[p]), "rgd-small")
+        # named as the chain names it: by the input the step read (h_T the last)
+        name = "T" if p == len(norms) - 1 else steps_read.get(p, p)
+        cv.text(px, y - 8, _sub(state, name), "rgd-small", raw=True)
+        cv.close()
+    cv.close()
+
+
 def spec_go_backwards(spec) -> bool:
     return not isinstance(spec, BidirectionalSpec) and spec.go_backwards
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _short_formula(spec) -> str:
+    """``4 x 256*(28 + 256 + 1)``: the count's derivation with the numbers put in."""
+    if isinstance(spec, BidirectionalSpec):
+        return "2 x (" + _short_formula(spec.forward) + ")"
+    cells = cells_of(spec)
+    unique = list({id(c): c for c in cells}.values())
+    parts = [c.formula().split(" = ")[1] for c in unique]
+    return " + ".join(parts) if len(parts) > 1 else parts[0]
+
+
+def _layer_rows(obj, targets):
+    """``(rows, input shape)``: one row per layer (per cell for a list of kinds)."""
+    if not is_keras(obj):
+        ((title, spec, shape),) = targets
+        spec = _as_sequence(spec)
+        shape = _input_shape(shape, spec)
+        out = shapes_of(spec, shape)
+        out = out[0] if isinstance(out, list) else out
+        if isinstance(spec, RNNSpec) and spec.stacked:  # a row per cell, each its count
+            rows = []
+            for i, cell in enumerate(spec.cells):
+                last = i == len(spec.cells) - 1
+                rows.append(
+                    {
+                        "name": f"cell {i}: {cell.class_name}({cell.units})",
+                        "shape": _fmt_shape(out) if last else f"h of cell {i} ({cell.units})",
+                        "params": cell.count_params(),
+                        "formula": _short_formula(RNNSpec(cells=[cell])),
+                        "recurrent": True,
+                    }
+                )
+            return rows, _fmt_shape(shape)
+        rows = [
+            {
+                "name": title,
+                "shape": _fmt_shape(out),
+                "params": spec.count_params(),
+                "formula": _short_formula(spec),
+                "recurrent": True,
+            }
+        ]
+        return rows, _fmt_shape(shape)
+    from . import _keras
+
+    layers = [obj]
+    if _keras.is_model(obj):
+        layers = [la for la in obj.layers if type(la).__name__ != "InputLayer"]
+    rows = []
+    for layer in layers:
+        recurrent = _keras.is_recurrent(layer)
+        spec = resolve(layer) if recurrent else None
+        if spec is not None:
+            shape = _keras.input_shape_of(layer)
+            if shape is not None:
+                with_input_dim(spec, shape[-1])
+        try:
+            out = layer.output.shape
+            out = out[0] if isinstance(out, (list, tuple)) and isinstance(out[0], tuple) else out
+            out_s = _fmt_shape(tuple(out))
+        except (AttributeError, ValueError, TypeError):
+            out_s = ""
+        rows.append(
+            {
+                "name": _layer_name(layer),
+                "shape": out_s,
+                "params": spec.count_params() if spec is not None else layer.count_params(),
+                "formula": _short_formula(spec) if spec is not None else "",
+                "recurrent": recurrent,
+            }
+        )
+    try:
+        first = obj.inputs[0].shape if _keras.is_model(obj) else _keras.input_shape_of(obj)
+        in_s = _fmt_shape(tuple(first))
+    except (AttributeError, IndexError, TypeError, ValueError):
+        in_s = ""
+    return rows, in_s
+
+
+def _layer_name(layer) -> str:
+    """``LSTM(256, return_sequences=True)``: a layer as a reader writes it."""
+    name = type(layer).__name__
+    inner = getattr(layer, "forward_layer", None)
+    if inner is not None:
+        return f"Bidirectional({_layer_name(inner)})"
+    units = getattr(layer, "units", None)
+    args = [str(units)] if units is not None else []
+    if name == "Dropout":
+        args = [str(layer.rate)]
+    if getattr(layer, "return_sequences", False):
+        args.append("return_sequences=True")
+    if name == "Embedding":
+        args = [str(layer.input_dim), str(layer.output_dim)]
+    return f"{name}({', '.join(args)})"
+
+
+def _layers(obj, targets) -> Diagram:
+    rows, in_shape = _layer_rows(obj, targets)
+    total = sum(r["params"] for r in rows)
+    top = max(r["params"] for r in rows) or 1
+    cv = _Canvas()
+    BOXW, ROWH, GAP, BAR = 440, 46, 34, 170
+    title = "layers and parameters, input at the bottom"
+    cv.text(10, 16, f"{title}: {total:,} parameters in all", "rgd-title", "start")
+    n = len(rows)
+    bottom = 40 + n * (ROWH + GAP)  # the bottom of the lowest row
+    cv.text(50, bottom + GAP / 2 + 4, f"input {in_shape}".strip(), "rgd-small", "start")
+    for k, row in enumerate(rows):  # row 0 at the bottom, as the data flows up
+        y = bottom - (k + 1) * (ROWH + GAP) + GAP
+        cls = "rgd-gate" if row["recurrent"] else ""
+        cv.open(cls, layer=k, params=row["params"], recurrent=str(row["recurrent"]).lower())
+        cv.rect(10, y, BOXW, ROWH)
+        cv.text(20, y + 19, row["name"], "rgd-bold", "start")
+        cv.text(BOXW, y + 19, f"{row['params']:,} params", "", "end")
+        if row["formula"]:
+            cv.text(20, y + 36, "= " + row["formula"], "rgd-small", "start")
+        share = row["params"] / top * BAR
+        if row["params"]:
+            cv.rect(BOXW + 24, y + 12, max(share, 2), 22, "rgd-box", rx=1)
+        frac = row["params"] / (total or 1)
+        pct = f"{frac:.0%}" if frac >= 0.005 or not row["params"] else "<1%"
+        cv.text(BOXW + 30 + share, y + 27, pct, "rgd-small", "start")
+        cv.close()
+        # the arrow into this row, labelled with the shape coming in
+        below = in_shape if k == 0 else rows[k - 1]["shape"]
+        start = y + ROWH + GAP
+        cv.wire([(40, start), (40, y + ROWH)])
+        if below and k:
+            cv.text(50, y + ROWH + GAP / 2 + 4, below, "rgd-small", "start")
+    y_out = 40
+    cv.wire([(40, y_out + GAP), (40, y_out + 6)])
+    if rows[-1]["shape"]:
+        cv.text(50, y_out + GAP / 2 + 4, f"output {rows[-1]['shape']}", "rgd-small", "start")
+    cv.text(BOXW + 24, y_out + GAP / 2 + 4, "share of the parameters", "rgd-small", "start")
+    label = getattr(obj, "name", None) if is_keras(obj) else rows[0]["name"]
+    return _diagram(cv, "layers", f"{label}: {total:,} parameters")
+
+
+# --------------------------------------------------------------------------- input
+
+#: at most this many timesteps, features and sequences drawn by view="input"
+MAX_INPUT = (12, 12, 3)
+
+
+def _input_view(x, config, timesteps, mask) -> Diagram:
+    """The input array as Keras reads it: one grid per sequence, a row per timestep."""
+    import numpy as np
+
+    step_labels = config.pop("step_labels", None)
+    feature_labels = config.pop("feature_labels", None)
+    if config or timesteps is not None or mask is not None:
+        given = sorted(config) + ["timesteps"] * (timesteps is not None)
+        given += ["mask"] * (mask is not None)
+        raise RNNGuideError(
+            "expected only the array, step_labels= and feature_labels= with view='input', "
+            f"got {', '.join(given)}"
+        )
+    if is_keras(x) or isinstance(x, str) or not hasattr(x, "__len__"):
+        raise RNNGuideTypeError(
+            "expected an array (batch, timesteps, features) for view='input' (the array "
+            f"itself, or x=), got {type(x).__name__}"
+        )
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 3:
+        raise RNNGuideError(
+            f"expected an input of shape (batch, timesteps, features), got shape {_fmt_shape(a.shape)}"
+        )
+    batch, steps, feats = a.shape
+    for name, labels, n in (("step_labels", step_labels, steps), ("feature_labels", feature_labels, feats)):  # fmt: skip
+        if labels is not None and len(labels) != n:
+            raise RNNGuideError(f"expected {n} {name} (one per {name[:-7]}), got {len(labels)}")
+    max_t, max_f, max_b = MAX_INPUT
+    ts = list(range(steps)) if steps <= max_t else [*range(max_t - 2), None, steps - 1]
+    fs = list(range(feats)) if feats <= max_f else [*range(max_f - 2), None, feats - 1]
+    bs = list(range(min(batch, max_b)))
+    top = float(np.abs(a[np.isfinite(a)]).max()) if np.isfinite(a).any() else 1.0
+    top = top or 1.0
+    cw, ch = 42, 22
+    cv = _Canvas()
+    title = f"x, shape {_fmt_shape(a.shape)} = (batch, timesteps, features)"
+    cv.text(10, 16, title, "rgd-title", "start")
+    x0, y0 = 70, 64
+    grid_w = cw * len(fs)
+    for k, b in enumerate(bs):
+        gx = x0 + k * (grid_w + 60)
+        cv.text(gx, 36, f"x[{b}]: sequence {b}", "rgd-bold", "start")
+        for j, f in enumerate(fs):
+            lab = "…" if f is None else (feature_labels[f] if feature_labels else f"[{f}]")
+            cv.text(gx + j * cw + cw / 2, y0 - 8, lab, "rgd-small")
+        for i, t in enumerate(ts):
+            y = y0 + i * ch
+            if k == 0:
+                lab = "…" if t is None else f"t={t + 1}"
+                if t is not None and step_labels:
+                    lab += f" {step_labels[t]}"
+                cv.text(gx - 8, y + 15, lab, "rgd-small", "end")
+            for j, f in enumerate(fs):
+                cx = gx + j * cw
+                if t is None or f is None:
+                    cv.text(cx + cw / 2, y + 15, "…")
+                    continue
+                v = float(a[b, t, f])
+                tone = "rgd-returned" if v > 0 else "rgd-gate" if v < 0 else ""
+                cv.open(f"rgd-cell {tone}".strip(), b=b, t=t, f=f, value=f"{v:.6g}")
+                op = min(1.0, abs(v) / top) * 0.45 if math.isfinite(v) else 0
+                self_rect = (
+                    f'<rect class="rgd-box" x="{cx:g}" y="{y:g}" width="{cw:g}" height="{ch:g}" '
+                    f'rx="0" style="fill-opacity:{op + 0.03:.3f}"/>'
+                )
+                cv.parts.append(self_rect)
+                cv._grow(cx + cw, y + ch)
+                cv.text(cx + cw / 2, y + 15, _fmt_value(v), "rgd-small" if abs(v) < 1e-12 else "")
+                cv.close()
+    y_end = y0 + len(ts) * ch
+    cv.text(10, y_end + 18, "rows: timesteps (axis 1), columns: features (axis 2)", "rgd-small",
+            "start")  # fmt: skip
+    if batch > len(bs):
+        cv.text(10, y_end + 33, f"and {batch - len(bs)} more sequence{'s' * (batch - len(bs) > 1)} (axis 0)", "rgd-small",
+                "start")  # fmt: skip
+    return _diagram(cv, "input", title)
+
+
+def _fmt_value(v: float) -> str:
+    if v == int(v) and abs(v) < 1e4:
+        return str(int(v))
+    return f"{v:.3g}" if abs(v) >= 100 else f"{v:.2f}"
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _torch_cells(spec, depth=0):
+    """``[(cell, suffix)]``: each cell with the suffix of its PyTorch weights (``l0``),
+    ``depth`` the number of PyTorch layers before this one."""
+    spec = _as_sequence(spec)
+    out = []
+    for h_i, half in enumerate(halves(spec)):
+        for i, cell in enumerate(half.cells):
+            out.append((cell, f"l{depth + i}" + ("_reverse" if h_i == 1 else "")))
+    return out
+
+
+def _weights_panel(title, spec, depth=0):
+    """Keras' weights above PyTorch's, each gate block joined to its block there."""
+    cv = _Canvas()
+    cv.text(10, 16, f"{title}: Keras weights and PyTorch's", "rgd-title", "start")
+    y = 40
+    for cell, suffix in _torch_cells(spec, depth):
+        kind = cell.kind
+        if kind.name == "GRU" and not kind.reset_after:
+            raise RNNGuideError(
+                "expected a GRU with reset_after=True for view='weights' (PyTorch's GRU is "
+                "that variant only), got reset_after=False"
+            )
+        d, u = _dims(cell)
+        n = kind.n_gates
+        keras_letters = dict(zip(kind.gates, kind.keras_blocks))
+        torch_gate = {b: ("g" if b == "n" else b) for b in kind.torch_blocks}
+        pairs = [
+            ("kernel", (d, n * u), None, f"weight_ih_{suffix}", "transposed"),
+            ("recurrent_kernel", (u, n * u), None, f"weight_hh_{suffix}", "transposed"),
+        ]
+        if cell.use_bias and kind.reset_after:
+            pairs += [
+                ("bias", (2, n * u), 0, f"bias_ih_{suffix}", "row 0, the input bias"),
+                ("bias", (2, n * u), 1, f"bias_hh_{suffix}", "row 1, the recurrent bias"),
+            ]
+        elif cell.use_bias:
+            pairs.append(("bias", (n * u,), None, f"bias_ih_{suffix}", f"bias_hh_{suffix} = 0"))
+        cv.text(10, y + 4, f"{cell.class_name} ({u} units, {d} input features)", "", "start")
+        y += 16
+        for keras_name, k_shape, row, torch_name, how in pairs:
+            t_shape = (n * u,) if len(k_shape) == 1 or row is not None else (n * u, k_shape[0])
+            k_label = keras_name + (f"[{row}]" if row is not None else "")
+            _weight_pair(cv, y, kind, u, keras_letters, torch_gate, k_label, keras_name,
+                         k_shape, row, torch_name, t_shape, how)  # fmt: skip
+            y += 122
+        y += 10
+    notes = [
+        "columns of a Keras weight are rows of PyTorch's (transposed); the blocks are joined",
+        "by gate (rnnguide's letters: LSTM i, f, g, o; GRU z, r, g)",
+    ]
+    if any(c.kind.name == "GRU" for c, _ in _torch_cells(spec)):
+        notes.append("GRU: z and r swap places (Keras z | r | h, PyTorch r | z | n)")
+    for k, note in enumerate(notes):
+        cv.text(10, y + 15 * k, note, "rgd-small", "start")
+    return title, cv
+
+
+def _weight_pair(cv, y, kind, u, keras_letters, torch_gate, k_label, keras_name, k_shape,
+                 row, torch_name, t_shape, how):  # fmt: skip
+    x0, bw = 230, 92
+    n = kind.n_gates
+    cv.text(10, y + 16, f"{k_label} {_fmt_shape(k_shape)}", "", "start")
+    cv.text(10, y + 76, f"{torch_name} {_fmt_shape(t_shape)}", "", "start")
+    cv.text(10, y + 89, how, "rgd-small", "start")
+    k_at = {}
+    for b, gate in enumerate(kind.gates):
+        bx = x0 + b * bw
+        k_at[gate] = bx + (bw - 2) / 2
+        cols = f"{b * u}:{(b + 1) * u}"
+        cv.open("rgd-gate", keras=keras_name, block=keras_letters[gate], gate=gate, cols=cols,
+                bias_row="" if row is None else row)  # fmt: skip
+        cv.rect(bx, y + 2, bw - 2, 20, rx=2)
+        letter = keras_letters[gate]
+        cv.text(bx + 45, y + 16, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
+        where = f"[:, {cols}]" if len(k_shape) == 2 and row is None else f"[{cols}]"
+        if row is not None:
+            where = f"[{row}, {cols}]"
+        cv.text(bx + 45, y + 34, where, "rgd-small")
+        cv.close()
+    for b, letter in enumerate(kind.torch_blocks):
+        gate = torch_gate[letter]
+        bx = x0 + b * bw
+        rows = f"{b * u}:{(b + 1) * u}"
+        moved = kind.gates.index(gate) != b
+        cv.open("rgd-returned" if moved else "", torch=torch_name, gate=gate, rows=rows)
+        cv.wire([(k_at[gate], y + 38), (bx + (bw - 2) / 2, y + 60)], arrow=True)
+        cv.close()
+        cv.open("rgd-gate", torch=torch_name, block=letter, gate=gate, rows=rows)
+        cv.rect(bx, y + 62, bw - 2, 20, rx=2)
+        cv.text(bx + 45, y + 76, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
+        cv.text(bx + 45, y + 94, f"[{rows}]", "rgd-small")
+        cv.close()
+    cv._grow(x0 + n * bw, y + 96)
 
 
 # --------------------------------------------------------------------------- cell

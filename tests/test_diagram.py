@@ -141,6 +141,105 @@ def test_a_mask_greys_the_masked_steps():
     assert d2.svg == d.svg
 
 
+def test_a_masked_step_greys_its_input_arrow_too():
+    d = rg.diagram("GRU", units=2, input_shape=(None, 4, 3), mask=[1, 0, 1, 1])
+    inputs = {
+        g.get("data-step"): "rgd-masked" in (g.get("class") or "")
+        for g in parse(d.svg).iter(f"{SVG}g")
+        if g.get("data-input") == "x"
+    }
+    assert inputs == {"1": False, "2": True, "3": False, "4": False}
+
+
+def gradient_groups(svg):
+    """``{t: (norm, width)}`` of the gradient row's states."""
+    return {
+        int(g.get("data-t")): (float(g.get("data-norm")), float(g.get("data-width")))
+        for g in parse(svg).iter(f"{SVG}g")
+        if g.get("data-norm")
+    }
+
+
+@pytest.mark.parametrize(
+    "kind, state, options",
+    [
+        ("SimpleRNN", "h", {}),
+        ("LSTM", "c", {}),
+        ("GRU", "h", {"go_backwards": True}),
+        ("SimpleRNN", "h", {"activation": "relu"}),
+    ],
+)
+def test_gradient_widths_follow_state_jacobian_norms(kind, state, options):
+    import keras
+
+    layer = getattr(keras.layers, kind)(4, **options)
+    x = np.random.default_rng(7).normal(size=(3, 5, 2)).astype("float32")
+    layer.build(x.shape)
+    randomize_weights(layer, seed=8, scale=1.5 if "activation" in options else 0.7)
+    want = rg.state_jacobian_norms(layer, x, ord=2, state=state)
+    d = rg.diagram(layer, x=x, gradient=True if state == "h" else state)
+    got = gradient_groups(d.svg)
+    assert sorted(got) == list(range(6))  # h_0 .. h_T, every one drawn
+    np.testing.assert_allclose([got[t][0] for t in range(6)], want, rtol=1e-5)
+    # the widths are in the norms' order: a larger norm, a wider arrow
+    for a in range(6):
+        for b in range(6):
+            if want[a] > want[b] * (1 + 1e-6):
+                assert got[a][1] > got[b][1], (a, b, want, got)
+    assert got[int(np.argmax(want))][1] == pytest.approx(8.0)
+    assert got[int(np.argmin(want))][1] == pytest.approx(1.0)
+    # the arrows point back in time: each ends at the earlier state
+    for g in parse(d.svg).iter(f"{SVG}g"):
+        if g.get("data-t") not in (None, "5"):
+            (line,) = [w for w in g.iter(f"{SVG}polyline")]
+            xs = [float(p.split(",")[0]) for p in line.get("points").split()]
+            forward = not options.get("go_backwards")
+            assert (xs[0] > xs[-1]) == forward
+            assert f"stroke-width:{got[int(g.get('data-t'))][1]:.2f}px" in line.get("style")
+
+
+def test_gradient_with_a_mask_is_measured_with_it():
+    import keras
+
+    layer = keras.layers.GRU(3)
+    x = np.random.default_rng(9).normal(size=(2, 4, 2)).astype("float32")
+    layer.build(x.shape)
+    mask = np.array([True, True, False, True])
+    want = rg.state_jacobian_norms(layer, x, ord=2, mask=np.stack([mask, mask]))
+    got = gradient_groups(rg.diagram(layer, x=x, mask=mask, gradient=True).svg)
+    np.testing.assert_allclose([got[t][0] for t in range(5)], want, rtol=1e-5)
+
+
+def test_gradient_norms_given_and_an_ellipsis():
+    norms = np.geomspace(0.001, 1, 11)  # 10 steps: 1, 2, 3, ..., 9, 10 drawn
+    d = rg.diagram("LSTM", units=3, input_shape=(None, 10, 2), gradient=norms)
+    got = gradient_groups(d.svg)
+    assert sorted(got) == [0, 1, 2, 3, 9, 10]
+    np.testing.assert_allclose([got[t][0] for t in sorted(got)], norms[sorted(got)], rtol=1e-5)
+    widths = [got[t][1] for t in sorted(got)]
+    assert widths == sorted(widths)
+    # a sequence of unknown length takes its length from the norms
+    free = rg.diagram("GRU", units=2, input_dim=3, gradient=[0.5, 1.0])
+    assert sorted(gradient_groups(free.svg)) == [0, 1]
+
+
+def test_gradient_errors():
+    import keras
+
+    with rg.expect_error(rg.RNNGuideError, "expected 4 gradient norms", "got 3"):
+        rg.diagram("GRU", units=2, input_shape=(None, 3, 1), gradient=[1, 2, 3])
+    with rg.expect_error(rg.RNNGuideError, "expected a Keras layer and x=", "got str"):
+        rg.diagram("GRU", units=2, input_shape=(None, 3, 1), gradient=True)
+    with rg.expect_error(rg.RNNGuideError, "expected gradient=True, 'h' or a sequence", "'c'"):
+        rg.diagram(keras.layers.GRU(2), x=np.ones((1, 3, 1)), gradient="c")
+    with rg.expect_error(rg.RNNGuideError, "expected a layer with one chain", "Bidirectional"):
+        rg.diagram("GRU", units=2, input_dim=1, bidirectional=True, gradient=[1, 1])
+    with rg.expect_error(rg.RNNGuideError, "expected the gradient norms to be finite"):
+        rg.diagram("GRU", units=2, input_dim=1, gradient=[float("nan"), 1])
+    with rg.expect_error(rg.RNNGuideError, "expected gradient= only with view='unrolled'"):
+        rg.diagram("GRU", units=2, input_dim=1, view="cell", gradient=[1, 1])
+
+
 def test_stacked_cells_are_rows_with_their_states():
     d = rg.diagram(["SimpleRNN", "LSTM"], units=[4, 5], input_shape=(2, 3, 3), return_state=True)
     assert sorted(returned_shapes(d.svg)) == sorted(["(2, 5)", "(2, 4)", "(2, 5)", "(2, 5)"])
@@ -165,6 +264,70 @@ def test_a_model_draws_its_recurrent_layers_in_order():
     assert returned_shapes(d.svg) == ["(None, 6, 5)", "(None, 2)"]
 
 
+def handovers(svg):
+    return sorted(
+        (
+            int(g.get("data-src")),
+            g.get("data-src-state"),
+            int(g.get("data-dst")),
+            g.get("data-dst-state"),
+        )
+        for g in parse(svg).iter(f"{SVG}g")
+        if g.get("data-handover")
+    )
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_an_encoders_states_handed_to_a_decoder_are_drawn(swap):
+    import keras
+
+    enc_in, dec_in = keras.Input((3, 2)), keras.Input((4, 5))
+    encoder = keras.layers.LSTM(6, return_state=True, name="encoder")
+    _, h, c = encoder(enc_in)
+    decoder = keras.layers.LSTM(6, return_sequences=True, name="decoder")
+    handed = [c, h] if swap else [h, c]
+    model = keras.Model([enc_in, dec_in], decoder(dec_in, initial_state=handed))
+    d = rg.diagram(model)
+    # the oracle: Keras runs the decoder from exactly those tensors
+    x_enc = np.random.default_rng(0).normal(size=(2, 3, 2)).astype("float32")
+    x_dec = np.random.default_rng(1).normal(size=(2, 4, 5)).astype("float32")
+    _, h_v, c_v = encoder(x_enc)
+    start = [c_v, h_v] if swap else [h_v, c_v]
+    np.testing.assert_allclose(
+        np.asarray(model([x_enc, x_dec])),
+        rg.reference_call(decoder, x_dec, initial_state=[np.asarray(t) for t in start]),
+        atol=1e-5,
+    )
+    want = [(0, "c", 1, "h"), (0, "h", 1, "c")] if swap else [(0, "c", 1, "c"), (0, "h", 1, "h")]
+    assert handovers(d.svg) == want
+    assert returned_shapes(d.svg) == ["(None, 6)", "(None, 6)", "(None, 6)", "(None, 4, 6)"]
+    assert "starts from the final states of LSTM 'encoder'" in d.svg
+
+
+def test_a_stateful_layer_says_its_state_is_carried():
+    import keras
+
+    inp = keras.Input(batch_shape=(16, 10, 8))
+    layer = keras.layers.LSTM(32, stateful=True)
+    keras.Model(inp, layer(inp))
+    svg = rg.diagram(layer).svg
+    assert "stateful=True: each call starts from the states the last call ended with" in svg
+    assert "x (16, 10, 8)" in svg
+    assert returned_shapes(svg) == shape_strings(
+        rg.output_shapes("LSTM", units=32, input_shape=(16, 10, 8))
+    )
+    assert "stateful" not in rg.diagram("LSTM", units=3, input_dim=2).svg
+
+
+def test_no_handover_without_initial_state():
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((3, 2)), keras.layers.GRU(3, return_sequences=True), keras.layers.GRU(2)]
+    )
+    assert handovers(rg.diagram(model).svg) == []
+
+
 def test_a_kind_name_imports_no_tensorflow():
     code = (
         "import sys, rnnguide as rg\n"
@@ -180,6 +343,212 @@ def test_a_kind_name_imports_no_tensorflow():
     target = out / "test_diagram_no_tf.svg"
     subprocess.run([sys.executable, "-c", code, str(target)], check=True, cwd=ROOT)
     parse(target.read_text().split("\n", 1)[1])
+
+
+# --------------------------------------------------------------------- layers
+
+
+def layer_rows(svg):
+    """``[(params, recurrent, text)]`` of the layers view, bottom row first."""
+    rows = []
+    for g in parse(svg).iter(f"{SVG}g"):
+        if g.get("data-params") is not None:
+            text = " ".join("".join(t.itertext()) for t in g.iter(f"{SVG}text"))
+            rows.append((int(g.get("data-params")), g.get("data-recurrent") == "true", text))
+    return rows
+
+
+def test_layers_view_counts_are_keras_and_count_params():
+    import keras
+
+    L = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((None, 28)),
+            L.GRU(256, return_sequences=True, activation="relu"),
+            L.Dropout(0.3),
+            L.Bidirectional(L.LSTM(64, return_sequences=True)),
+            L.GRU(128, reset_after=False),
+            L.Dense(10),
+        ]
+    )
+    d = rg.diagram(model, view="layers")
+    rows = layer_rows(d.svg)
+    assert [p for p, _, _ in rows] == [layer.count_params() for layer in model.layers]
+    assert [r for _, r, _ in rows] == [True, False, True, True, False]
+    oracle = [
+        rg.count_params("GRU", units=256, input_dim=28),
+        rg.count_params("LSTM", units=64, input_dim=256, bidirectional=True),
+        rg.count_params("GRU", units=128, input_dim=128, reset_after=False),
+    ]
+    assert [p for p, r, _ in rows if r] == oracle
+    assert f"{model.count_params():,} parameters in all" in d.svg
+    assert "= 3 x 256*(28 + 256 + 2)" in rows[0][2] and "(None, None, 256)" in d.svg
+    assert rows[2][2].startswith("Bidirectional(LSTM(64, return_sequences=True))")
+
+
+def test_layers_view_of_stacked_cells_and_one_kind():
+    d = rg.diagram(["SimpleRNN", "LSTM"], units=[6, 3], input_shape=(None, 5, 4), view="layers")
+    rows = layer_rows(d.svg)
+    assert [p for p, _, _ in rows] == [
+        rg.count_params("SimpleRNN", units=6, input_dim=4),
+        rg.count_params("LSTM", units=3, input_dim=6),
+    ]
+    assert sum(p for p, _, _ in rows) == rg.count_params(
+        ["SimpleRNN", "LSTM"], units=[6, 3], input_dim=4
+    )
+    one = rg.diagram("GRU", units=7, input_dim=3, view="layers")
+    assert layer_rows(one.svg)[0][0] == rg.count_params("GRU", units=7, input_dim=3)
+
+
+# --------------------------------------------------------------------- input
+
+
+def input_cells(svg):
+    return {
+        (int(g.get("data-b")), int(g.get("data-t")), int(g.get("data-f"))): float(
+            g.get("data-value")
+        )
+        for g in parse(svg).iter(f"{SVG}g")
+        if g.get("data-value") is not None
+    }
+
+
+def test_input_view_draws_the_array_values():
+    alphabet = "helo"
+    hello = np.eye(4, dtype="float32")[[alphabet.index(ch) for ch in "hello"]][None]
+    d = rg.diagram(hello, view="input", step_labels=list("hello"), feature_labels=list(alphabet))
+    cells = input_cells(d.svg)
+    assert len(cells) == hello.size
+    for (b, t, f), v in cells.items():
+        assert v == hello[b, t, f]
+    assert "(1, 5, 4) = (batch, timesteps, features)" in d.svg
+    hot = sorted(k for k, v in cells.items() if v == 1)
+    assert [alphabet[f] for _, _, f in hot] == list("hello")
+
+
+def test_input_view_of_a_large_batch_draws_its_corners():
+    x = np.random.default_rng(0).normal(size=(5, 20, 15))
+    cells = input_cells(rg.diagram(x=x, view="input").svg)
+    assert {b for b, _, _ in cells} == {0, 1, 2}
+    assert {t for _, t, _ in cells} == set(range(10)) | {19}
+    assert {f for _, _, f in cells} == set(range(10)) | {14}
+    for (b, t, f), v in cells.items():
+        assert v == pytest.approx(x[b, t, f], rel=1e-5)
+    with rg.expect_error(rg.RNNGuideError, "expected an input of shape", "got shape (2, 3)"):
+        rg.diagram(np.ones((2, 3)), view="input")
+    with rg.expect_error(rg.RNNGuideError, "expected 3 step_labels", "got 2"):
+        rg.diagram(np.ones((1, 3, 2)), view="input", step_labels=["a", "b"])
+    with rg.expect_error(rg.RNNGuideTypeError, "expected an array", "got str"):
+        rg.diagram("LSTM", view="input")
+
+
+# --------------------------------------------------------------------- weights
+
+
+def _slice(text):
+    a, b = map(int, text.split(":"))
+    return slice(a, b)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda L: L.LSTM(4),
+        lambda L: L.GRU(3),
+        lambda L: L.SimpleRNN(5),
+        lambda L: L.Bidirectional(L.GRU(2)),
+        lambda L: L.GRU(3, use_bias=False),
+    ],
+)
+def test_weights_view_blocks_are_to_torch_slices(make):
+    import keras
+
+    layer = make(keras.layers)
+    layer.build((None, None, 3))
+    randomize_weights(layer, seed=11)
+    sd = rg.to_torch(layer).state_dict
+    d = rg.diagram(layer, view="weights")
+    root = parse(d.svg)
+    # Keras' blocks: which gate, which columns (and bias row), per weight, per cell
+    keras_blocks = [g for g in root.iter(f"{SVG}g") if g.get("data-keras") and g.get("data-cols")]
+    torch_blocks = [g for g in root.iter(f"{SVG}g") if g.get("data-torch") and g.get("data-block")]
+    halves = (
+        [layer.forward_layer, layer.backward_layer]
+        if isinstance(layer, keras.layers.Bidirectional)
+        else [layer]
+    )
+    gru = isinstance(halves[0], keras.layers.GRU)
+    # an LSTM's or SimpleRNN's bias_hh is zeros (Keras has one bias): a note, no blocks
+    zero = {n for n in sd if n.startswith("bias_hh")} if not gru else set()
+    assert {g.get("data-torch") for g in torch_blocks} == set(sd) - zero
+    for name in zero:
+        assert not sd[name].any() and f"{name} = 0" in d.svg
+    n_checked = 0
+    for g in torch_blocks:
+        name, gate, rows = g.get("data-torch"), g.get("data-gate"), _slice(g.get("data-rows"))
+        half = halves[1 if name.endswith("_reverse") else 0]
+        keras_name = {"weight_ih": "kernel", "weight_hh": "recurrent_kernel"}.get(
+            name.rsplit("_", 2 if name.endswith("_reverse") else 1)[0], "bias"
+        )
+        # the Keras block drawn for the same gate of the same weight (in drawing order)
+        candidates = [
+            k
+            for k in keras_blocks
+            if k.get("data-keras") == keras_name
+            and k.get("data-gate") == gate
+            and (
+                keras_name != "bias"
+                or k.get("data-bias-row") in ("", "0" if "_ih" in name else "1")
+            )
+        ]
+        cell = half.cell
+        weight = keras.ops.convert_to_numpy(getattr(cell, keras_name))
+        k = candidates[0] if half is halves[0] else candidates[-1]
+        cols = _slice(k.get("data-cols"))
+        if keras_name == "bias":
+            row = k.get("data-bias-row")
+            want = weight[int(row), cols] if row else weight[cols]
+        else:
+            want = weight[:, cols].T
+        np.testing.assert_array_equal(sd[name][rows], want)
+        n_checked += 1
+    assert n_checked == sum(g.get("data-torch") is not None for g in torch_blocks) > 0
+
+
+def test_weights_view_of_a_model_names_pytorchs_layers():
+    import keras
+
+    L = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((None, 5)),
+            L.Bidirectional(L.LSTM(4, return_sequences=True)),
+            L.Bidirectional(L.LSTM(4)),
+        ]
+    )
+    sd = rg.to_torch(model).state_dict
+    d = rg.diagram(model, view="weights")
+    drawn = {
+        g.get("data-torch")
+        for g in parse(d.svg).iter(f"{SVG}g")
+        if g.get("data-block") and g.get("data-torch")
+    }
+    assert drawn == {n for n in sd if not n.startswith("bias_hh")}
+    for name in drawn:  # each drawn weight has the shape to_torch gives it
+        assert f"{name} {tuple(sd[name].shape)}" in d.svg
+
+
+def test_weights_view_orders_gru_blocks_r_z_n():
+    d = rg.diagram("GRU", units=2, input_dim=3, view="weights")
+    order = [
+        g.get("data-block")
+        for g in parse(d.svg).iter(f"{SVG}g")
+        if g.get("data-torch") == "weight_ih_l0" and g.get("data-block")
+    ]
+    assert order == ["r", "z", "n"]
+    with rg.expect_error(rg.RNNGuideError, "expected a GRU with reset_after=True"):
+        rg.diagram("GRU", units=2, input_dim=3, view="weights", reset_after=False)
 
 
 # --------------------------------------------------------------------- cell
@@ -236,6 +605,20 @@ GOLDEN_CASES = {
     ),
     "diagram_masked.svg": lambda: rg.diagram(
         "SimpleRNN", units=4, input_shape=(None, 8, 3), mask=[1, 1, 0, 1, 1, 1, 0, 0]
+    ),
+    "diagram_gradient.svg": lambda: rg.diagram(
+        "LSTM",
+        units=3,
+        input_shape=(None, 5, 2),
+        go_backwards=True,
+        gradient=[0.05, 0.1, 0.2, 0.5, 0.8, 1.0],
+    ),
+    "diagram_layers_stacked.svg": lambda: rg.diagram(
+        ["SimpleRNN", "GRU"], units=[6, 3], input_shape=(None, 5, 4), view="layers"
+    ),
+    "diagram_weights_gru.svg": lambda: rg.diagram("GRU", units=2, input_dim=3, view="weights"),
+    "diagram_input_hello.svg": lambda: rg.diagram(
+        np.eye(4)[[0, 1, 2, 2, 3]][None], view="input", step_labels=list("hello")
     ),
     "diagram_gru_before_cell.svg": lambda: rg.diagram(
         "GRU", units=3, input_dim=2, view="cell", reset_after=False
@@ -333,7 +716,7 @@ def test_two_step_throughs_have_their_own_ids():
 
 
 def test_errors():
-    with rg.expect_error(rg.RNNGuideError, "expected view='unrolled', 'cell' or 'steps'", "got"):
+    with rg.expect_error(rg.RNNGuideError, "expected view='unrolled', 'cell', 'steps'", "got"):
         rg.diagram("LSTM", units=2, view="rolled")
     with rg.expect_error(rg.RNNGuideError, "expected a Keras layer or cell", "got str"):
         rg.diagram("LSTM", units=2, view="steps", x=np.ones((1, 2, 3)))
@@ -357,3 +740,16 @@ def test_keras_errors():
         rg.diagram(layer, units=3)
     with rg.expect_error(rg.RNNGuideError, "expected x of shape (batch, timesteps, features)"):
         rg.diagram(layer, view="steps", x=np.ones((2, 3)))
+
+
+# --------------------------------------------------------------------- pages
+
+
+def test_every_concept_page_draws_a_diagram():
+    """Issue #18: each concept page shows at least one picture from rg.diagram."""
+    missing = []
+    for page in sorted((ROOT / "docs" / "concepts").glob("*.md")):
+        cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", page.read_text(), re.S)
+        if not any("rg.diagram(" in cell for cell in cells):
+            missing.append(page.name)
+    assert not missing, missing

@@ -11,7 +11,8 @@ size and fits or scrolls inside its own box, and exactly one search field is
 visible. Every step-through is clicked: its values must change.
 Then: the search page finds the GRU page for ``reset_after`` and the stacking
 page for ``StackedRNNCells``; screenshots of the landing, LSTM and training
-pages at desktop and phone widths go to --screenshots.
+pages at desktop and phone widths go to --screenshots, with every diagram of the
+pages in DIAGRAM_PAGES photographed in the light and the dark theme.
 
 Usage: python tools/browser_check.py docs/_build/html [--screenshots build/screenshots]
 Exit code 0 when every check passes, 1 otherwise (each failure is listed).
@@ -50,6 +51,16 @@ SCREENSHOT_PAGES = {
     "training": "compare/training.html",
 }
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
+#: pages whose rg.diagram pictures are photographed one by one, in the light and
+#: the dark theme (the picture's box as the reader sees it, scrolled into view)
+DIAGRAM_PAGES = {
+    "sequences": "concepts/sequences.html",
+    "bptt": "concepts/bptt.html",
+    "stacking_params": "concepts/stacking_params.html",
+    "stateful_seq2seq": "concepts/stateful_seq2seq.html",
+    "porting_pytorch": "concepts/porting_pytorch.html",
+    "keras2to3": "concepts/keras2to3.html",
+}
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -304,6 +315,18 @@ def screenshots(browser, base: str, outdir: Path) -> list[str]:
             path = outdir / f"{name}-{vp_name}.png"
             page.screenshot(path=str(path), full_page=False)
             made.append(str(path))
+            page.close()
+        for name, rel in DIAGRAM_PAGES.items():
+            page = ctx.new_page()
+            page.goto(base + rel, wait_until="networkidle")
+            for theme in ("light", "dark"):
+                page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+                page.wait_for_timeout(200)
+                for k, fig in enumerate(page.query_selector_all("div.rgd-figure")):
+                    fig.scroll_into_view_if_needed()
+                    path = outdir / f"diagram-{name}-{k}-{theme}-{vp_name}.png"
+                    fig.screenshot(path=str(path))
+                    made.append(str(path))
             page.close()
         ctx.close()
     return made
