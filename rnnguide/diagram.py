@@ -539,13 +539,19 @@ def _stack_panels(panels, view) -> Diagram:
     if len(panels) == 1:
         title, canvas = panels[0]
         return _diagram(canvas, view, title)
+    out = _below([canvas for _, canvas in panels], gap=24)
+    return _diagram(out, view, " / ".join(t for t, _ in panels))
+
+
+def _below(canvases, gap) -> _Canvas:
+    """Canvases one below the other, ``gap`` apart, in one canvas."""
     out = _Canvas()
     y = 0.0
-    for _title, canvas in panels:
+    for canvas in canvases:
         out.parts.append(f'<g transform="translate(0,{y:g})">' + "".join(canvas.parts) + "</g>")
         out._grow(canvas.width, y + canvas.height)
-        y += canvas.height + 24
-    return _diagram(out, view, " / ".join(t for t, _ in panels))
+        y += canvas.height + gap
+    return out
 
 
 # --------------------------------------------------------------------------- unrolled
@@ -1371,13 +1377,7 @@ def _cell_panel(title, spec):
     cells = cells_of(spec)
     if not isinstance(spec, CellSpec) and len(cells) > 1:
         panels = [_cell_panel(f"{title}: cell {i}", c) for i, c in enumerate(cells)]
-        cv = _Canvas()
-        y = 0.0
-        for _, sub in panels:
-            cv.parts.append(f'<g transform="translate(0,{y:g})">' + "".join(sub.parts) + "</g>")
-            cv._grow(sub.width, y + sub.height)
-            y += sub.height + 20
-        return title, cv
+        return title, _below([sub for _, sub in panels], gap=20)
     cell = cells[0]
     cv = _Canvas()
     kind = cell.kind
