@@ -31,27 +31,28 @@ all steps: ``dW = sum_t x_t^T da_t``, ``dU = sum_t h_{t-1}^T da_t``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import _keras
+from .comparison import (
+    check_tolerance,
+    compare_gradient,
+    flatten,
+    gradient_tolerance,
+    state_names,
+)
 from .equations import ACROSS_UNITS, ACTIVATIONS, DERIVATIVES, NO_DERIVATIVE
 from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, describe_shape
-from .reference import (
-    _as_array,
-    _widen,
-    bidirectional_states,
-    check_input,
-    check_mask,
-    gate_pieces,
-    rnn_states,
-)
+from .prepare import Call, as_array, check_input, need_weights, prepare_call, read_built, widen
+from .reference import gate_pieces
 from .spec import (
     BidirectionalSpec,
     CellSpec,
     RNNSpec,
     cells_of,
+    is_keras,
     is_step,
     map_cells,
     resolve,
@@ -479,29 +480,10 @@ class Gradients:
         )
 
 
-def _flatten(value):
-    if isinstance(value, (list, tuple)):
-        return [leaf for v in value for leaf in _flatten(v)]
-    return [value]
-
-
-def _as_sequence_spec(spec):
-    """A cell (or bare StackedRNNCells) as the one-step RNN that returns its states."""
-    cells = cells_of(spec)
-    return RNNSpec(
-        cells=cells,
-        stacked=not isinstance(spec, CellSpec),
-        return_sequences=False,
-        return_state=True,
-        name=spec.name,
-        class_name=spec.class_name,
-    )
-
-
 def _upstream_leaves(upstream, results, owner):
     if upstream is None:
         return [np.ones_like(r) for r in results]
-    leaves = _flatten(upstream)
+    leaves = flatten(upstream)
     if len(leaves) != len(results):
         raise RNNGuideError(
             f"expected upstream with the structure of what {owner} returns "
@@ -513,7 +495,7 @@ def _upstream_leaves(upstream, results, owner):
         if leaf is None:
             out.append(np.zeros_like(r))
             continue
-        arr = _widen(_as_array(leaf, f"upstream tensor {k}"))
+        arr = widen(as_array(leaf, f"upstream tensor {k}"))
         if arr.dtype.kind != "f":
             raise RNNGuideTypeError(
                 f"expected upstream tensor {k} as numbers of shape {describe_shape(r.shape)} "
@@ -536,13 +518,22 @@ def _check_derivatives(spec):
             _Activation(cell.recurrent_activation, cell.units, spec.label, "recurrent_activation")
 
 
-def _need_weights(spec):
-    for c in cells_of(spec):
-        if c.kernel is None:
+def prepare_grad(spec, x, mask=None, initial_state=None) -> Call:
+    """:func:`~rnnguide.prepare.prepare_call` for the gradients: the derivatives
+    exist, and a step is given its states and no mask."""
+    owner = spec.label
+    need_weights(spec, owner, "gradients")
+    _check_derivatives(spec)
+    if is_step(spec):
+        check_input(x, 2, cells_of(spec)[0].input_dim, owner)
+        if initial_state is None:
             raise RNNGuideError(
-                f"{spec.label} has no weights yet: build it (call it once, or "
-                "layer.build(input_shape)) before computing its gradients"
+                f"expected states for {owner}: call it as "
+                "reference_grad(cell, x_t, initial_state=states)"
             )
+        if mask is not None:
+            raise RNNGuideError(f"expected no mask for {owner} (one step), got one")
+    return prepare_call(spec, x, initial_state, mask, purpose="gradients")
 
 
 def grad_spec(spec, x, upstream=None, mask=None, initial_state=None, dtype=np.float64):
@@ -553,38 +544,24 @@ def grad_spec(spec, x, upstream=None, mask=None, initial_state=None, dtype=np.fl
     weights come in ``cells_of(spec)`` order (``kernel, recurrent_kernel,
     bias`` per cell), named ``<cell name>/kernel`` ...
     """
-    owner = spec.label
-    _need_weights(spec)
-    _check_derivatives(spec)
-    step = is_step(spec)
-    if step:
-        arr = check_input(x, 2, cells_of(spec)[0].input_dim, owner)
-        if initial_state is None:
-            raise RNNGuideError(
-                f"expected states for {owner}: call it as "
-                "reference_grad(cell, x_t, initial_state=states)"
-            )
-        if mask is not None:
-            raise RNNGuideError(f"expected no mask for {owner} (one step), got one")
-        rnn = _as_sequence_spec(spec)
-        arr3 = arr[:, None, :]
-        m = None
-    else:
-        rnn = spec
-        arr3 = check_input(x, 3, cells_of(spec)[0].input_dim, owner)
-        m = check_mask(mask, arr3.shape[0], arr3.shape[1])
-    batch = arr3.shape[0]
+    return grad_call(prepare_grad(spec, x, mask, initial_state), upstream, dtype)
+
+
+def grad_call(call: Call, upstream=None, dtype=np.float64) -> Gradients:
+    """The gradients of a prepared :class:`~rnnguide.prepare.Call`."""
+    spec, rnn, owner = call.spec, call.rnn, call.spec.label
+    arr3, m = call.x, call.mask
+    states = call.states_in(dtype)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if isinstance(rnn, BidirectionalSpec):
-            (fw_st, _), (bw_st, _) = bidirectional_states(rnn, initial_state, batch, dtype)
+            fw_st, bw_st = states
             runs = [
                 _Run(rnn.forward, arr3, fw_st, m, dtype, owner),
                 _Run(rnn.backward, arr3, bw_st, m, dtype, owner),
             ]
             grads = _bidirectional_backward(rnn, runs, upstream, owner)
         else:
-            states, _ = rnn_states(rnn, initial_state, batch, dtype, owner)
-            run = _Run(rnn, arr3, states, m, dtype, owner)
+            run = _Run(rnn, arr3, states[0], m, dtype, owner)
             results = [run.output()] + (run.flat_states() if rnn.return_state else [])
             ups = _upstream_leaves(upstream, results, owner)
             loss = float(sum(np.sum(r * u) for r, u in zip(results, ups)))
@@ -592,7 +569,7 @@ def grad_spec(spec, x, upstream=None, mask=None, initial_state=None, dtype=np.fl
             dx, d_init, d_w = run.backward(ups[0], d_states)
             grads = (loss, dx, d_init, d_w)
     loss, dx, d_init, d_w = grads
-    if step:
+    if call.step:
         dx = dx[:, 0, :]
     cells = cells_of(spec)
     weights, names, per_cell = [], [], {}
@@ -658,8 +635,6 @@ def _bidirectional_backward(spec, runs, upstream, owner):
 def _keras_weights(layer, grads: Gradients, spec) -> Gradients:
     """Reorder ``grads.weights`` to follow ``layer.trainable_weights`` (by identity),
     summing the gradients of a weight that several cells share."""
-    from . import _keras
-
     found = {}
     k = 0
     for cell in _keras.leaf_cells(layer):
@@ -730,8 +705,6 @@ def reference_grad(
     """
     spec = resolve(layer)
     grads = grad_spec(spec, x, upstream, mask, initial_state, _check_dtype(dtype))
-    from .spec import is_keras
-
     if is_keras(layer):
         grads = _keras_weights(layer, grads, spec)
     return grads
@@ -791,14 +764,12 @@ def state_jacobian_norms(layer, x, *, ord="fro", state="h", mask=None, initial_s
             f"got {state!r}"
         )
     k = names.index(state)
-    _need_weights(spec)
-    _check_derivatives(spec)
-    arr = check_input(x, 3, spec.input_dim, spec.label)
-    m = check_mask(mask, arr.shape[0], arr.shape[1])
+    call = prepare_grad(spec, x, mask, initial_state)
+    arr, m = call.x, call.mask
     batch, steps = arr.shape[:2]
     u = spec.units
     dtype = np.float64
-    states, _ = rnn_states(spec, initial_state, batch, dtype, spec.label)
+    states = call.states_in(dtype)[0]
     # one backward pass per unit of h_T: repeat every sequence u times, and
     # start unit k's copy from the k-th row of the identity
     rep = np.repeat(arr.astype(dtype), u, axis=0)
@@ -825,21 +796,6 @@ def state_jacobian_norms(layer, x, *, ord="fro", state="h", mask=None, initial_s
 # -- against the framework ---------------------------------------------------------------
 
 
-def _state_names(spec) -> list[str]:
-    def of(rnn):
-        if rnn.stacked:
-            return [f"cell {i} {s}" for i, c in enumerate(rnn.cells) for s in c.kind.states]
-        return list(rnn.cells[0].kind.states)
-
-    if isinstance(spec, BidirectionalSpec):
-        return [f"forward {n}" for n in of(spec.forward)] + [
-            f"backward {n}" for n in of(spec.backward)
-        ]
-    if isinstance(spec, CellSpec):
-        return list(spec.kind.states)
-    return of(spec)
-
-
 def _keras_states(spec, flat, batch):
     """The flat initial states in the structure Keras takes them."""
     it = iter(flat)
@@ -854,38 +810,6 @@ def _keras_states(spec, flat, batch):
     if isinstance(spec, CellSpec):
         return next(it) if spec.n_states == 1 else [next(it), next(it)]
     return of(spec)
-
-
-def _compare(name, got, want, atol, rtol):
-    """A verification Row: largest difference, ok when <= atol + rtol * max |want|."""
-    from .verification import Row
-
-    g = np.asarray(got, dtype=np.float64)
-    w = np.asarray(want, dtype=np.float64)
-    if g.shape != w.shape:
-        return Row(name, tuple(g.shape), math.inf, False, f"expected shape {w.shape}")
-    finite = np.isfinite(g) & np.isfinite(w)
-    if not (finite | ((g == w) | (np.isnan(g) & np.isnan(w)))).all():
-        return Row(name, tuple(g.shape), math.inf, False, "non-finite values differ")
-    diff = np.where(finite, np.abs(g - w), 0.0)
-    err = float(diff.max()) if g.size else 0.0
-    scale = float(np.abs(np.where(finite, w, 0.0)).max()) if w.size else 0.0
-    ok = err <= atol + rtol * scale
-    detail = ""
-    if not ok:
-        at = tuple(int(i) for i in np.unravel_index(int(diff.argmax()), diff.shape))
-        detail = (
-            f"largest at {at}: got {g[at]:.6g}, expected {w[at]:.6g} "
-            f"(relative to max |expected| {scale:.3g}: {err / max(scale, 1e-300):.2g})"
-        )
-    return Row(name, tuple(g.shape), err, ok, detail)
-
-
-def _default_tolerance(spec, steps):
-    from .verification import default_tolerance
-
-    dtypes = {c.compute_dtype for c in cells_of(spec)}
-    return max(8 * default_tolerance(d, steps) for d in dtypes)
 
 
 def gradient_rows(
@@ -914,39 +838,37 @@ def gradient_rows(
     (['d/d input', 'd/d initial h', 'd/d gru/gru_cell/kernel', \
 'd/d gru/gru_cell/recurrent_kernel', 'd/d gru/gru_cell/bias'], True)
     """
-    import keras
-
-    from . import _keras
-    from .spec import is_keras
-
     if not is_keras(layer):
         raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(layer).__name__}")
-
-    is_cell = _keras.is_cell(layer)
-    spec = _keras.spec_from(layer, allow_subclass=True)
-    arr = check_input(x, 2 if is_cell else 3, None, spec.label)
-    if not layer.built:
-        _keras.build_if_needed(layer, arr.shape)
-        spec = _keras.spec_from(layer, allow_subclass=True)
-    steps = 1 if is_cell else arr.shape[1]
-    from .verification import check_tolerance
-
+    spec = read_built(layer, x, allow_subclass=True)
+    check_input(x, 2 if is_step(spec) else 3, None, spec.label)
     check_tolerance("atol", atol)
     check_tolerance("rtol", rtol)
-    default = _default_tolerance(spec, steps)
+    call = prepare_grad(spec, x, mask, initial_state)
+    return layer_gradient_rows(layer, call, mask, initial_state is not None, atol, rtol, upstream)
+
+
+def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstream) -> list:
+    """:func:`gradient_rows` for a layer already read and a call already prepared
+    (``verify(..., gradients=True)`` passes its own: nothing is read twice)."""
+    keras = _keras.keras_module()
+    spec = call.spec
+    _check_derivatives(spec)
+    arr = call.x[:, 0] if call.step else call.x
+    default = gradient_tolerance(spec)
     atol = default if atol is None else float(atol)
     rtol = default if rtol is None else float(rtol)
-    ref = grad_spec(spec, arr, upstream, mask, initial_state)
-    ref = _keras_weights(layer, ref, spec)
+    ref = _keras_weights(layer, grad_call(call, upstream), spec)
     compute = np.float64 if "64" in str(layer.compute_dtype) else np.float32
-    state_values = [s.astype(compute) for s in _initial_values(spec, initial_state, arr)]
+    state_values = call.flat_states(compute)
     # Keras splits a Bidirectional's initial_state in half: halves with different
     # numbers of states (LSTM forward, GRU backward) can only start from zeros,
     # so their initial states are not inputs of the call and get no gradient row
-    feed_states = initial_state is not None or not _uneven_halves(spec)
+    feed_states = states_given or not _uneven_halves(spec)
     if not feed_states:
         state_values = []
-    ups = None if upstream is None else _flatten(upstream)
+    is_cell = call.step
+    ups = None if upstream is None else flatten(upstream)
 
     def loss_of(call, tensors):
         ops = keras.ops
@@ -960,9 +882,7 @@ def gradient_rows(
                 kwargs["mask"] = ops.convert_to_tensor(np.asarray(mask))
             out = call(xt, **kwargs)
         # in at least float32: a float16 sum of many products would overflow
-        outs = [
-            ops.cast(o, "float64" if "64" in str(o.dtype) else "float32") for o in _flatten(out)
-        ]
+        outs = [ops.cast(o, "float64" if "64" in str(o.dtype) else "float32") for o in flatten(out)]
         total = ops.sum(outs[0]) * 0
         for o, u in zip(outs, [None] * len(outs) if ups is None else ups):
             if ups is None:
@@ -978,30 +898,15 @@ def gradient_rows(
         _keras.restore_states(saved)
     names = (
         ["d/d input"]
-        + [f"d/d initial {n}" for n in _state_names(spec)] * feed_states
+        + [f"d/d initial {n}" for n in state_names(spec)] * feed_states
         + [f"d/d {n}" for n in ref.weight_names]
     )
     wants = [ref.inputs, *ref.initial_state * feed_states, *ref.weights]
-    return [_compare(n, g, w, atol, rtol) for n, g, w in zip(names, got, wants)]
+    return [compare_gradient(n, g, w, atol, rtol) for n, g, w in zip(names, got, wants)]
 
 
 def _uneven_halves(spec) -> bool:
     """A Bidirectional whose halves have different numbers of states."""
     if not isinstance(spec, BidirectionalSpec):
         return False
-    return len(_state_names(spec.forward)) != len(_state_names(spec.backward))
-
-
-def _initial_values(spec, initial_state, arr):
-    """The initial states a call uses, flat: given, a stateful layer's, or zeros."""
-    batch = arr.shape[0]
-    dtype = np.float64
-    if is_step(spec):
-        rnn = _as_sequence_spec(spec)
-        states, _ = rnn_states(rnn, initial_state, batch, dtype, spec.label)
-        return [s for st in states for s in st]
-    if isinstance(spec, BidirectionalSpec):
-        (fw, _), (bw, _) = bidirectional_states(spec, initial_state, batch, dtype)
-        return [s for st in fw + bw for s in st]
-    states, _ = rnn_states(spec, initial_state, batch, dtype, spec.label)
-    return [s for st in states for s in st]
+    return len(state_names(spec.forward)) != len(state_names(spec.backward))

@@ -24,12 +24,13 @@ GRU bias      ``bias`` (2, 3u): input row,   ``bias_ih_l0``, ``bias_hh_l0``
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
-from .spec import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_keras
+from .spec import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_keras, resolve
 
 __all__ = ["TorchWeights", "from_torch", "to_torch", "torch_reference_call"]
 
@@ -67,8 +68,6 @@ class TorchWeights:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
         if len(args) + len(self.module) > 60:  # keep lines within 88 columns
-            import textwrap
-
             args = "\n" + textwrap.indent(textwrap.fill(args, 80), "    ") + "\n"
         width = max((len(k) for k in self.state_dict), default=0)
         rows = [
@@ -89,7 +88,7 @@ class TorchWeights:
 
     def to_module(self):  # pragma: no cover - needs torch
         """The ``torch.nn`` module with these weights (imports torch)."""
-        import torch
+        import torch  # here only: nothing else in rnnguide needs torch
 
         net = getattr(torch.nn, self.module)(**self.kwargs)
         net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.state_dict.items()})
@@ -114,8 +113,6 @@ def _keras_layers(obj) -> list:
 
 
 def _spec_of(layer):
-    from .spec import resolve
-
     if not is_keras(layer):
         raise RNNGuideTypeError(
             f"expected a Keras recurrent layer (or a list of them), got {type(layer).__name__}"
