@@ -156,6 +156,10 @@ class RNNSpec(_Labelled):
         return "\n".join(lines) + f"\ntotal = {self.count_params():,}"
 
 
+def _of_forward(name: str) -> property:
+    return property(lambda self: getattr(self.forward, name), doc=f"The forward half's {name}.")
+
+
 @dataclass
 class BidirectionalSpec(_Labelled):
     forward: RNNSpec
@@ -164,21 +168,11 @@ class BidirectionalSpec(_Labelled):
     name: str = ""
     class_name: str = "Bidirectional"
 
-    @property
-    def return_sequences(self) -> bool:
-        return self.forward.return_sequences
-
-    @property
-    def return_state(self) -> bool:
-        return self.forward.return_state
-
-    @property
-    def stateful(self) -> bool:
-        return self.forward.stateful
-
-    @property
-    def input_dim(self) -> int | None:
-        return self.forward.input_dim
+    # the flags Keras sets on both halves alike, read from the forward one
+    return_sequences = _of_forward("return_sequences")
+    return_state = _of_forward("return_state")
+    stateful = _of_forward("stateful")
+    input_dim = _of_forward("input_dim")
 
     def count_params(self) -> int:
         return self.forward.count_params() + self.backward.count_params()

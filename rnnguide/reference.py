@@ -7,12 +7,11 @@ Each public function resolves its layer once and prepares one checked
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
-from .equations import RECORDED, merge, run_bidirectional, run_rnn
+from .equations import merge, run_bidirectional, run_rnn
 from .errors import RNNGuideError
 from .prepare import (
     bidirectional_states,
@@ -277,20 +276,19 @@ def gates(layer, x, initial_state=None, mask=None, *, order="processing"):
     dtype = call.dtype
     states = call.states_in(dtype)
 
-    records = {id(half): [defaultdict(list) for _ in half.cells] for half in halves(spec)}
+    tapes = {id(half): [] for half in halves(spec)}  # the engine's record, per cell
 
     def finish(rnn):
         flip = order == "timeline" and rnn.go_backwards
         out = []
-        for cell, rec in zip(rnn.cells, records[id(rnn)]):
-            values = {k: np.stack(rec[k], axis=1) for k in RECORDED[cell.kind.name]}
-            out.append({k: v[:, ::-1] if flip else v for k, v in values.items()})
+        for tape in tapes[id(rnn)]:
+            out.append({k: v[:, ::-1] if flip else v for k, v in tape.values().items()})
         return out if rnn.stacked else out[0]
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if isinstance(spec, BidirectionalSpec):
-            rec = (records[id(spec.forward)], records[id(spec.backward)])
+            rec = (tapes[id(spec.forward)], tapes[id(spec.backward)])
             run_bidirectional(spec, call.x, *states, call.mask, dtype, rec)
         else:
-            run_rnn(spec, call.x, states[0], call.mask, dtype, records[id(spec)])
+            run_rnn(spec, call.x, states[0], call.mask, dtype, tapes[id(spec)])
     return per_half(spec, finish)
