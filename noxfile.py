@@ -110,7 +110,13 @@ def browser(session: nox.Session) -> None:
 
 
 #: the property tests and verify, in fewer examples, for the other Keras backends
-BACKEND_TESTS = ["tests/test_backends.py", "tests/test_interop.py", "-p", "no:cacheprovider"]
+BACKEND_TESTS = [
+    "tests/test_backends.py",
+    "tests/test_interop.py",
+    "tests/test_reference_vs_keras.py",
+]
+BACKEND_TESTS += ["tests/test_gradients.py", "tests/test_verify.py", "-m", "backends"]
+BACKEND_TESTS += ["-p", "no:cacheprovider"]
 BACKEND_TESTS += ["--durations=5"]
 
 

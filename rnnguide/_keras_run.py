@@ -13,6 +13,7 @@ from ._keras_walk import keras_module, label_of, layer_halves, to_numpy
 from .errors import UnsupportedError
 
 __all__ = [
+    "BACKEND_GRADIENTS",
     "build_if_needed",
     "compiled",
     "framework_gradients",
@@ -37,6 +38,67 @@ def snapshot_states(layer):
     return saved
 
 
+def _tensorflow_gradients(layer, loss_of, arrays, weights):
+    import tensorflow as tf  # the active backend only, once Keras runs on it
+
+    tensors = [tf.constant(a) for a in arrays]
+    with tf.GradientTape() as tape:
+        tape.watch(tensors)
+        loss = loss_of(layer, tensors)
+    return tape.gradient(
+        loss,
+        [*tensors, *(w.value for w in weights)],
+        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+    )
+
+
+def _jax_gradients(layer, loss_of, arrays, weights):
+    import jax  # the active backend only
+
+    trainable = list(layer.trainable_variables)
+    frozen = [v.value for v in layer.non_trainable_variables]
+
+    def loss(tensors, values):
+        def call(*args, **kwargs):
+            return layer.stateless_call(values, frozen, *args, **kwargs)[0]
+
+        return loss_of(call, tensors)
+
+    tensors = [keras_module().ops.convert_to_tensor(a) for a in arrays]
+    try:
+        g_in, g_w = jax.grad(loss, argnums=(0, 1))(tensors, [v.value for v in trainable])
+    except Exception as exc:  # Keras' own stateless_call, not rnnguide's equations
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UnsupportedError(
+            f"Keras' own {label_of(layer)}.stateless_call fails under jax.grad on the "
+            f"JAX backend ({type(exc).__name__}: {first}), so there are no framework "
+            "gradients to compare with; verify(layer, x) without gradients still "
+            "checks the outputs"
+        ) from exc
+    by_id = {id(v): g for v, g in zip(trainable, g_w)}
+    return [*g_in, *(by_id[id(w)] for w in weights)]
+
+
+def _torch_gradients(layer, loss_of, arrays, weights):
+    import torch  # the active backend only
+
+    ops = keras_module().ops
+    with torch.enable_grad():
+        tensors = [ops.convert_to_tensor(a).detach().requires_grad_(True) for a in arrays]
+        values = [w.value for w in weights]
+        got = torch.autograd.grad(loss_of(layer, tensors), [*tensors, *values], allow_unused=True)
+    return [None if g is None else g.detach() for g in got]
+
+
+#: each backend's autodiff, ``(layer, loss_of, arrays, weights) -> gradients``
+#: (None where the loss does not depend on a tensor)
+BACKEND_GRADIENTS = {
+    "tensorflow": _tensorflow_gradients,
+    "jax": _jax_gradients,
+    "torch": _torch_gradients,
+}
+
+
 def framework_gradients(layer, loss_of, arrays) -> list:
     """The active backend's gradients of a scalar loss, as numpy arrays.
 
@@ -47,61 +109,14 @@ def framework_gradients(layer, loss_of, arrays) -> list:
     does not depend on it. TensorFlow: ``tf.GradientTape``; JAX: ``jax.grad``
     over ``layer.stateless_call``; PyTorch: ``torch.autograd.grad``.
     """
-    keras = keras_module()
-    backend = keras.backend.backend()
-    weights = list(layer.trainable_weights)
-    if backend == "tensorflow":
-        import tensorflow as tf  # the active backend only, once Keras runs on it
-
-        tensors = [tf.constant(a) for a in arrays]
-        with tf.GradientTape() as tape:
-            tape.watch(tensors)
-            loss = loss_of(layer, tensors)
-        got = tape.gradient(
-            loss,
-            [*tensors, *(w.value for w in weights)],
-            unconnected_gradients=tf.UnconnectedGradients.ZERO,
-        )
-    elif backend == "jax":
-        import jax  # the active backend only
-
-        trainable = list(layer.trainable_variables)
-        frozen = [v.value for v in layer.non_trainable_variables]
-
-        def loss(tensors, values):
-            def call(*args, **kwargs):
-                return layer.stateless_call(values, frozen, *args, **kwargs)[0]
-
-            return loss_of(call, tensors)
-
-        tensors = [keras.ops.convert_to_tensor(a) for a in arrays]
-        try:
-            g_in, g_w = jax.grad(loss, argnums=(0, 1))(tensors, [v.value for v in trainable])
-        except Exception as exc:  # Keras' own stateless_call, not rnnguide's equations
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UnsupportedError(
-                f"Keras' own {label_of(layer)}.stateless_call fails under jax.grad on the "
-                f"JAX backend ({type(exc).__name__}: {first}), so there are no framework "
-                "gradients to compare with; verify(layer, x) without gradients still "
-                "checks the outputs"
-            ) from exc
-        by_id = {id(v): g for v, g in zip(trainable, g_w)}
-        got = [*g_in, *(by_id[id(w)] for w in weights)]
-    elif backend == "torch":
-        import torch  # the active backend only
-
-        with torch.enable_grad():
-            tensors = [keras.ops.convert_to_tensor(a).detach().requires_grad_(True) for a in arrays]
-            values = [w.value for w in weights]
-            got = torch.autograd.grad(
-                loss_of(layer, tensors), [*tensors, *values], allow_unused=True
-            )
-        got = [None if g is None else g.detach() for g in got]
-    else:
+    backend = keras_module().backend.backend()
+    if backend not in BACKEND_GRADIENTS:
         raise UnsupportedError(
             f"expected the tensorflow, jax or torch backend for gradients, got "
             f"KERAS_BACKEND={backend!r}"
         )
+    weights = list(layer.trainable_weights)
+    got = BACKEND_GRADIENTS[backend](layer, loss_of, arrays, weights)
     targets = [*arrays, *weights]
     return [
         np.zeros(tuple(t.shape), np.float64) if g is None else to_numpy(g)

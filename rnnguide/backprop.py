@@ -1,4 +1,7 @@
-"""Backpropagation through time in numpy: reference_grad, state_jacobian_norms.
+"""The backward pass of backpropagation through time, in numpy, over the engine's record.
+
+The forward pass is the engine's (:mod:`rnnguide.equations`), run with a
+:class:`~rnnguide.equations.Tape` per cell; the backward pass consumes the tapes.
 
 The loss is ``L = sum(output * upstream)`` summed over every tensor the layer
 returns (``upstream`` has the structure of the layer's result; all ones by

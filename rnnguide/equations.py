@@ -30,29 +30,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import (
-    ACROSS_UNITS,
-    ACTIVATIONS,
-    DERIVATIVES,
-    NO_DERIVATIVE,
-    VALUE_ONLY,
-    get_activation,
-    inplace,
-)
+from . import activations
+from .activations import *  # noqa: F403 (the activations were first defined here)
+from .activations import VALUE_ONLY, inplace
 from .records import BidirectionalSpec, CellSpec, RNNSpec
 
 __all__ = [
-    "ACROSS_UNITS",
-    "ACTIVATIONS",
-    "DERIVATIVES",
-    "NO_DERIVATIVE",
+    *activations.__all__,
     "RECORDED",
     "STEPS",
     "CellRunner",
     "Tape",
     "bias_halves",
     "cell_step",
-    "get_activation",
     "input_order",
     "lstm_order",
     "merge",
@@ -295,16 +285,21 @@ def _gru_update(c: CellRunner, h, z, g, tape, t):
     return h_new, (h_new,)
 
 
+def _update_and_reset(c: CellRunner, zr, xw, tape, t):
+    """The GRU's z and r gates, in place in ``zr`` (which holds ``h U_zr``)."""
+    u = c.u
+    zr += xw[:, : 2 * u]
+    tape.keep_pre(t, zr, slice(0, 2 * u))
+    c.rec(zr)
+    return zr[:, :u], zr[:, u:]
+
+
 def _gru_reset_after_step(c: CellRunner, xw, states, tape, t):
     u, h = c.u, states[0]
     hu = c.recurrent(h, c.U, tape, t)  # recording: the tape's gate values at t
     if c.b_rec is not None:
         hu += c.b_rec
-    zr = hu[:, : 2 * u]
-    zr += xw[:, : 2 * u]
-    tape.keep_pre(t, zr, slice(0, 2 * u))
-    c.rec(zr)
-    z, r = zr[:, :u], zr[:, u:]
+    z, r = _update_and_reset(c, hu[:, : 2 * u], xw, tape, t)
     g = hu[:, 2 * u :]
     tape.keep_aux(t, g)
     g *= r  # the reset gate scales h U_h + b'_h, after the product
@@ -316,10 +311,7 @@ def _gru_reset_after_step(c: CellRunner, xw, states, tape, t):
 def _gru_reset_before_step(c: CellRunner, xw, states, tape, t):
     u, h = c.u, states[0]
     zr = c.recurrent(h, c.U_zr)
-    zr += xw[:, : 2 * u]
-    tape.keep_pre(t, zr, slice(0, 2 * u))
-    c.rec(zr)
-    z, r = zr[:, :u], zr[:, u:]
+    z, r = _update_and_reset(c, zr, xw, tape, t)
     rh = r * h  # the reset gate scales h, before the product
     tape.keep_aux(t, rh)
     g = rh @ c.U_h

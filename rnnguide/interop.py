@@ -1,4 +1,5 @@
-"""Keras <-> PyTorch weights, and PyTorch's own recurrent equations in numpy.
+"""Keras <-> PyTorch weights (PyTorch's own recurrent equations in numpy are in
+:mod:`rnnguide.torch_equations`, re-exported here).
 
 :func:`to_torch` turns a built Keras recurrent layer (or a stack of them) into
 the ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` module name, constructor arguments and

@@ -12,43 +12,28 @@ from __future__ import annotations
 import numbers
 from dataclasses import replace
 
+from . import records
 from .errors import RNNGuideError, RNNGuideTypeError
 from .kinds import check_activation, check_units, get_kind
+from .records import *  # noqa: F403 (the records and traversals, first defined here)
 from .records import (
     MERGE_MODES,
-    STACKED_CELLS,
     BidirectionalSpec,
     CellSpec,
     RNNSpec,
-    cells_of,
-    halves,
     is_keras,
-    is_step,
-    map_cells,
-    per_half,
     with_input_dim,
 )
 
 __all__ = [
+    *records.__all__,
     "CELL_OPTIONS",
     "FLAG_OPTIONS",
     "LAYER_OPTIONS",
-    "MERGE_MODES",
-    "STACKED_CELLS",
-    "BidirectionalSpec",
-    "CellSpec",
-    "RNNSpec",
     "cell_spec",
-    "cells_of",
     "check_options",
-    "halves",
-    "is_keras",
-    "is_step",
     "layer_spec",
-    "map_cells",
-    "per_half",
     "resolve",
-    "with_input_dim",
 ]
 
 #: the options a kind name accepts (besides ``units`` and ``input_dim``), as in Keras

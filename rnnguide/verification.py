@@ -8,37 +8,9 @@ re-exported here.
 
 from __future__ import annotations
 
-from .checking import assert_equations, compute_dtype_of, verify, verify_model
-from .comparison import (
-    ROUNDING_FACTOR,
-    ModelReport,
-    Report,
-    Row,
-    _compare_arrays,
-    check_tolerance,
-    compare,
-    default_tolerance,
-    equations_label,
-    lowest_precision,
-    measured_rounding,
-    names_of,
-)
+from . import checking, comparison
+from .checking import *  # noqa: F403 (verify, verify_model, assert_equations, ...)
+from .comparison import *  # noqa: F403 (Row, Report, ModelReport, the tolerances)
+from .comparison import _compare_arrays  # noqa: F401 (imported from here by tests)
 
-__all__ = [
-    "ROUNDING_FACTOR",
-    "ModelReport",
-    "Report",
-    "Row",
-    "_compare_arrays",
-    "assert_equations",
-    "check_tolerance",
-    "compare",
-    "compute_dtype_of",
-    "default_tolerance",
-    "equations_label",
-    "lowest_precision",
-    "measured_rounding",
-    "names_of",
-    "verify",
-    "verify_model",
-]
+__all__ = [*checking.__all__, *comparison.__all__]

@@ -45,3 +45,16 @@ def test_gates_and_reference_call_convert_each_weight_once(keras, monkeypatch):
     converted.clear()
     rg.reference_call(layer, x)
     assert sorted(converted) == sorted(w.path for w in layer.weights)
+
+
+def test_verify_reads_a_built_layer_once(keras, monkeypatch):
+    x = np.random.default_rng(0).normal(size=(3, 6, 4)).astype("float32")
+    from rnnguide import _keras
+
+    layer = keras.layers.LSTM(3, return_state=True)
+    layer.build(x.shape)
+    calls = []
+    original = _keras.spec_from
+    monkeypatch.setattr(_keras, "spec_from", lambda *a, **k: calls.append(1) or original(*a, **k))
+    assert rg.verify(layer, x).ok
+    assert len(calls) == 1
