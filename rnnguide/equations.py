@@ -270,8 +270,11 @@ def _lstm_step(c: CellRunner, xw, states, tape, t):
     i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
     c_new = f * states[1]
     c_new += i * g
-    h_new = c.act(tape.cell_state(t, c_new)) * o
-    tape.keep_h(t, h_new)
+    h_new = c.act(tape.cell_state(t, c_new))  # act(c'), in a copy or in the tape's TC
+    if tape.recording:  # TC keeps act(c') for the backward pass: o * act(c') into H
+        h_new = np.multiply(h_new, o, out=tape.H[t])
+    else:
+        h_new *= o
     return h_new, (h_new, c_new)
 
 

@@ -3,8 +3,11 @@ import os
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from quiet_tf import QUIET_ENV
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# one TensorFlow log level everywhere: the pages'
+for _name, _value in QUIET_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 # CI runs a fixed set of examples so main stays reproducible; locally each run
 # draws new ones.
