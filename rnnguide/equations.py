@@ -21,9 +21,9 @@ recurrence; masked steps keep the previous state and repeat the previous output
 (or output zeros when ``zero_output_for_mask``), as Keras does.
 
 This is the one forward engine: ``reference_call``, ``verify`` and ``gates``
-run it, and so does the backward pass (:mod:`rnnguide.backprop`), which asks it
-to record a :class:`Tape` per cell and walks that record in reverse. The
-activations live in :mod:`rnnguide.activations` and are re-exported here.
+run it, and so does the backward pass (``rnnguide.backprop``), which asks it
+to record a ``Tape`` per cell and walks that record in reverse. The
+activations live in ``rnnguide.activations`` and are re-exported here.
 """
 
 from __future__ import annotations
