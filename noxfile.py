@@ -16,6 +16,7 @@ import nox
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "docs", "_ext"))
 from build_settings import HTML_DIR, SPHINX_FLAGS
+from quiet_tf import QUIET_ENV
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -28,7 +29,8 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 # (a notebook kernel's `import tensorflow` drops from ~25 s to ~10 s here).
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 IN_CI = bool(os.environ.get("CI"))
-QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONHASHSEED": "0"}
+#: one TensorFlow log level everywhere: the pages' (docs/_ext/quiet_tf.py)
+QUIET_TF = {**QUIET_ENV, "PYTHONHASHSEED": "0"}
 
 
 def _install(session: nox.Session, *groups: str, extra: str | None = "tensorflow-cpu") -> None:
@@ -110,7 +112,13 @@ def browser(session: nox.Session) -> None:
 
 
 #: the property tests and verify, in fewer examples, for the other Keras backends
-BACKEND_TESTS = ["tests/test_backends.py", "tests/test_interop.py", "-p", "no:cacheprovider"]
+BACKEND_TESTS = [
+    "tests/test_backends.py",
+    "tests/test_interop.py",
+    "tests/test_reference_vs_keras.py",
+]
+BACKEND_TESTS += ["tests/test_gradients.py", "tests/test_verify.py", "-m", "backends"]
+BACKEND_TESTS += ["-p", "no:cacheprovider"]
 BACKEND_TESTS += ["--durations=5"]
 
 

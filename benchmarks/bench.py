@@ -33,6 +33,7 @@ import rnnguide as rg  # arithmetic and numpy only: TensorFlow is imported where
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs" / "_ext"))
 from build_settings import CACHE_PATH, HTML_DIR, SPHINX_FLAGS
+from quiet_tf import QUIET_ENV
 
 IMPORT_RG = (
     "import sys, rnnguide; rnnguide.count_params('LSTM', units=256, input_dim=28); "
@@ -43,7 +44,7 @@ IMPORT_TF = "import tensorflow"
 
 def fresh_python(code: str, repeat: int) -> float:
     times = []
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, **QUIET_ENV)
     for _ in range(repeat):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
@@ -171,7 +172,7 @@ def docs_build() -> tuple[float, float]:
     for path in (HTML_DIR, build / "doctrees", CACHE_PATH, build / "jupyter_execute"):
         shutil.rmtree(path, ignore_errors=True)
     cmd = [sys.executable, "-m", "sphinx", "-q", *SPHINX_FLAGS, str(root / "docs"), str(HTML_DIR)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", RNNGUIDE_NB_EXECUTION_MODE="cache")
+    env = dict(os.environ, **QUIET_ENV, RNNGUIDE_NB_EXECUTION_MODE="cache")
     pre = [sys.executable, str(root / "tools" / "execute_pages.py"), str(root / "docs")]
     times = []
     for _ in range(2):  # the same two steps as `nox -s docs`

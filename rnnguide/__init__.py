@@ -7,6 +7,8 @@ rnnguide a Keras object.
 
 from __future__ import annotations
 
+import importlib
+
 from .diagram import Diagram, diagram
 from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, expect_error
 from .kinds import KINDS, Kind, get_kind
@@ -41,8 +43,6 @@ _LAZY = {
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value

@@ -12,16 +12,22 @@ arguments are checked here, up front, before anything is computed.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import math
+import os
 import sys
 
+from . import __version__, records
 from .errors import RNNGuideError
 from .kinds import KIND_NAMES, get_kind, suggest
+from .shapes import count_params, output_shapes, param_formula
 
 __all__ = ["build_parser", "main"]
 
 
-MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
+#: Bidirectional's merge modes as the command line spells them (None as "none")
+MERGE_MODES = tuple("none" if m is None else m for m in records.MERGE_MODES)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -184,8 +190,6 @@ def _layer_args(args) -> tuple:
 
 
 def _cmd_shapes(args) -> int:
-    from .shapes import output_shapes
-
     kind, units, options, kinds = _layer_args(args)
     shape = _input_shape(args.input_shape, kinds)
     print(
@@ -202,8 +206,6 @@ def _cmd_shapes(args) -> int:
 
 
 def _cmd_params(args) -> int:
-    from .shapes import count_params, param_formula
-
     kind, units, options, _ = _layer_args(args)
     count = count_params if args.quiet else param_formula
     print(count(kind, units=units, input_dim=args.input_dim, **options))
@@ -214,14 +216,14 @@ def _cmd_inspect(args) -> int:
     if not args.verify and (args.atol is not None or args.rtol is not None):
         given = "--atol" if args.atol is not None else "--rtol"
         raise RNNGuideError(f"{given} applies with --verify only, got it without")
-    import os
-
     # a command line's stderr is for its own messages: no TensorFlow start-up log lines
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # numpy and the Keras side load only for inspect: shapes and params start instantly
     import numpy as np
 
     from . import _keras
     from .description import describe
+    from .verification import verify_model
 
     for module in args.imports:
         _import(module)
@@ -229,8 +231,6 @@ def _cmd_inspect(args) -> int:
     print(describe(model))
     if not args.verify:
         return 0
-    from .verification import verify_model
-
     x = _keras.example_inputs(model, np.random.default_rng(args.seed))
     report = verify_model(model, x, atol=args.atol, rtol=args.rtol)
     print()
@@ -241,10 +241,6 @@ def _cmd_inspect(args) -> int:
 def _import(module: str) -> None:
     """``--import``: a dotted module name (looked up on sys.path and in the current
     directory), or the path of a .py file."""
-    import importlib
-    import importlib.util
-    import os
-
     try:
         if module.endswith(".py") or os.sep in module:
             if not os.path.isfile(module):
@@ -368,8 +364,6 @@ def _layer_options(p) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``rnnguide`` argument parser (one line per error, examples in every ``--help``)."""
-    from . import __version__
-
     parser = _Parser(
         prog="rnnguide",
         description="Shapes, parameter counts and equation checks for Keras recurrent layers.",

@@ -48,7 +48,7 @@ class RowSequences:
 
 
 def _mnist(path: str) -> RowSequences:
-    import numpy as np
+    import numpy as np  # on use: loading this module stays as light as the rest
 
     if not os.path.isfile(path):
         raise RNNGuideError(f"expected an mnist.npz file, got a path that does not exist: {path}")
@@ -86,6 +86,7 @@ def load_row_sequences(mnist_path: str | None = None, test_size: float = 0.2, se
     path = mnist_path or os.environ.get(MNIST_ENV)
     if path:
         return _mnist(path)
+    # scikit-learn is needed by this loader only (the docs' dependency group has it)
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _keras
 from .errors import RNNGuideError
 from .shapes import shapes_of, state_shapes
 from .spec import BidirectionalSpec, halves, is_keras, resolve
@@ -94,8 +95,6 @@ def _fmt(value) -> str:
 
 
 def _row(layer) -> LayerRow:
-    from . import _keras
-
     spec = resolve(layer)
     shape = _keras.input_shape_of(layer)
     if shape is None:
@@ -133,8 +132,6 @@ def describe(model_or_layer) -> Description:
     """
     if not is_keras(model_or_layer):
         raise RNNGuideError(f"expected a Keras model or layer, got {type(model_or_layer).__name__}")
-    from . import _keras
-
     layers = _keras.recurrent_layers(model_or_layer)
     seen, shared = set(), 0
     for layer in layers:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["RNNGuideError", "RNNGuideTypeError", "UnsupportedError", "expect_error"]
 
 
@@ -81,8 +83,6 @@ class expect_error:
             raise AssertionError(
                 f"expected {self._expected()}, got {exc_type.__name__}: {exc}"
             ) from exc
-        import re
-
         # Keras bolds argument names with terminal escapes: a page shows plain text
         message = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
         missing = [w for w in self.words if w not in message]

@@ -1,548 +1,62 @@
-"""Backpropagation through time in numpy: reference_grad, state_jacobian_norms.
+"""Backpropagation through time, the public side: reference_grad,
+state_jacobian_norms, gradient_rows.
 
-The loss is ``L = sum(output * upstream)`` summed over every tensor the layer
-returns (``upstream`` has the structure of the layer's result; all ones by
-default, so ``L`` is the sum of every returned entry). The forward pass is
-recomputed in float64 from the layer's own weights, keeping every
-pre-activation, gate and state; the backward pass then walks the steps in
-reverse. With ``a`` a pre-activation, ``dL/da`` is written ``da``; ``h_{t-1}``
-is the state before a step and ``dh`` what the later steps send back to it:
-
-SimpleRNN
-    ``h_t = act(a_t)``, ``a_t = x_t W + b + h_{t-1} U``:
-    ``da_t = dh_t * act'(a_t)``; ``dh_{t-1} = da_t U^T``.
-LSTM
-    ``dc_t += dh_t * o_t * act'(c_t)`` (the cell state's own gradient plus what
-    ``h_t`` sends it); ``do_t = dh_t * act(c_t)``, ``di_t = dc_t * g_t``,
-    ``dg_t = dc_t * i_t``, ``df_t = dc_t * c_{t-1}``; then
-    ``dc_{t-1} = dc_t * f_t``: the additive path, scaled by the forget gate
-    only, with no matrix product and no activation derivative in between;
-    ``dh_{t-1} = da_t U^T`` with ``da_t`` the four gates' ``d* x rec'(.)`` /
-    ``act'(.)``.
-GRU
-    ``h_t = z h_{t-1} + (1 - z) g``: ``dz = dh (h_{t-1} - g)``,
-    ``dg = dh (1 - z)``, and ``dh_{t-1} = dh z + (the gates' da) U^T``.
-
-A masked step copies the state (its gradient passes through unchanged) and
-repeats the previous output (its gradient goes to that earlier output). The
-weight gradients are summed over steps at the end, as one matrix product over
-all steps: ``dW = sum_t x_t^T da_t``, ``dU = sum_t h_{t-1}^T da_t``.
+The backward pass itself, and the equations it differentiates, are in
+:mod:`rnnguide.backprop` (numpy only): it runs the engine's forward pass
+(:mod:`rnnguide.equations`) recording a tape per cell, then walks the steps in
+reverse over that record. Here: preparing the call, ordering the gradients like
+``layer.trainable_weights``, and comparing them with the framework's own.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
-from .equations import ACROSS_UNITS, ACTIVATIONS, DERIVATIVES, NO_DERIVATIVE
-from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, describe_shape
-from .reference import (
-    _as_array,
-    _widen,
-    bidirectional_states,
-    check_input,
-    check_mask,
-    gate_pieces,
-    rnn_states,
+from . import _keras
+from .activations import DERIVATIVES
+from .backprop import Gradients, LayerRun, check_derivatives, grad_call
+from .comparison import (
+    check_tolerance,
+    compare_gradient,
+    flatten,
+    gradient_tolerance,
+    state_names,
 )
-from .spec import (
-    BidirectionalSpec,
-    CellSpec,
-    RNNSpec,
-    cells_of,
-    is_step,
-    map_cells,
-    resolve,
-)
+from .errors import RNNGuideError, UnsupportedError
+from .prepare import Call, check_input, need_weights, prepare_call, read_built
+from .spec import BidirectionalSpec, CellSpec, cells_of, is_keras, is_step, resolve
 
 __all__ = [
     "DERIVATIVES",
     "Gradients",
+    "grad_call",
     "grad_spec",
     "gradient_rows",
+    "layer_gradient_rows",
+    "prepare_grad",
     "reference_grad",
     "state_jacobian_norms",
 ]
 
 
-def _sigmoid_into(a, out):
-    np.multiply(a, 0.5, out=out)
-    np.tanh(out, out=out)
-    out += 1.0
-    out *= 0.5
-    return out
-
-
-class _Activation:
-    """An activation's forward (into a buffer) and its vector-Jacobian product."""
-
-    def __init__(self, name: str, units: int, owner: str, key: str):
-        if name in NO_DERIVATIVE or (name not in DERIVATIVES and name not in ACROSS_UNITS):
-            why = NO_DERIVATIVE.get(name, "rnnguide has no derivative for it")
-            raise UnsupportedError(
-                f"expected an activation with a derivative for backpropagation, got "
-                f"{key}={name!r} in {owner}: {why}"
+def prepare_grad(spec, x, mask=None, initial_state=None) -> Call:
+    """:func:`~rnnguide.prepare.prepare_call` for the gradients: the derivatives
+    exist, and a step is given its states and no mask."""
+    owner = spec.label
+    need_weights(spec, owner, "gradients")
+    check_derivatives(spec)
+    if is_step(spec):
+        check_input(x, 2, cells_of(spec)[0].input_dim, owner)
+        if initial_state is None:
+            raise RNNGuideError(
+                f"expected states for {owner}: call it as "
+                "reference_grad(cell, x_t, initial_state=states)"
             )
-        self.name = name
-        self.units = units
-        self.fn = ACTIVATIONS[name]
-        self.grad = DERIVATIVES.get(name)
-
-    def forward(self, a, out):
-        name = self.name
-        if name == "tanh":
-            np.tanh(a, out=out)
-        elif name == "sigmoid":
-            _sigmoid_into(a, out)
-        elif name in ACROSS_UNITS:  # per gate block, as Keras applies it
-            u = self.units
-            for k in range(0, a.shape[-1], u):
-                out[..., k : k + u] = self.fn(a[..., k : k + u])
-        else:
-            out[...] = self.fn(a)
-        return out
-
-    def backward(self, a, y, dy, out):
-        """``out = dy * act'(a)`` (a vector-Jacobian product; ``out`` may be ``dy``)."""
-        name = self.name
-        if name == "tanh":
-            t = y * y
-            np.subtract(1.0, t, out=t)
-            np.multiply(dy, t, out=out)
-        elif name == "sigmoid":
-            t = 1.0 - y
-            t *= y
-            np.multiply(dy, t, out=out)
-        elif name == "linear":
-            if out is not dy:
-                out[...] = dy
-        elif name in ACROSS_UNITS:
-            u = self.units
-            for k in range(0, a.shape[-1], u):
-                s, d = y[..., k : k + u], dy[..., k : k + u]
-                if name == "softmax":
-                    out[..., k : k + u] = s * (d - (d * s).sum(-1, keepdims=True))
-                else:  # log_softmax: y = a - logsumexp(a)
-                    out[..., k : k + u] = d - np.exp(s) * d.sum(-1, keepdims=True)
-        else:
-            np.multiply(dy, self.grad(a, y), out=out)
-        return out
-
-
-# -- one cell over a sequence, recorded -----------------------------------------------
-
-
-class _CellTape:
-    """One cell's forward over a time-major sequence, keeping what the backward needs.
-
-    Arrays are (T, B, ...) in processing order. The LSTM's gate columns are
-    kept as (i, f, o, g) internally, so the three recurrent-activation gates
-    are contiguous; the gradients are put back in Keras' (i, f, c, o) order.
-    """
-
-    def __init__(self, cell: CellSpec, dtype, owner: str):
-        self.cell = cell
-        self.kind = cell.kind.name
-        self.reset_after = bool(cell.kind.reset_after)
-        u = self.u = cell.units
-        self.dtype = dtype
-        W = np.asarray(cell.kernel, dtype=dtype)
-        U = np.asarray(cell.recurrent_kernel, dtype=dtype)
-        b_in = b_rec = None
-        if cell.use_bias and cell.bias is not None:
-            b = np.asarray(cell.bias, dtype=dtype)
-            b_in, b_rec = (b[0], b[1]) if b.ndim == 2 else (b, None)
-        self.perm = None
-        if self.kind == "LSTM":
-            self.perm = np.r_[0 : 2 * u, 3 * u : 4 * u, 2 * u : 3 * u]
-            W, U = W[:, self.perm], U[:, self.perm]
-            b_in = None if b_in is None else b_in[self.perm]
-        self.W = np.ascontiguousarray(W)
-        self.U = np.ascontiguousarray(U)
-        self.WT = np.ascontiguousarray(self.W.T)
-        self.UT = np.ascontiguousarray(self.U.T)
-        self.b_in, self.b_rec = b_in, b_rec
-        label = f"{owner} (cell {cell.class_name or cell.kind.name})"
-        self.act = _Activation(cell.activation, u, label, "activation")
-        self.rec = None
-        if self.kind != "SimpleRNN":
-            self.rec = _Activation(cell.recurrent_activation, u, label, "recurrent_activation")
-        if self.kind == "GRU" and not self.reset_after:
-            self.UT_zr = np.ascontiguousarray(self.U[:, : 2 * u].T)
-            self.UT_h = np.ascontiguousarray(self.U[:, 2 * u :].T)
-            self.U_zr = np.ascontiguousarray(self.U[:, : 2 * u])
-            self.U_h = np.ascontiguousarray(self.U[:, 2 * u :])
-
-    # -- forward --
-
-    def forward(self, seq, states, mask, zero_output_for_mask, masked_start):
-        """Run over ``seq`` (T, B, D); returns (returned outputs (T, B, u), final states)."""
-        T, B, D = seq.shape
-        u, G = self.u, self.W.shape[1]
-        dt = self.dtype
-        self.X = seq
-        self.mask = mask
-        self.zero_output_for_mask = zero_output_for_mask
-        self.masked_start = masked_start
-        pre = (seq.reshape(T * B, D) @ self.W).reshape(T, B, G)
-        if self.b_in is not None:
-            pre += self.b_in
-        self.pre = pre
-        self.acts = np.empty((T, B, G), dtype=dt)
-        self.Hprev = np.empty((T, B, u), dtype=dt)
-        out = np.empty((T, B, u), dtype=dt)
-        states = tuple(np.asarray(s, dtype=dt) for s in states)
-        self.initial = states
-        if self.kind == "LSTM":
-            self.Cprev = np.empty((T, B, u), dtype=dt)
-            self.C = np.empty((T, B, u), dtype=dt)
-            self.TC = np.empty((T, B, u), dtype=dt)
-        elif self.kind == "GRU":
-            self.aux = np.empty((T, B, u), dtype=dt)  # h U_g + b'_g, or r * h
-        step = getattr(self, f"_fw_{self.kind.lower()}")
-        tmp = np.empty((B, self.U.shape[1]), dtype=dt)
-        prev = None
         if mask is not None:
-            prev = states[0].copy() if masked_start == "state" else np.zeros((B, u), dtype=dt)
-        for t in range(T):
-            self.Hprev[t] = states[0]
-            if self.kind == "LSTM":
-                self.Cprev[t] = states[1]
-            new = step(t, states, tmp)
-            if mask is None:
-                states = new
-                out[t] = new[0]
-            else:
-                m = mask[t][:, None]
-                states = tuple(np.where(m, n, s) for n, s in zip(new, states))
-                out[t] = np.where(m, new[0], 0.0 if zero_output_for_mask else prev)
-                prev = out[t]
-        return out, states
-
-    def _fw_simplernn(self, t, states, tmp):
-        np.matmul(states[0], self.U, out=tmp)
-        self.pre[t] += tmp
-        return (self.act.forward(self.pre[t], self.acts[t]),)
-
-    def _fw_lstm(self, t, states, tmp):
-        u = self.u
-        np.matmul(states[0], self.U, out=tmp)
-        z, a = self.pre[t], self.acts[t]
-        z += tmp
-        self.rec.forward(z[:, : 3 * u], a[:, : 3 * u])
-        self.act.forward(z[:, 3 * u :], a[:, 3 * u :])
-        i, f, o, g = a[:, :u], a[:, u : 2 * u], a[:, 2 * u : 3 * u], a[:, 3 * u :]
-        c = self.C[t]
-        np.multiply(f, states[1], out=c)
-        c += i * g
-        tc = self.act.forward(c, self.TC[t])
-        return (o * tc, c)
-
-    def _fw_gru(self, t, states, tmp):
-        u, h = self.u, states[0]
-        z_in, a = self.pre[t], self.acts[t]
-        if self.reset_after:
-            np.matmul(h, self.U, out=tmp)
-            if self.b_rec is not None:
-                tmp += self.b_rec
-            z_in[:, : 2 * u] += tmp[:, : 2 * u]
-            self.rec.forward(z_in[:, : 2 * u], a[:, : 2 * u])
-            self.aux[t] = tmp[:, 2 * u :]
-            z_in[:, 2 * u :] += a[:, u : 2 * u] * self.aux[t]
-        else:
-            z_in[:, : 2 * u] += h @ self.U_zr
-            self.rec.forward(z_in[:, : 2 * u], a[:, : 2 * u])
-            np.multiply(a[:, u : 2 * u], h, out=self.aux[t])
-            z_in[:, 2 * u :] += self.aux[t] @ self.U_h
-        g = self.act.forward(z_in[:, 2 * u :], a[:, 2 * u :])
-        z = a[:, :u]
-        h_new = h - g
-        h_new *= z
-        h_new += g
-        return (h_new,)
-
-    # -- backward --
-
-    def backward(self, dY, dfinal, hook=None):
-        """Gradients from ``dY`` (T, B, u), the loss's gradient on each returned
-        output, and ``dfinal``, on each final state. Returns ``(dX (T, B, D),
-        d initial states, (d kernel, d recurrent_kernel, d bias or None))``.
-        ``hook(t, dstates)`` sees the gradient on the states before each step."""
-        T, B, _ = self.X.shape
-        u, G = self.u, self.W.shape[1]
-        dt = self.dtype
-        mask = self.mask
-        dA = np.empty((T, B, G), dtype=dt)  # d pre-activation (input side)
-        self.dA = dA
-        dArec = None
-        if self.kind == "GRU" and self.reset_after:
-            dArec = np.empty((T, B, G), dtype=dt)  # d (h U + b') (recurrent side)
-        self.dArec = dArec
-        dstates = [np.array(d, dtype=dt) for d in dfinal]
-        step = getattr(self, f"_bw_{self.kind.lower()}")
-        dprev = np.zeros((B, u), dtype=dt) if mask is not None else None
-        if hook is not None:
-            hook(T, dstates)
-        for t in range(T - 1, -1, -1):
-            if mask is None:
-                dh = dstates[0] + dY[t]
-                dstates = step(t, dh, dstates)
-            else:
-                m = mask[t][:, None]
-                g_out = dY[t] + dprev
-                keep = [np.where(m, 0.0, d) for d in dstates]
-                dnew = [np.where(m, d, 0.0) for d in dstates]
-                dh = dnew[0] + np.where(m, g_out, 0.0)
-                dprev = (
-                    np.zeros_like(g_out) if self.zero_output_for_mask else np.where(m, 0.0, g_out)
-                )
-                back = step(t, dh, dnew)
-                dstates = [b + k for b, k in zip(back, keep)]
-            if hook is not None:
-                hook(t, dstates)
-        if mask is not None and self.masked_start == "state":
-            dstates[0] = dstates[0] + dprev
-        dA2 = dA.reshape(T * B, G)
-        X2 = self.X.reshape(T * B, -1)
-        H2 = self.Hprev.reshape(T * B, u)
-        dX = (dA2 @ self.WT).reshape(T, B, -1)
-        dW = X2.T @ dA2
-        db = None
-        if self.kind == "GRU" and self.reset_after:
-            dArec2 = dArec.reshape(T * B, G)
-            dU = H2.T @ dArec2
-            if self.b_in is not None:
-                db = np.stack([dA2.sum(0), dArec2.sum(0)])
-        elif self.kind == "GRU":
-            dU = np.concatenate(
-                [H2.T @ dA2[:, : 2 * u], self.aux.reshape(T * B, u).T @ dA2[:, 2 * u :]],
-                axis=1,
-            )
-            if self.b_in is not None:
-                db = dA2.sum(0)
-        else:
-            dU = H2.T @ dA2
-            if self.b_in is not None:
-                db = dA2.sum(0)
-        if self.perm is not None:  # back to Keras' (i, f, c, o) columns
-            inv = np.argsort(self.perm)
-            dW, dU = dW[:, inv], dU[:, inv]
-            db = None if db is None else db[inv]
-        return dX, tuple(dstates), (dW, dU, db)
-
-    def _bw_simplernn(self, t, dh, dstates):
-        da = self.dA[t]
-        self.act.backward(self.pre[t], self.acts[t], dh, da)
-        return [da @ self.UT]
-
-    def _bw_lstm(self, t, dh, dstates):
-        u = self.u
-        a, z, da = self.acts[t], self.pre[t], self.dA[t]
-        i, f, o, g = a[:, :u], a[:, u : 2 * u], a[:, 2 * u : 3 * u], a[:, 3 * u :]
-        tc = self.TC[t]
-        np.multiply(dh, tc, out=da[:, 2 * u : 3 * u])  # do
-        dc = self.act.backward(self.C[t], tc, dh * o, np.empty_like(dh))
-        dc += dstates[1]
-        np.multiply(dc, g, out=da[:, :u])  # di
-        np.multiply(dc, self.Cprev[t], out=da[:, u : 2 * u])  # df
-        np.multiply(dc, i, out=da[:, 3 * u :])  # dg
-        dc *= f  # the additive path: dc_{t-1} = dc_t * f_t
-        self.rec.backward(z[:, : 3 * u], a[:, : 3 * u], da[:, : 3 * u], da[:, : 3 * u])
-        self.act.backward(z[:, 3 * u :], g, da[:, 3 * u :], da[:, 3 * u :])
-        return [da @ self.UT, dc]
-
-    def _bw_gru(self, t, dh, dstates):
-        u = self.u
-        a, zin, da = self.acts[t], self.pre[t], self.dA[t]
-        z, r, g = a[:, :u], a[:, u : 2 * u], a[:, 2 * u :]
-        h = self.Hprev[t]
-        np.multiply(dh, h - g, out=da[:, :u])  # dz
-        self.act.backward(zin[:, 2 * u :], g, dh * (1.0 - z), da[:, 2 * u :])  # d a_g
-        dh_prev = dh * z
-        if self.reset_after:
-            dag = da[:, 2 * u :]
-            np.multiply(dag, self.aux[t], out=da[:, u : 2 * u])  # dr = d a_g * (h U_g + b')
-            self.rec.backward(zin[:, : 2 * u], a[:, : 2 * u], da[:, : 2 * u], da[:, : 2 * u])
-            drec = self.dArec[t]
-            drec[:, : 2 * u] = da[:, : 2 * u]
-            np.multiply(dag, r, out=drec[:, 2 * u :])
-            dh_prev += drec @ self.UT
-        else:
-            drh = da[:, 2 * u :] @ self.UT_h  # d (r * h)
-            np.multiply(drh, h, out=da[:, u : 2 * u])  # dr
-            dh_prev += drh * r
-            self.rec.backward(zin[:, : 2 * u], a[:, : 2 * u], da[:, : 2 * u], da[:, : 2 * u])
-            dh_prev += da[:, : 2 * u] @ self.UT_zr
-        return [dh_prev]
-
-
-# -- layers: forward, structure of the result, backward ----------------------------------
-
-
-class _Run:
-    """One recurrent layer (or half) run forward: its tapes and returned values."""
-
-    def __init__(self, spec: RNNSpec, x, states, mask, dtype, owner):
-        self.spec = spec
-        seq = np.asarray(x, dtype=dtype).transpose(1, 0, 2)
-        m = None if mask is None else np.asarray(mask).T
-        if spec.go_backwards:
-            seq = seq[::-1]
-            m = None if m is None else m[::-1]
-        seq = np.ascontiguousarray(seq)
-        self.mask = m
-        self.tapes, self.finals = [], []
-        for cell, st in zip(spec.cells, states):
-            tape = _CellTape(cell, dtype, owner)
-            seq, fin = tape.forward(seq, st, m, spec.zero_output_for_mask, spec.masked_start)
-            self.tapes.append(tape)
-            self.finals.append(fin)
-        self.seq = seq  # (T, B, u): the top cell's returned outputs, processing order
-
-    def output(self):
-        return self.seq.transpose(1, 0, 2) if self.spec.return_sequences else self.seq[-1]
-
-    def flat_states(self):
-        return [s for fin in self.finals for s in fin]
-
-    def backward(self, d_out, d_states, hook=None):
-        """``d_out``: gradient on ``output()`` (or None); ``d_states``: flat list
-        like ``flat_states()`` (entries may be None). Returns (dx batch-major in
-        input order, flat d initial states, per cell (dW, dU, db))."""
-        T, B, u = self.seq.shape
-        dt = self.seq.dtype
-        dY = np.zeros((T, B, u), dtype=dt)
-        if d_out is not None:
-            if self.spec.return_sequences:
-                dY += np.asarray(d_out).transpose(1, 0, 2)
-            else:
-                dY[-1] += d_out
-        n_states = sum(len(fin) for fin in self.finals)
-        d_states = list(d_states) + [None] * (n_states - len(d_states))
-        per_cell, k = [], 0
-        for fin in self.finals:
-            per_cell.append(
-                [
-                    np.zeros_like(s) if d is None else np.asarray(d, dtype=dt)
-                    for s, d in zip(fin, d_states[k : k + len(fin)])
-                ]
-            )
-            k += len(fin)
-        d_init, d_weights = [None] * len(self.tapes), [None] * len(self.tapes)
-        for i in range(len(self.tapes) - 1, -1, -1):
-            dY, d_init[i], d_weights[i] = self.tapes[i].backward(
-                dY, per_cell[i], hook if i == len(self.tapes) - 1 else None
-            )
-        if self.spec.go_backwards:
-            dY = dY[::-1]
-        dx = dY.transpose(1, 0, 2)
-        return dx, [d for st in d_init for d in st], d_weights
-
-
-@dataclass
-class Gradients:
-    """What :func:`reference_grad` returns: ``dL/d`` everything the loss depends on.
-
-    All arrays are float64 (unless ``reference_grad(..., dtype="float32")``).
-    """
-
-    #: ``dL/dx``, the shape of ``x``
-    inputs: np.ndarray
-    #: one array per initial state tensor, flat, in the order ``initial_state``
-    #: takes them (LSTM ``h, c``; stacked cells one after another; a
-    #: Bidirectional's forward states, then its backward states); zeros-
-    #: initialised and stateful layers' states included
-    initial_state: list
-    #: one array per weight, aligned with ``layer.trainable_weights``
-    #: (same order, same shapes)
-    weights: list
-    #: the kernel, recurrent-kernel and bias gradients per gate, structured as
-    #: :func:`rnnguide.split_weights` is (``{gate: GateWeights}``; a list per
-    #: stacked cell; ``{"forward", "backward"}`` for Bidirectional)
-    by_gate: object
-    #: the names of ``weights``: the Keras variable paths (``lstm/lstm_cell/kernel``)
-    weight_names: list = field(default_factory=list)
-    #: the loss itself, ``sum(output * upstream)`` over the returned tensors
-    loss: float = 0.0
-
-    def __repr__(self) -> str:
-        states = ", ".join(describe_shape(s.shape) for s in self.initial_state)
-        weights = ", ".join(
-            f"{n.rsplit('/', 1)[-1]}{describe_shape(w.shape)}"
-            for n, w in zip(self.weight_names, self.weights)
-        )
-        return (
-            f"Gradients(loss={self.loss:.6g}, inputs{describe_shape(self.inputs.shape)}, "
-            f"initial_state=[{states}], weights=[{weights}])"
-        )
-
-
-def _flatten(value):
-    if isinstance(value, (list, tuple)):
-        return [leaf for v in value for leaf in _flatten(v)]
-    return [value]
-
-
-def _as_sequence_spec(spec):
-    """A cell (or bare StackedRNNCells) as the one-step RNN that returns its states."""
-    cells = cells_of(spec)
-    return RNNSpec(
-        cells=cells,
-        stacked=not isinstance(spec, CellSpec),
-        return_sequences=False,
-        return_state=True,
-        name=spec.name,
-        class_name=spec.class_name,
-    )
-
-
-def _upstream_leaves(upstream, results, owner):
-    if upstream is None:
-        return [np.ones_like(r) for r in results]
-    leaves = _flatten(upstream)
-    if len(leaves) != len(results):
-        raise RNNGuideError(
-            f"expected upstream with the structure of what {owner} returns "
-            f"({len(results)} tensor{'s' * (len(results) != 1)}: "
-            f"{', '.join(describe_shape(r.shape) for r in results)}), got {len(leaves)}"
-        )
-    out = []
-    for k, (leaf, r) in enumerate(zip(leaves, results)):
-        if leaf is None:
-            out.append(np.zeros_like(r))
-            continue
-        arr = _widen(_as_array(leaf, f"upstream tensor {k}"))
-        if arr.dtype.kind != "f":
-            raise RNNGuideTypeError(
-                f"expected upstream tensor {k} as numbers of shape {describe_shape(r.shape)} "
-                f"(what {owner} returns there), got dtype {arr.dtype}"
-            )
-        arr = arr.astype(r.dtype)
-        if arr.shape != r.shape:
-            raise RNNGuideError(
-                f"expected upstream tensor {k} of shape {describe_shape(r.shape)} (what "
-                f"{owner} returns there), got {describe_shape(arr.shape)}"
-            )
-        out.append(arr)
-    return out
-
-
-def _check_derivatives(spec):
-    for cell in cells_of(spec):
-        _Activation(cell.activation, cell.units, spec.label, "activation")
-        if cell.kind.name != "SimpleRNN":
-            _Activation(cell.recurrent_activation, cell.units, spec.label, "recurrent_activation")
-
-
-def _need_weights(spec):
-    for c in cells_of(spec):
-        if c.kernel is None:
-            raise RNNGuideError(
-                f"{spec.label} has no weights yet: build it (call it once, or "
-                "layer.build(input_shape)) before computing its gradients"
-            )
+            raise RNNGuideError(f"expected no mask for {owner} (one step), got one")
+    return prepare_call(spec, x, initial_state, mask, purpose="gradients")
 
 
 def grad_spec(spec, x, upstream=None, mask=None, initial_state=None, dtype=np.float64):
@@ -553,103 +67,7 @@ def grad_spec(spec, x, upstream=None, mask=None, initial_state=None, dtype=np.fl
     weights come in ``cells_of(spec)`` order (``kernel, recurrent_kernel,
     bias`` per cell), named ``<cell name>/kernel`` ...
     """
-    owner = spec.label
-    _need_weights(spec)
-    _check_derivatives(spec)
-    step = is_step(spec)
-    if step:
-        arr = check_input(x, 2, cells_of(spec)[0].input_dim, owner)
-        if initial_state is None:
-            raise RNNGuideError(
-                f"expected states for {owner}: call it as "
-                "reference_grad(cell, x_t, initial_state=states)"
-            )
-        if mask is not None:
-            raise RNNGuideError(f"expected no mask for {owner} (one step), got one")
-        rnn = _as_sequence_spec(spec)
-        arr3 = arr[:, None, :]
-        m = None
-    else:
-        rnn = spec
-        arr3 = check_input(x, 3, cells_of(spec)[0].input_dim, owner)
-        m = check_mask(mask, arr3.shape[0], arr3.shape[1])
-    batch = arr3.shape[0]
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if isinstance(rnn, BidirectionalSpec):
-            (fw_st, _), (bw_st, _) = bidirectional_states(rnn, initial_state, batch, dtype)
-            runs = [
-                _Run(rnn.forward, arr3, fw_st, m, dtype, owner),
-                _Run(rnn.backward, arr3, bw_st, m, dtype, owner),
-            ]
-            grads = _bidirectional_backward(rnn, runs, upstream, owner)
-        else:
-            states, _ = rnn_states(rnn, initial_state, batch, dtype, owner)
-            run = _Run(rnn, arr3, states, m, dtype, owner)
-            results = [run.output()] + (run.flat_states() if rnn.return_state else [])
-            ups = _upstream_leaves(upstream, results, owner)
-            loss = float(sum(np.sum(r * u) for r, u in zip(results, ups)))
-            d_states = ups[1:] if rnn.return_state else []
-            dx, d_init, d_w = run.backward(ups[0], d_states)
-            grads = (loss, dx, d_init, d_w)
-    loss, dx, d_init, d_w = grads
-    if step:
-        dx = dx[:, 0, :]
-    cells = cells_of(spec)
-    weights, names, per_cell = [], [], {}
-    for i, (cell, (dW, dU, db)) in enumerate(zip(cells, d_w)):
-        prefix = cell.name or f"cell_{i}"
-        for name, value in (("kernel", dW), ("recurrent_kernel", dU), ("bias", db)):
-            if value is not None:
-                weights.append(value)
-                names.append(f"{prefix}/{name}")
-        per_cell[id(cell)] = gate_pieces(cell, dW, dU, db)
-    by_gate = map_cells(spec, lambda c: per_cell[id(c)])
-    return Gradients(dx, list(d_init), weights, by_gate, names, loss)
-
-
-def _bidirectional_backward(spec, runs, upstream, owner):
-    fw, bw = runs
-    y_fw = fw.output()
-    y_bw = bw.seq.transpose(1, 0, 2)[:, ::-1] if spec.return_sequences else bw.seq[-1]
-    mode = spec.merge_mode
-    if mode == "concat":
-        outs = [np.concatenate([y_fw, y_bw], axis=-1)]
-    elif mode == "sum":
-        outs = [y_fw + y_bw]
-    elif mode == "mul":
-        outs = [y_fw * y_bw]
-    elif mode == "ave":
-        outs = [(y_fw + y_bw) / 2]
-    else:
-        outs = [y_fw, y_bw]
-    fw_states, bw_states = fw.flat_states(), bw.flat_states()
-    results = outs + (fw_states + bw_states if spec.return_state else [])
-    ups = _upstream_leaves(upstream, results, owner)
-    loss = float(sum(np.sum(r * u) for r, u in zip(results, ups)))
-    d = ups[0]
-    if mode == "concat":
-        u = y_fw.shape[-1]
-        d_fw, d_bw = d[..., :u], d[..., u:]
-    elif mode == "sum":
-        d_fw, d_bw = d, d
-    elif mode == "mul":
-        d_fw, d_bw = d * y_bw, d * y_fw
-    elif mode == "ave":
-        d_fw, d_bw = d / 2, d / 2
-    else:
-        d_fw, d_bw = ups[0], ups[1]
-    n_out = len(outs)
-    if spec.return_state:
-        n_fw = len(fw_states)
-        ds_fw, ds_bw = ups[n_out : n_out + n_fw], ups[n_out + n_fw :]
-    else:
-        ds_fw = [None] * len(fw_states)
-        ds_bw = [None] * len(bw_states)
-    if spec.return_sequences:
-        d_bw = d_bw[:, ::-1]  # Keras flipped the backward half's sequence back
-    dx_fw, init_fw, w_fw = fw.backward(d_fw, ds_fw)
-    dx_bw, init_bw, w_bw = bw.backward(d_bw, ds_bw)
-    return loss, dx_fw + dx_bw, init_fw + init_bw, w_fw + w_bw
+    return grad_call(prepare_grad(spec, x, mask, initial_state), upstream, dtype)
 
 
 # -- the public functions -------------------------------------------------------------
@@ -658,8 +76,6 @@ def _bidirectional_backward(spec, runs, upstream, owner):
 def _keras_weights(layer, grads: Gradients, spec) -> Gradients:
     """Reorder ``grads.weights`` to follow ``layer.trainable_weights`` (by identity),
     summing the gradients of a weight that several cells share."""
-    from . import _keras
-
     found = {}
     k = 0
     for cell in _keras.leaf_cells(layer):
@@ -730,8 +146,6 @@ def reference_grad(
     """
     spec = resolve(layer)
     grads = grad_spec(spec, x, upstream, mask, initial_state, _check_dtype(dtype))
-    from .spec import is_keras
-
     if is_keras(layer):
         grads = _keras_weights(layer, grads, spec)
     return grads
@@ -791,14 +205,12 @@ def state_jacobian_norms(layer, x, *, ord="fro", state="h", mask=None, initial_s
             f"got {state!r}"
         )
     k = names.index(state)
-    _need_weights(spec)
-    _check_derivatives(spec)
-    arr = check_input(x, 3, spec.input_dim, spec.label)
-    m = check_mask(mask, arr.shape[0], arr.shape[1])
+    call = prepare_grad(spec, x, mask, initial_state)
+    arr, m = call.x, call.mask
     batch, steps = arr.shape[:2]
     u = spec.units
     dtype = np.float64
-    states, _ = rnn_states(spec, initial_state, batch, dtype, spec.label)
+    states = call.states_in(dtype)[0]
     # one backward pass per unit of h_T: repeat every sequence u times, and
     # start unit k's copy from the k-th row of the identity
     rep = np.repeat(arr.astype(dtype), u, axis=0)
@@ -814,7 +226,7 @@ def state_jacobian_norms(layer, x, *, ord="fro", state="h", mask=None, initial_s
             norms[t] = np.linalg.norm(jac, ord=2, axis=(1, 2))
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        run = _Run(spec, rep, states_rep, m_rep, dtype, spec.label)
+        run = LayerRun.forward(spec, rep, states_rep, m_rep, dtype, spec.label)
         eye = np.tile(np.eye(u, dtype=dtype), (batch, 1))
         d_states = [None] * len(names)
         d_states[k] = eye
@@ -823,21 +235,6 @@ def state_jacobian_norms(layer, x, *, ord="fro", state="h", mask=None, initial_s
 
 
 # -- against the framework ---------------------------------------------------------------
-
-
-def _state_names(spec) -> list[str]:
-    def of(rnn):
-        if rnn.stacked:
-            return [f"cell {i} {s}" for i, c in enumerate(rnn.cells) for s in c.kind.states]
-        return list(rnn.cells[0].kind.states)
-
-    if isinstance(spec, BidirectionalSpec):
-        return [f"forward {n}" for n in of(spec.forward)] + [
-            f"backward {n}" for n in of(spec.backward)
-        ]
-    if isinstance(spec, CellSpec):
-        return list(spec.kind.states)
-    return of(spec)
 
 
 def _keras_states(spec, flat, batch):
@@ -854,38 +251,6 @@ def _keras_states(spec, flat, batch):
     if isinstance(spec, CellSpec):
         return next(it) if spec.n_states == 1 else [next(it), next(it)]
     return of(spec)
-
-
-def _compare(name, got, want, atol, rtol):
-    """A verification Row: largest difference, ok when <= atol + rtol * max |want|."""
-    from .verification import Row
-
-    g = np.asarray(got, dtype=np.float64)
-    w = np.asarray(want, dtype=np.float64)
-    if g.shape != w.shape:
-        return Row(name, tuple(g.shape), math.inf, False, f"expected shape {w.shape}")
-    finite = np.isfinite(g) & np.isfinite(w)
-    if not (finite | ((g == w) | (np.isnan(g) & np.isnan(w)))).all():
-        return Row(name, tuple(g.shape), math.inf, False, "non-finite values differ")
-    diff = np.where(finite, np.abs(g - w), 0.0)
-    err = float(diff.max()) if g.size else 0.0
-    scale = float(np.abs(np.where(finite, w, 0.0)).max()) if w.size else 0.0
-    ok = err <= atol + rtol * scale
-    detail = ""
-    if not ok:
-        at = tuple(int(i) for i in np.unravel_index(int(diff.argmax()), diff.shape))
-        detail = (
-            f"largest at {at}: got {g[at]:.6g}, expected {w[at]:.6g} "
-            f"(relative to max |expected| {scale:.3g}: {err / max(scale, 1e-300):.2g})"
-        )
-    return Row(name, tuple(g.shape), err, ok, detail)
-
-
-def _default_tolerance(spec, steps):
-    from .verification import default_tolerance
-
-    dtypes = {c.compute_dtype for c in cells_of(spec)}
-    return max(8 * default_tolerance(d, steps) for d in dtypes)
 
 
 def gradient_rows(
@@ -914,39 +279,37 @@ def gradient_rows(
     (['d/d input', 'd/d initial h', 'd/d gru/gru_cell/kernel', \
 'd/d gru/gru_cell/recurrent_kernel', 'd/d gru/gru_cell/bias'], True)
     """
-    import keras
-
-    from . import _keras
-    from .spec import is_keras
-
     if not is_keras(layer):
         raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(layer).__name__}")
-
-    is_cell = _keras.is_cell(layer)
-    spec = _keras.spec_from(layer, allow_subclass=True)
-    arr = check_input(x, 2 if is_cell else 3, None, spec.label)
-    if not layer.built:
-        _keras.build_if_needed(layer, arr.shape)
-        spec = _keras.spec_from(layer, allow_subclass=True)
-    steps = 1 if is_cell else arr.shape[1]
-    from .verification import check_tolerance
-
+    spec = read_built(layer, x, allow_subclass=True)
+    check_input(x, 2 if is_step(spec) else 3, None, spec.label)
     check_tolerance("atol", atol)
     check_tolerance("rtol", rtol)
-    default = _default_tolerance(spec, steps)
+    call = prepare_grad(spec, x, mask, initial_state)
+    return layer_gradient_rows(layer, call, mask, initial_state is not None, atol, rtol, upstream)
+
+
+def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstream) -> list:
+    """:func:`gradient_rows` for a layer already read and a call already prepared
+    (``verify(..., gradients=True)`` passes its own: nothing is read twice)."""
+    keras = _keras.keras_module()
+    spec = call.spec
+    check_derivatives(spec)
+    arr = call.x[:, 0] if call.step else call.x
+    default = gradient_tolerance(spec)
     atol = default if atol is None else float(atol)
     rtol = default if rtol is None else float(rtol)
-    ref = grad_spec(spec, arr, upstream, mask, initial_state)
-    ref = _keras_weights(layer, ref, spec)
+    ref = _keras_weights(layer, grad_call(call, upstream), spec)
     compute = np.float64 if "64" in str(layer.compute_dtype) else np.float32
-    state_values = [s.astype(compute) for s in _initial_values(spec, initial_state, arr)]
+    state_values = call.flat_states(compute)
     # Keras splits a Bidirectional's initial_state in half: halves with different
     # numbers of states (LSTM forward, GRU backward) can only start from zeros,
     # so their initial states are not inputs of the call and get no gradient row
-    feed_states = initial_state is not None or not _uneven_halves(spec)
+    feed_states = states_given or not _uneven_halves(spec)
     if not feed_states:
         state_values = []
-    ups = None if upstream is None else _flatten(upstream)
+    is_cell = call.step
+    ups = None if upstream is None else flatten(upstream)
 
     def loss_of(call, tensors):
         ops = keras.ops
@@ -960,9 +323,7 @@ def gradient_rows(
                 kwargs["mask"] = ops.convert_to_tensor(np.asarray(mask))
             out = call(xt, **kwargs)
         # in at least float32: a float16 sum of many products would overflow
-        outs = [
-            ops.cast(o, "float64" if "64" in str(o.dtype) else "float32") for o in _flatten(out)
-        ]
+        outs = [ops.cast(o, "float64" if "64" in str(o.dtype) else "float32") for o in flatten(out)]
         total = ops.sum(outs[0]) * 0
         for o, u in zip(outs, [None] * len(outs) if ups is None else ups):
             if ups is None:
@@ -978,30 +339,15 @@ def gradient_rows(
         _keras.restore_states(saved)
     names = (
         ["d/d input"]
-        + [f"d/d initial {n}" for n in _state_names(spec)] * feed_states
+        + [f"d/d initial {n}" for n in state_names(spec)] * feed_states
         + [f"d/d {n}" for n in ref.weight_names]
     )
     wants = [ref.inputs, *ref.initial_state * feed_states, *ref.weights]
-    return [_compare(n, g, w, atol, rtol) for n, g, w in zip(names, got, wants)]
+    return [compare_gradient(n, g, w, atol, rtol) for n, g, w in zip(names, got, wants)]
 
 
 def _uneven_halves(spec) -> bool:
     """A Bidirectional whose halves have different numbers of states."""
     if not isinstance(spec, BidirectionalSpec):
         return False
-    return len(_state_names(spec.forward)) != len(_state_names(spec.backward))
-
-
-def _initial_values(spec, initial_state, arr):
-    """The initial states a call uses, flat: given, a stateful layer's, or zeros."""
-    batch = arr.shape[0]
-    dtype = np.float64
-    if is_step(spec):
-        rnn = _as_sequence_spec(spec)
-        states, _ = rnn_states(rnn, initial_state, batch, dtype, spec.label)
-        return [s for st in states for s in st]
-    if isinstance(spec, BidirectionalSpec):
-        (fw, _), (bw, _) = bidirectional_states(spec, initial_state, batch, dtype)
-        return [s for st in fw + bw for s in st]
-    states, _ = rnn_states(spec, initial_state, batch, dtype, spec.label)
-    return [s for st in states for s in st]
+    return len(state_names(spec.forward)) != len(state_names(spec.backward))

@@ -7,9 +7,10 @@ kind is written exactly once.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
-from .errors import RNNGuideError, RNNGuideTypeError
+from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 
 __all__ = [
     "ACTIVATION_NAMES",
@@ -187,8 +188,6 @@ KIND_NAMES = ("SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell"
 
 def suggest(name: str, choices=KIND_NAMES) -> str:
     """``"; did you mean 'LSTM'?"`` for a near miss such as ``LTSM``, else ``""``."""
-    import difflib
-
     lowered = {c.lower(): c for c in choices}
     close = difflib.get_close_matches(str(name).lower(), list(lowered), n=1, cutoff=0.6)
     return f"; did you mean {lowered[close[0]]!r}?" if close else ""
@@ -235,8 +234,6 @@ def check_activation(name, key: str = "activation", owner: str = "") -> str:
     Traceback (most recent call last):
     rnnguide.errors.UnsupportedError: activation='glu' is a Keras built-in activation, but ...
     """
-    from .errors import UnsupportedError
-
     if name is None:
         return "linear"
     if isinstance(name, str) and name in ACTIVATION_NAMES:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .errors import RNNGuideError, RNNGuideTypeError
 from .kinds import check_units
 from .spec import BidirectionalSpec, RNNSpec, cells_of, is_step, resolve
+from .tables import html_table, text_table
 
 __all__ = ["CudnnCheck", "compare_ms", "cudnn_conditions", "flops_per_step"]
 
@@ -63,8 +64,6 @@ class CudnnCheck:
         return all(ok for *_, ok in self.conditions)
 
     def __repr__(self) -> str:
-        from .tables import text_table
-
         verdict = "can use" if self.eligible else "cannot use"
         rows = [(c, r, a, "yes" if ok else "NO") for c, r, a, ok in self.conditions]
         return f"{self.layer} {verdict} the cuDNN kernel\n" + text_table(
@@ -72,8 +71,6 @@ class CudnnCheck:
         )
 
     def _repr_html_(self) -> str:
-        from .tables import html_table
-
         verdict = "can use" if self.eligible else "cannot use"
         rows = [(c, r, a, "yes" if ok else "NO") for c, r, a, ok in self.conditions]
         return html_table(
@@ -155,6 +152,8 @@ def cudnn_conditions(kind_or_layer, units=None, input_dim=None, mask=None, **opt
     else:
         rows = _rnn_conditions(spec)
     if mask is not None:
+        # here, not at the top: reference needs numpy, and `import rnnguide` (which
+        # imports this module) stays numpy-free
         from .reference import check_mask
 
         right, none_empty = _mask_rows(check_mask(mask))

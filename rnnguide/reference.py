@@ -1,24 +1,35 @@
 """The equations applied to a real layer's weights: reference_call, split_weights, gates.
 
-Inputs are checked here, before any TensorFlow code runs, so a wrong shape or
-state gets a message naming what was expected and what came.
+Each public function resolves its layer once and prepares one checked
+:class:`~rnnguide.prepare.Call` (:mod:`rnnguide.prepare`), which the engine
+(:mod:`rnnguide.equations`) runs.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
-from .equations import RECORDED, CellRunner, merge, run_bidirectional, run_rnn
-from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
+from .equations import merge, run_bidirectional, run_rnn
+from .errors import RNNGuideError
+from .prepare import (
+    bidirectional_states,
+    check_input,
+    check_mask,
+    need_weights,
+    prepare,
+    prepare_call,
+    read_built,
+    rnn_states,
+)
 from .spec import (
     BidirectionalSpec,
     CellSpec,
     RNNSpec,
     cells_of,
     halves,
+    is_keras,
     is_step,
     map_cells,
     per_half,
@@ -36,179 +47,9 @@ __all__ = [
     "prepare",
     "reference_call",
     "rnn_states",
+    "run_call",
     "split_weights",
 ]
-
-
-# -- checking inputs ------------------------------------------------------------
-
-
-def _as_array(value, what):
-    try:
-        arr = np.asarray(value)
-    except ValueError as exc:
-        if "inhomogeneous" not in str(exc):
-            raise RNNGuideTypeError(
-                f"expected {what} as an array, got {type(value).__name__}"
-            ) from None
-        raise RNNGuideError(
-            f"expected {what} as a rectangular array (every row of one length), got a "
-            f"ragged {type(value).__name__}: pad the sequences to one length "
-            "(keras.utils.pad_sequences) and pass a mask for the padding"
-        ) from None
-    except Exception:
-        raise RNNGuideTypeError(
-            f"expected {what} as an array, got {type(value).__name__}"
-        ) from None
-    return arr
-
-
-def _widen(arr):
-    """Integers, booleans and bfloat16 as float32, as Keras casts them to its
-    compute dtype (exact: every such value is a float32); floats as they are."""
-    if arr.dtype.kind in "biu" or arr.dtype.name == "bfloat16":
-        return arr.astype(np.float32)
-    return arr
-
-
-def _check_float(arr, what):
-    if arr.dtype.kind not in "f":
-        raise RNNGuideTypeError(
-            f"expected a floating-point {what}, got dtype {arr.dtype}: recurrent layers "
-            "compute in float (cast with .astype('float32'))"
-        )
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        n_nan = int(np.isnan(arr).sum())
-        raise RNNGuideError(
-            f"expected finite values in the {what}, got {n_nan} NaN and "
-            f"{int(bad.sum()) - n_nan} inf"
-        )
-
-
-def check_input(x, ndim, input_dim, owner):
-    arr = _as_array(x, "the input")
-    if arr.ndim != ndim:
-        want = (
-            "a 3D input (batch, timesteps, features)"
-            if ndim == 3
-            else "a 2D step input (batch, features)"
-        )
-        hint = ""
-        if ndim == 3 and arr.ndim == 2:
-            hint = " (add a features axis with x[..., None], or a batch axis with x[None])"
-        raise RNNGuideError(f"expected {want}, got shape {describe_shape(arr.shape)}{hint}")
-    arr = _widen(arr)
-    _check_float(arr, "input")
-    if input_dim is not None and arr.shape[-1] != input_dim:
-        raise RNNGuideError(
-            f"expected {input_dim} features per step (the kernel of {owner} has "
-            f"{input_dim} rows), got input of shape {describe_shape(arr.shape)}"
-        )
-    if 0 in arr.shape:
-        raise RNNGuideError(f"expected a non-empty input, got shape {describe_shape(arr.shape)}")
-    return arr
-
-
-def check_mask(mask, batch=None, steps=None):
-    """The mask as booleans (nonzero = keep the step, as Keras casts it), of shape
-    (batch, timesteps); without ``batch`` and ``steps`` any 2D shape is accepted."""
-    if mask is None:
-        return None
-    m = _as_array(mask, "the mask")
-    if m.dtype.kind not in "biuf" and m.dtype.name != "bfloat16":
-        raise RNNGuideTypeError(
-            f"expected a boolean mask (True = keep the step), got dtype {m.dtype}"
-        )
-    if m.ndim != 2 or (batch is not None and m.shape != (batch, steps)):
-        want = "" if batch is None else f" = {describe_shape((batch, steps))}"
-        raise RNNGuideError(
-            f"expected a mask of shape (batch, timesteps){want}, got {describe_shape(m.shape)}"
-        )
-    return m.astype(bool)
-
-
-def _check_state(value, batch, units, what, dtype):
-    arr = _as_array(value, what)
-    if arr.shape != (batch, units):
-        raise RNNGuideError(
-            f"expected {what} of shape (batch, units) = {describe_shape((batch, units))}, "
-            f"got {describe_shape(arr.shape)}"
-        )
-    _check_float(arr, what)
-    return arr.astype(dtype, copy=False)
-
-
-def _is_seq(value):
-    return isinstance(value, (list, tuple))
-
-
-def _cell_states(cell: CellSpec, value, batch, dtype, where):
-    """One cell's state as a tuple of arrays, and whether it was given bare."""
-    names = cell.kind.states
-    bare = not _is_seq(value)
-    items = [value] if bare else list(value)
-    if len(items) != len(names):
-        raise RNNGuideError(
-            f"expected {len(names)} state tensor{'s' * (len(names) > 1)} "
-            f"({', '.join(names)}) for {where}, got {len(items)}"
-        )
-    return tuple(
-        _check_state(v, batch, cell.units, f"state {n!r} of {where}", dtype)
-        for v, n in zip(items, names)
-    ), bare
-
-
-def _zero_states(cell: CellSpec, batch, dtype):
-    return tuple(np.zeros((batch, cell.units), dtype=dtype) for _ in cell.kind.states)
-
-
-def rnn_states(spec: RNNSpec, initial_state, batch, dtype, where=""):
-    """Initial states per cell (tuples) and, per cell, whether they were bare."""
-    where = where or f"{spec.class_name} {spec.name!r}".strip()
-    if initial_state is None and spec.stateful:
-        if spec.states is None:
-            raise RNNGuideError(
-                f"{where} is stateful but has no state yet: expected a layer built with a "
-                "fixed batch size (keras.Input(batch_shape=(batch, timesteps, features)))"
-            )
-        initial_state = spec.states
-        if spec.batch_size != batch:
-            raise RNNGuideError(
-                f"{where} is stateful with batch size {spec.batch_size}, got an input "
-                f"with batch size {batch}"
-            )
-    if initial_state is None:
-        return [_zero_states(c, batch, dtype) for c in spec.cells], [False] * len(spec.cells)
-    if spec.stacked:
-        given = list(initial_state) if _is_seq(initial_state) else [initial_state]
-        if len(given) != len(spec.cells):
-            raise RNNGuideError(
-                f"expected one initial state per stacked cell ({len(spec.cells)}) for "
-                f"{where}, got {len(given)}"
-            )
-        pairs = [
-            _cell_states(c, v, batch, dtype, f"cell {i} of {where}")
-            for i, (c, v) in enumerate(zip(spec.cells, given))
-        ]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
-    states, _ = _cell_states(spec.cells[0], initial_state, batch, dtype, where)
-    return [states], [False]
-
-
-def _dtype(spec, x):
-    cells = list(cells_of(spec))
-    kinds = [np.asarray(c.kernel).dtype for c in cells if c.kernel is not None]
-    return np.result_type(np.float32, x.dtype, *kinds)
-
-
-def _need_weights(spec, owner):
-    for c in cells_of(spec):
-        if c.kernel is None:
-            raise RNNGuideError(
-                f"{owner} has no weights yet: build it (call it once, or "
-                "layer.build(input_shape)) before computing its equations"
-            )
 
 
 # -- assembling outputs like Keras ------------------------------------------------
@@ -222,34 +63,6 @@ def _rnn_result(spec: RNNSpec, seq, last, finals, bare):
         states = [f[0] if b else list(f) for f, b in zip(finals, bare)]
         return (out, *states)
     return (out, *finals[0])
-
-
-def prepare(spec, x, mask, ndim=3, dtype=None):
-    """Checked input, mask and compute dtype for a resolved spec (``dtype``
-    given: the equations run in it, e.g. float16 to measure a layer's rounding)."""
-    _need_weights(spec, spec.label)
-    arr = check_input(x, ndim, next(iter(cells_of(spec))).input_dim, spec.label)
-    m = check_mask(mask, arr.shape[0], arr.shape[1]) if ndim == 3 else None
-    return arr, m, (_dtype(spec, arr) if dtype is None else dtype)
-
-
-def bidirectional_states(spec, initial_state, batch, dtype):
-    if initial_state is None:
-        return (
-            rnn_states(spec.forward, None, batch, dtype),
-            rnn_states(spec.backward, None, batch, dtype),
-        )
-    given = list(initial_state) if _is_seq(initial_state) else [initial_state]
-    half = len(given) // 2
-    n_fw = len(spec.forward.cells) if spec.forward.stacked else spec.forward.cells[0].n_states
-    if len(given) != 2 * n_fw:
-        raise RNNGuideError(
-            f"expected {2 * n_fw} initial states for {spec.label} (forward states, then "
-            f"backward states), got {len(given)}"
-        )
-    fw = rnn_states(spec.forward, given[:half], batch, dtype, f"the forward half of {spec.label}")
-    bw = rnn_states(spec.backward, given[half:], batch, dtype, f"the backward half of {spec.label}")
-    return fw, bw
 
 
 def reference_call(layer, x, initial_state=None, mask=None):
@@ -280,69 +93,59 @@ def call_spec(spec, x, initial_state=None, mask=None, dtype=None):
     """:func:`reference_call` for a resolved spec (weights already in numpy);
     ``dtype`` overrides the compute dtype (float32, or float64 for float64
     layers or inputs)."""
+    return run_call(prepare_reference(spec, x, initial_state, mask), dtype)
+
+
+def prepare_reference(spec, x, initial_state=None, mask=None):
+    """:func:`~rnnguide.prepare.prepare_call`, with what a step needs said the way
+    ``reference_call`` and ``verify`` take it."""
+    if is_step(spec):
+        if mask is not None:
+            # a cell computes one step: Keras' RNN applies a mask around it
+            raise RNNGuideError(
+                f"expected no mask for {spec.label} (one step; a mask belongs to "
+                "the sequence, keras.layers.RNN(cell)), got one"
+            )
+        need_weights(spec, spec.label)
+        check_input(x, 2, cells_of(spec)[0].input_dim, spec.label)
+        if initial_state is None:
+            raise RNNGuideError(
+                f"expected states for {spec.label}: call it as reference_call(cell, x_t, states)"
+            )
+    return prepare_call(spec, x, initial_state, mask)
+
+
+def run_call(call, dtype=None):
+    """The equations on a prepared :class:`~rnnguide.prepare.Call`, structured as
+    the layer's (or cell's) own result; ``dtype`` overrides ``call.dtype``."""
     # overflow in an activation (exp of a large value) gives inf, as in Keras;
     # verify compares non-finite values explicitly, so numpy need not warn
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if is_step(spec):
-            if mask is not None:
-                # a cell computes one step: Keras' RNN applies a mask around it
-                raise RNNGuideError(
-                    f"expected no mask for {spec.label} (one step; a mask belongs to "
-                    "the sequence, keras.layers.RNN(cell)), got one"
-                )
-            return _reference_cell(spec, x, initial_state, dtype)
-        return _reference_sequence(spec, x, initial_state, mask, dtype)
+        return _run(call, call.dtype if dtype is None else dtype)
 
 
-def _reference_sequence(spec, x, initial_state, mask, dtype=None):
-    arr, m, dtype = prepare(spec, x, mask, dtype=dtype)
-    batch = arr.shape[0]
-    if isinstance(spec, BidirectionalSpec):
-        (fw, _), (bw, _) = bidirectional_states(spec, initial_state, batch, dtype)
-        y_fw, y_bw, fw_f, bw_f = run_bidirectional(spec, arr, fw, bw, m, dtype)
-        merged = merge(spec.merge_mode, y_fw, y_bw)
-        outs = merged if spec.merge_mode is None else (merged,)
-        if not spec.return_state:
-            return outs if spec.merge_mode is None else merged
+def _run(call, dtype):
+    spec, rnn = call.spec, call.rnn
+    states = call.states_in(dtype)
+    if isinstance(rnn, BidirectionalSpec):
+        y_fw, y_bw, fw_f, bw_f = run_bidirectional(rnn, call.x, *states, call.mask, dtype)
+        merged = merge(rnn.merge_mode, y_fw, y_bw)
+        outs = merged if rnn.merge_mode is None else (merged,)
+        if not rnn.return_state:
+            return outs if rnn.merge_mode is None else merged
 
-        def flat(rnn, finals):
-            return [list(f) for f in finals] if rnn.stacked else list(finals[0])
+        def flat(half, finals):
+            return [list(f) for f in finals] if half.stacked else list(finals[0])
 
-        return (*outs, *flat(spec.forward, fw_f), *flat(spec.backward, bw_f))
-    states, bare = rnn_states(spec, initial_state, batch, dtype)
-    seq, last, finals = run_rnn(spec, arr, states, m, dtype)
-    return _rnn_result(spec, seq, last, finals, bare)
-
-
-def _reference_cell(spec, x_t, states, dtype=None):
-    owner = spec.label
-    _need_weights(spec, owner)
-    cells = cells_of(spec)
-    arr = check_input(x_t, 2, cells[0].input_dim, owner)
-    dtype = _dtype(spec, arr) if dtype is None else dtype
-    batch = arr.shape[0]
-    if states is None:
-        raise RNNGuideError(
-            f"expected states for {owner}: call it as reference_call(cell, x_t, states)"
-        )
-    if isinstance(spec, CellSpec):
-        st, bare = _cell_states(spec, states, batch, dtype, owner)
-        c = CellRunner(spec, dtype)
-        out, new = c.step(c.project(arr.astype(dtype)), st)
-        return out, (new[0] if bare and spec.single_state else list(new))
-    given = list(states) if _is_seq(states) else [states]
-    if len(given) != len(cells):
-        raise RNNGuideError(
-            f"expected one state per stacked cell ({len(cells)}) for {owner}, got {len(given)}"
-        )
-    h = arr.astype(dtype)
-    new_states = []
-    for i, (cell, value) in enumerate(zip(cells, given)):
-        st, bare = _cell_states(cell, value, batch, dtype, f"cell {i} of {owner}")
-        c = CellRunner(cell, dtype)
-        h, new = c.step(c.project(h), st)
-        new_states.append(new[0] if bare and cell.single_state else list(new))
-    return h, new_states
+        return (*outs, *flat(rnn.forward, fw_f), *flat(rnn.backward, bw_f))
+    seq, last, finals = run_rnn(rnn, call.x, states[0], call.mask, dtype)
+    if not call.step:
+        return _rnn_result(rnn, seq, last, finals, call.bare[0])
+    new = [
+        f[0] if bare and cell.single_state else list(f)
+        for cell, f, bare in zip(rnn.cells, finals, call.bare[0])
+    ]
+    return last, (new if isinstance(spec, RNNSpec) else new[0])
 
 
 # -- per-gate weights and activations --------------------------------------------------
@@ -418,25 +221,17 @@ def split_weights(layer):
     "backward": ...}`` for Bidirectional.
     """
     spec = resolve(layer)
-    _need_weights(spec, spec.label)
+    need_weights(spec, spec.label)
     return map_cells(spec, _split_cell)
 
 
 def _sequence_spec(layer, x):
     """The spec of a layer (built for ``x`` if needed); a cell is run over the
     sequence as ``RNN(cell, return_sequences=True)`` would run it."""
-    from .spec import is_keras
-
-    if is_keras(layer) and not getattr(layer, "built", True):
-        from . import _keras
-
-        resolve(layer)  # refuses what it cannot read before anything is built
-        if _keras.is_cell(layer):
-            shape = check_input(x, 3, None, _keras.label_of(layer)).shape
-            layer.build((shape[0], shape[2]))
-        else:
-            layer.build(check_input(x, 3, None, _keras.label_of(layer)).shape)
-    spec = resolve(layer)
+    if is_keras(layer):
+        spec = read_built(layer, x, cell_over_sequence=True)
+    else:
+        spec = resolve(layer)
     if is_step(spec):
         cells = cells_of(spec)
         spec = RNNSpec(
@@ -477,25 +272,23 @@ def gates(layer, x, initial_state=None, mask=None, *, order="processing"):
     if order not in ("processing", "timeline"):
         raise RNNGuideError(f"expected order='processing' or 'timeline', got {order!r}")
     spec = _sequence_spec(layer, x)
-    arr, m, dtype = prepare(spec, x, mask)
-    batch = arr.shape[0]
+    call = prepare_call(spec, x, initial_state, mask)
+    dtype = call.dtype
+    states = call.states_in(dtype)
 
-    records = {id(half): [defaultdict(list) for _ in half.cells] for half in halves(spec)}
+    tapes = {id(half): [] for half in halves(spec)}  # the engine's record, per cell
 
     def finish(rnn):
         flip = order == "timeline" and rnn.go_backwards
         out = []
-        for cell, rec in zip(rnn.cells, records[id(rnn)]):
-            values = {k: np.stack(rec[k], axis=1) for k in RECORDED[cell.kind.name]}
-            out.append({k: v[:, ::-1] if flip else v for k, v in values.items()})
+        for tape in tapes[id(rnn)]:
+            out.append({k: v[:, ::-1] if flip else v for k, v in tape.values().items()})
         return out if rnn.stacked else out[0]
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if isinstance(spec, BidirectionalSpec):
-            (fw, _), (bw, _) = bidirectional_states(spec, initial_state, batch, dtype)
-            rec = (records[id(spec.forward)], records[id(spec.backward)])
-            run_bidirectional(spec, arr, fw, bw, m, dtype, rec)
+            rec = (tapes[id(spec.forward)], tapes[id(spec.backward)])
+            run_bidirectional(spec, call.x, *states, call.mask, dtype, rec)
         else:
-            states, _ = rnn_states(spec, initial_state, batch, dtype)
-            run_rnn(spec, arr, states, m, dtype, records[id(spec)])
+            run_rnn(spec, call.x, states[0], call.mask, dtype, tapes[id(spec)])
     return per_half(spec, finish)

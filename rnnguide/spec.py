@@ -1,45 +1,40 @@
-"""A plain description of a recurrent layer or cell, in the table's terms.
+"""Specs from a kind name and sizes, and :func:`resolve`, the one way to a spec.
 
-Both entry points produce these records: a kind name plus sizes
-(:func:`cell_spec`, :func:`layer_spec`) and a Keras object
-(:mod:`rnnguide._keras`). Shapes, parameter counts, the equations and the
-tables all read them, so no code path looks at Keras objects directly.
+:func:`cell_spec` and :func:`layer_spec` build the records of
+:mod:`rnnguide.records` from a kind name and sizes; :func:`resolve` turns a kind
+name or a Keras layer or cell into one (a Keras object through
+:mod:`rnnguide._keras`, which converts its weights to numpy once). The records
+and their traversals are re-exported here, where they were first defined.
 """
 
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
+from . import records
 from .errors import RNNGuideError, RNNGuideTypeError
-from .kinds import Kind, check_activation, check_units, get_kind
-
-if TYPE_CHECKING:
-    import numpy as np
+from .kinds import check_activation, check_units, get_kind
+from .records import *  # noqa: F403 (the records and traversals, first defined here)
+from .records import (
+    MERGE_MODES,
+    BidirectionalSpec,
+    CellSpec,
+    RNNSpec,
+    is_keras,
+    with_input_dim,
+)
 
 __all__ = [
+    *records.__all__,
     "CELL_OPTIONS",
     "FLAG_OPTIONS",
     "LAYER_OPTIONS",
-    "STACKED_CELLS",
-    "BidirectionalSpec",
-    "CellSpec",
-    "RNNSpec",
     "cell_spec",
-    "cells_of",
     "check_options",
-    "halves",
-    "is_keras",
-    "is_step",
     "layer_spec",
-    "map_cells",
-    "per_half",
     "resolve",
-    "with_input_dim",
 ]
-
-MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 #: the options a kind name accepts (besides ``units`` and ``input_dim``), as in Keras
 LAYER_OPTIONS = (
@@ -103,177 +98,6 @@ def check_options(kind, options: dict) -> None:
         raise RNNGuideError(
             f"expected use_cudnn to be 'auto', True or False, got {options['use_cudnn']!r}"
         )
-
-
-@dataclass
-class CellSpec:
-    """One cell: its kind, sizes, activations and (optionally) its weights."""
-
-    kind: Kind
-    units: int
-    input_dim: int | None = None
-    activation: str = "tanh"
-    recurrent_activation: str = "sigmoid"
-    use_bias: bool = True
-    kernel: np.ndarray | None = None
-    recurrent_kernel: np.ndarray | None = None
-    bias: np.ndarray | None = None
-    name: str = ""
-    #: "SimpleRNNCell", "LSTMCell", ... : what a reader would call it
-    class_name: str = ""
-    #: whether the cell gets/returns its state as a bare tensor (SimpleRNN/GRU)
-    single_state: bool = True
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    #: the dtype Keras computes in (``float16`` under ``mixed_float16``)
-    compute_dtype: str = "float32"
-
-    @property
-    def label(self) -> str:
-        """How messages name this cell: ``LSTMCell 'lstm_cell'``."""
-        return _label(self)
-
-    @property
-    def n_states(self) -> int:
-        return len(self.kind.states)
-
-    @property
-    def has_weights(self) -> bool:
-        return self.kernel is not None
-
-    def count_params(self) -> int:
-        return self.kind.count_params(self.units, self.known_input_dim(), self.use_bias)
-
-    def weight_shapes(self) -> dict:
-        return self.kind.weight_shapes(self.units, self.known_input_dim(), self.use_bias)
-
-    def formula(self) -> str:
-        return self.kind.formula(self.units, self.known_input_dim(), self.use_bias)
-
-    def known_input_dim(self) -> int:
-        """The input dimension, or a clear error when it is not known yet."""
-        if self.input_dim is None:
-            raise RNNGuideError(
-                f"{self.class_name or self.kind.name} has no input dimension yet: "
-                "pass input_dim=... (or input_shape=...), or build the layer first"
-            )
-        return self.input_dim
-
-
-@dataclass
-class RNNSpec:
-    """A recurrent layer: one cell, or a stack of cells run as one step."""
-
-    cells: list[CellSpec]
-    stacked: bool = False
-    return_sequences: bool = False
-    return_state: bool = False
-    go_backwards: bool = False
-    stateful: bool = False
-    zero_output_for_mask: bool = False
-    #: what a masked step repeats before any step ran: "zeros" (TensorFlow and
-    #: torch backends, and unrolled loops) or "state", the initial h (the JAX and
-    #: numpy backends' scan: keras/src/backend/jax/rnn.py repeats ``states[0]``)
-    masked_start: str = "zeros"
-    #: the stateful layer's current state, in the layer's state structure
-    states: list | None = None
-    batch_size: int | None = None
-    name: str = ""
-    class_name: str = ""
-    unroll: bool = False
-    #: called on one step, ``cells(x_t, states)`` (a bare StackedRNNCells),
-    #: rather than over a sequence
-    step: bool = False
-    #: Keras' ``use_cudnn`` ("auto", True or False)
-    use_cudnn: object = "auto"
-    #: the generic ``RNN(cell)`` wrapper (which never takes the cuDNN path)
-    wrapper: bool = False
-
-    @property
-    def label(self) -> str:
-        """How messages name this layer: ``LSTM 'lstm'``."""
-        return _label(self)
-
-    @property
-    def units(self) -> int:
-        return self.cells[-1].units
-
-    @property
-    def input_dim(self) -> int | None:
-        return self.cells[0].input_dim
-
-    def count_params(self) -> int:
-        # a cell stacked twice (RNN([c, c])) is one CellSpec there, counted once like Keras
-        return sum(c.count_params() for c in {id(c): c for c in self.cells}.values())
-
-    def formula(self) -> str:
-        first: dict = {}
-        lines = []
-        for i, c in enumerate(self.cells):
-            if id(c) in first:
-                lines.append(
-                    f"{c.label}: cell {i} is cell {first[id(c)]} again "
-                    "(tied: its weights are counted once)"
-                )
-            else:
-                first[id(c)] = i
-                lines.append(c.formula())
-        if len(lines) == 1:
-            return lines[0]
-        return "\n".join(lines) + f"\ntotal = {self.count_params():,}"
-
-
-@dataclass
-class BidirectionalSpec:
-    forward: RNNSpec
-    backward: RNNSpec
-    merge_mode: str | None = "concat"
-    name: str = ""
-    class_name: str = "Bidirectional"
-
-    @property
-    def label(self) -> str:
-        """How messages name this layer: ``Bidirectional 'bidirectional'``."""
-        return _label(self)
-
-    @property
-    def return_sequences(self) -> bool:
-        return self.forward.return_sequences
-
-    @property
-    def return_state(self) -> bool:
-        return self.forward.return_state
-
-    @property
-    def stateful(self) -> bool:
-        return self.forward.stateful
-
-    @property
-    def input_dim(self) -> int | None:
-        return self.forward.input_dim
-
-    def count_params(self) -> int:
-        return self.forward.count_params() + self.backward.count_params()
-
-    def formula(self) -> str:
-        fw, bw = self.forward.count_params(), self.backward.count_params()
-        return (
-            "forward:  "
-            + self.forward.formula().replace("\n", "\n          ")
-            + "\nbackward: "
-            + self.backward.formula().replace("\n", "\n          ")
-            + f"\nBidirectional total = {fw:,} + {bw:,} = {fw + bw:,}"
-        )
-
-
-def is_keras(obj) -> bool:
-    """Whether ``obj`` is a Keras object (checked without importing Keras)."""
-    return any(c.__module__.split(".")[0] in ("keras", "tf_keras") for c in type(obj).__mro__)
-
-
-def _label(spec) -> str:
-    name = spec.class_name or getattr(getattr(spec, "kind", None), "name", "layer")
-    return f"{name} {spec.name!r}" if spec.name else name
 
 
 _CELL_NAMES = {"SimpleRNN": "SimpleRNNCell", "LSTM": "LSTMCell", "GRU": "GRUCell"}
@@ -374,63 +198,6 @@ def layer_spec(
     return BidirectionalSpec(fw, bw, merge_mode)
 
 
-STACKED_CELLS = "StackedRNNCells"
-
-
-def is_step(spec) -> bool:
-    """A cell or a bare StackedRNNCells: called on one step, ``cell(x_t, states)``."""
-    return isinstance(spec, CellSpec) or (isinstance(spec, RNNSpec) and spec.step)
-
-
-def halves(spec) -> list:
-    """The recurrent layers a spec runs: both halves of a Bidirectional, else itself."""
-    if isinstance(spec, BidirectionalSpec):
-        return [spec.forward, spec.backward]
-    return [spec]
-
-
-def per_half(spec, fn):
-    """``fn`` of each half, in the structure rnnguide returns per-layer results in:
-    ``{"forward": ..., "backward": ...}`` for a Bidirectional, else ``fn(spec)``."""
-    if isinstance(spec, BidirectionalSpec):
-        return {"forward": fn(spec.forward), "backward": fn(spec.backward)}
-    return fn(spec)
-
-
-def map_cells(spec, fn):
-    """``fn`` of every cell, structured as the spec is: one value for one cell, a
-    list for stacked cells, ``{"forward", "backward"}`` for Bidirectional.
-
-    The one traversal behind ``weight_shapes``, ``split_weights`` and ``gates``.
-
-    >>> spec = layer_spec(["LSTM", "GRU"], [3, 2], 5, bidirectional=True)
-    >>> map_cells(spec, lambda cell: cell.units)
-    {'forward': [3, 2], 'backward': [3, 2]}
-    """
-
-    def of(rnn):
-        if isinstance(rnn, CellSpec):
-            return fn(rnn)
-        values = [fn(c) for c in rnn.cells]
-        return values if rnn.stacked else values[0]
-
-    return per_half(spec, of)
-
-
-def with_input_dim(spec, features) -> None:
-    """Fill in (or check) the first cell's input dimension from an input shape."""
-    if features is None:
-        return
-    firsts = [spec] if isinstance(spec, CellSpec) else [h.cells[0] for h in halves(spec)]
-    for cell in firsts:
-        if cell.input_dim is None:
-            cell.input_dim = features
-        elif cell.input_dim != features:
-            raise RNNGuideError(
-                f"expected {cell.input_dim} features (the layer's input_dim), got {features}"
-            )
-
-
 def resolve(kind_or_layer, units=None, input_dim=None, **options):
     """The spec of a Keras layer or cell (read once: weights become numpy), or of a
     kind name and sizes. Public functions call this once; everything after takes
@@ -440,6 +207,8 @@ def resolve(kind_or_layer, units=None, input_dim=None, **options):
     'GRU(reset_after=True)'
     """
     if is_keras(kind_or_layer):
+        # here, not at the top: the reader needs numpy, and the arithmetic that
+        # imports this module (shapes, parameter counts) stays numpy-free
         from . import _keras
 
         if units is not None or options:
@@ -460,10 +229,3 @@ def resolve(kind_or_layer, units=None, input_dim=None, **options):
         "expected a kind name ('SimpleRNN', 'LSTM', 'GRU', or a list of cell kinds) or a "
         f"Keras recurrent layer or cell, got {type(kind_or_layer).__name__}"
     )
-
-
-def cells_of(spec) -> list[CellSpec]:
-    """Every CellSpec in a spec, the forward half first."""
-    if isinstance(spec, CellSpec):
-        return [spec]
-    return [c for half in halves(spec) for c in half.cells]

@@ -3,8 +3,11 @@ import os
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from quiet_tf import QUIET_ENV
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# one TensorFlow log level everywhere: the pages'
+for _name, _value in QUIET_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 # CI runs a fixed set of examples so main stays reproducible; locally each run
 # draws new ones.
@@ -30,3 +33,17 @@ def rng():
 @pytest.fixture(autouse=True)
 def _doctest_namespace(doctest_namespace):
     doctest_namespace["np"] = np
+
+
+@pytest.fixture(autouse=True)
+def _torch_no_grad():
+    """On Keras' torch backend, outputs that need no gradient: ``np.asarray(y)`` in
+    the tests refuses a tensor that requires grad (framework_gradients turns
+    gradients back on where it needs them)."""
+    if os.environ.get("KERAS_BACKEND") != "torch":
+        yield
+        return
+    import torch
+
+    with torch.no_grad():
+        yield

@@ -11,6 +11,7 @@ import pathlib
 import re
 
 import numpy as np
+from hypothesis import assume
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
 
@@ -53,3 +54,81 @@ def assert_golden(name: str, text: str, normalize=lambda t: t) -> None:
     assert normalize(text.rstrip("\n")) == normalize(want), (
         f"{name} changed; if on purpose, rerun with RNNGUIDE_UPDATE_GOLDEN=1\n{text}"
     )
+
+
+# -- random cases for the property tests ------------------------------------------------
+
+
+def random_inputs(cfg, layer, rng):
+    x = rng.normal(size=(cfg.batch, cfg.steps, cfg.features)).astype("float32")
+    mask = None
+    if cfg.use_mask:
+        mask = rng.random((cfg.batch, cfg.steps)) > 0.35
+    state = None
+    if cfg.use_initial_state:
+        halves = (
+            [layer.forward_layer, layer.backward_layer]
+            if hasattr(layer, "forward_layer")
+            else [layer]
+        )
+        state = []
+        for half in halves:
+            cell = half.cell
+            cells = cell.cells if hasattr(cell, "cells") else [cell]
+            per_cell = []
+            for c in cells:
+                n = 2 if type(c).__name__ == "LSTMCell" else 1
+                per_cell.append(
+                    [rng.normal(size=(cfg.batch, c.units)).astype("float32") for _ in range(n)]
+                )
+            state += per_cell if hasattr(cell, "cells") else per_cell[0]
+    return x, mask, state
+
+
+def examples(default: int, share: float = 1.0) -> int:
+    """How many examples a property test draws: ``default`` on TensorFlow (the
+    tests session); under another backend (the backends and interop sessions),
+    ``share`` of ``RNNGUIDE_BACKEND_EXAMPLES`` when it is set (at least one)."""
+    given = os.environ.get("RNNGUIDE_BACKEND_EXAMPLES")
+    if given is None or os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        return default
+    return max(1, int(int(given) * share))
+
+
+def hits_known_keras_bug(cfg) -> bool:
+    """Configurations where Keras 3.15 itself is wrong or crashes (tests/test_keras_bugs.py).
+
+    On the torch backend also unroll + go_backwards + mask: Keras flips the tuple
+    of per-step masks with torch.flip (keras/src/backend/torch/rnn.py, the
+    unrolled branch; tests/test_backends.py::test_torch_unrolled_backwards_mask).
+    """
+    bidi = cfg.wrapper.startswith("bidirectional")
+    backwards = cfg.go_backwards or bidi  # Bidirectional's backward half
+    zero_for_mask = bidi and cfg.return_sequences
+    unrolled_mirror = cfg.unroll and cfg.use_mask and backwards and zero_for_mask
+    torch_flip = (
+        os.environ.get("KERAS_BACKEND") == "torch" and cfg.unroll and cfg.use_mask and backwards
+    )
+    return unrolled_mirror or torch_flip or (bidi and cfg.stateful and cfg.return_state)
+
+
+def random_case(keras, cfg):
+    """A built layer of ``cfg`` with random weights (and a non-zero current state
+    when stateful, so that using it, or not, shows), and its inputs:
+    ``(layer, x, mask, initial_state, rng)``."""
+    assume(not hits_known_keras_bug(cfg))
+    layer = cfg.build(keras)
+    layer.build((cfg.batch, cfg.steps, cfg.features))
+    randomize_weights(layer, cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    if cfg.stateful:
+        halves = (
+            [layer.forward_layer, layer.backward_layer]
+            if hasattr(layer, "forward_layer")
+            else [layer]
+        )
+        for half in halves:
+            for v in keras.tree.flatten(half.states):
+                v.assign(rng.normal(size=tuple(v.shape)).astype("float32"))
+    x, mask, state = random_inputs(cfg, layer, rng)
+    return layer, x, mask, state, rng

@@ -2,7 +2,6 @@
 
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,6 @@ import pytest
 pytest.importorskip("playwright")
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "docs" / "_build" / "html"
-sys.path.insert(0, str(ROOT / "tools"))
 browser_check = pytest.importorskip("browser_check")
 
 if not Path(browser_check.CHROMIUM).exists() or not (SITE / "index.html").exists():

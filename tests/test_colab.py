@@ -7,7 +7,6 @@ built site run in the `docs` nox session, after the build (RNNGUIDE_SITE_BUILT=1
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,7 @@ pytest.importorskip("IPython")
 from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-sys.path.insert(0, str(DOCS / "_ext"))
-import colab_notebooks  # noqa: E402
+import colab_notebooks  # noqa: E402  (docs/_ext, on pytest's pythonpath)
 
 REPO = "https://github.com/example/rnnguide"
 

@@ -59,3 +59,12 @@ def test_output_shapes_of_layers_match_what_they_return(keras):
             return tuple(v.shape)
 
         assert rg.output_shapes(layer, input_shape=x.shape) == shapes(out)
+
+
+def test_describe_has_the_timesteps_when_a_layer_gets_a_list(keras):
+    L = keras.layers
+    ids = keras.Input((10,), dtype="int32")
+    h0 = keras.Input((4,))
+    y = L.GRU(4)(L.Embedding(50, 8, mask_zero=True)(ids), initial_state=h0)
+    model = keras.Model([ids, h0], y)
+    assert rg.describe(model).rows[0].input_shape == (None, 10, 8)

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-sys.path.insert(0, str(DOCS / "_ext"))
-from build_settings import SPHINX_FLAGS  # noqa: E402  (docs/_ext)
+from build_settings import SPHINX_FLAGS  # noqa: E402  (docs/_ext, on pytest's pythonpath)
 
 needs_sphinx = pytest.mark.skipif(
     not all(__import__("importlib").util.find_spec(m) for m in ("myst_nb", "mathjax")),

@@ -6,6 +6,8 @@ import pytest
 import rnnguide as rg
 from rnnguide import RNNGuideError, RNNGuideTypeError, UnsupportedError
 
+pytestmark = pytest.mark.keras
+
 
 @pytest.fixture
 def lstm(keras):

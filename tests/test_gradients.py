@@ -11,9 +11,8 @@ from rnnguide.equations import ACTIVATIONS, DERIVATIVES
 from rnnguide.gradients import grad_spec, gradient_rows
 from rnnguide.reference import call_spec
 from rnnguide.spec import cells_of, layer_spec, resolve
-from tests.helpers import flatten, randomize_weights
+from tests.helpers import examples, flatten, random_case, randomize_weights
 from tests.strategies import KINDS, configs
-from tests.test_reference_vs_keras import random_case
 
 pytestmark = pytest.mark.keras
 
@@ -36,7 +35,8 @@ def _assert_rows_ok(rows, cfg):
 # -- against the framework ---------------------------------------------------------------
 
 
-@settings(max_examples=220)
+@pytest.mark.backends
+@settings(max_examples=examples(220, share=0.5))
 @given(cfg=configs(), random_upstream=st.booleans())
 def test_reference_grad_matches_gradient_tape(keras, cfg, random_upstream):
     layer, x, mask, state, rng = random_case(keras, cfg)
@@ -277,6 +277,7 @@ def test_zero_initial_states_get_gradients_too():
 # -- gradient_rows catches a layer that computes something else ------------------------
 
 
+@pytest.mark.backends
 def test_a_tampered_layer_fails_the_gradient_rows(keras, rng):
     class Scaled(keras.layers.LSTM):
         def call(self, *args, **kwargs):
@@ -306,6 +307,7 @@ def test_gradient_rows_default_tolerance_and_names(keras, rng):
     assert all(r.ok for r in rows)
 
 
+@pytest.mark.backends
 def test_stateful_layer_state_is_restored(keras, rng):
     layer = keras.layers.GRU(3, stateful=True)
     x = rng.normal(size=(2, 4, 3)).astype("float32")

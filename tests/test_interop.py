@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 
-pytestmark = pytest.mark.keras
+pytestmark = [pytest.mark.keras, pytest.mark.backends]
 
 STRUCTURES = ["layer", "rnn_cell", "stacked", "bidirectional", "list", "list_bidirectional"]
 #: float32 over at most 6 steps and 3 layers

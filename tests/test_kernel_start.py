@@ -19,8 +19,7 @@ pytest.importorskip("jupyter_client")
 pytest.importorskip("jupyter_cache")
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
-sys.path.insert(0, str(TOOLS))
-import execute_pages  # noqa: E402  (tools/)
+import execute_pages  # noqa: E402  (tools/, on pytest's pythonpath)
 
 TRANSPORTS = ["tcp"] + (["ipc"] if execute_pages.USE_IPC else [])
 

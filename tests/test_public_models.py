@@ -26,6 +26,8 @@ import rnnguide as rg
 from rnnguide import cli
 from rnnguide.errors import UnsupportedError
 
+pytestmark = pytest.mark.keras
+
 # -- helpers ----------------------------------------------------------------------
 
 #: gate blocks per module, as PyTorch documents its weights: RNN 1, LSTM 4 (i, f, g, o),

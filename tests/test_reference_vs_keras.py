@@ -7,73 +7,16 @@ random values, and compares reference_call with the layer's own output.
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
-from tests.helpers import flatten, randomize_weights
+from tests.helpers import examples, flatten, random_case, randomize_weights
 from tests.strategies import configs
 
 pytestmark = pytest.mark.keras
 
 MAX_ERR = 1e-5
-
-
-def _inputs(cfg, layer, rng):
-    x = rng.normal(size=(cfg.batch, cfg.steps, cfg.features)).astype("float32")
-    mask = None
-    if cfg.use_mask:
-        mask = rng.random((cfg.batch, cfg.steps)) > 0.35
-    state = None
-    if cfg.use_initial_state:
-        halves = (
-            [layer.forward_layer, layer.backward_layer]
-            if hasattr(layer, "forward_layer")
-            else [layer]
-        )
-        state = []
-        for half in halves:
-            cell = half.cell
-            cells = cell.cells if hasattr(cell, "cells") else [cell]
-            per_cell = []
-            for c in cells:
-                n = 2 if type(c).__name__ == "LSTMCell" else 1
-                per_cell.append(
-                    [rng.normal(size=(cfg.batch, c.units)).astype("float32") for _ in range(n)]
-                )
-            state += per_cell if hasattr(cell, "cells") else per_cell[0]
-    return x, mask, state
-
-
-def hits_known_keras_bug(cfg) -> bool:
-    """Configurations where Keras 3.15 itself is wrong or crashes (tests/test_keras_bugs.py)."""
-    bidi = cfg.wrapper.startswith("bidirectional")
-    backwards = cfg.go_backwards or bidi  # Bidirectional's backward half
-    zero_for_mask = bidi and cfg.return_sequences
-    unrolled_mirror = cfg.unroll and cfg.use_mask and backwards and zero_for_mask
-    return unrolled_mirror or (bidi and cfg.stateful and cfg.return_state)
-
-
-def random_case(keras, cfg):
-    """A built layer of ``cfg`` with random weights (and a non-zero current state
-    when stateful, so that using it, or not, shows), and its inputs:
-    ``(layer, x, mask, initial_state, rng)``."""
-    assume(not hits_known_keras_bug(cfg))
-    layer = cfg.build(keras)
-    layer.build((cfg.batch, cfg.steps, cfg.features))
-    randomize_weights(layer, cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    if cfg.stateful:
-        halves = (
-            [layer.forward_layer, layer.backward_layer]
-            if hasattr(layer, "forward_layer")
-            else [layer]
-        )
-        for half in halves:
-            for v in keras.tree.flatten(half.states):
-                v.assign(rng.normal(size=tuple(v.shape)).astype("float32"))
-    x, mask, state = _inputs(cfg, layer, rng)
-    return layer, x, mask, state, rng
 
 
 def _run(keras, cfg):
@@ -88,7 +31,8 @@ def _run(keras, cfg):
     return got, want
 
 
-@settings(max_examples=320)
+@pytest.mark.backends
+@settings(max_examples=examples(320))
 @given(cfg=configs())
 def test_reference_call_matches_keras(keras, cfg):
     got, want = _run(keras, cfg)
@@ -101,7 +45,8 @@ def test_reference_call_matches_keras(keras, cfg):
         np.testing.assert_allclose(w, g, atol=MAX_ERR, rtol=0, err_msg=str(cfg))
 
 
-@settings(max_examples=40)
+@pytest.mark.backends
+@settings(max_examples=examples(40, share=0.25))
 @given(cfg=configs(wrappers=["layer", "bidirectional"], bounded=False))
 def test_unbounded_activations_match_relatively(keras, cfg):
     # relu, elu, gelu ... can grow; compare relative to the magnitude reached
@@ -111,7 +56,8 @@ def test_unbounded_activations_match_relatively(keras, cfg):
         np.testing.assert_allclose(w, g, atol=1e-5, rtol=1e-4, err_msg=str(cfg))
 
 
-@settings(max_examples=60)
+@pytest.mark.backends
+@settings(max_examples=examples(60, share=0.25))
 @given(cfg=configs(wrappers=["layer"]), nesting=st.sampled_from(["bare", "list"]))
 def test_cells_match_keras(keras, cfg, nesting):
     L = keras.layers
@@ -133,6 +79,7 @@ def test_cells_match_keras(keras, cfg, nesting):
         np.testing.assert_allclose(w, g, atol=MAX_ERR)
 
 
+@pytest.mark.backends
 def test_stacked_cells_called_directly(keras, rng):
     L = keras.layers
     stack = L.StackedRNNCells([L.SimpleRNNCell(3), L.LSTMCell(4), L.GRUCell(2)])

@@ -6,7 +6,7 @@ import pytest
 import rnnguide as rg
 from tests.helpers import assert_golden, mask_floats, randomize_weights
 
-pytestmark = pytest.mark.keras
+pytestmark = [pytest.mark.keras, pytest.mark.backends]
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, RNNGuideTypeError
 
+pytestmark = pytest.mark.keras
+
 
 def _ids(rng, batch, steps, vocab):
     ids = rng.integers(1, vocab, size=(batch, steps))
