@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import re
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,16 +47,6 @@ def _subclass_note(layer) -> str:
         f"redefines {', '.join(changed)}: compared with the equations of the "
         "built-in class it derives from"
     )
-
-
-_WORKER: list = []
-
-
-def _worker() -> ThreadPoolExecutor:
-    """One thread that runs the framework's side of a check."""
-    if not _WORKER:
-        _WORKER.append(ThreadPoolExecutor(1, thread_name_prefix="rnnguide-verify"))
-    return _WORKER[0]
 
 
 def verify(
@@ -116,16 +105,7 @@ def verify(
     call = layer if is_cell else _keras.compiled(layer, layer.__call__)
     saved = _keras.snapshot_states(layer)
     try:
-        # the layer runs in a worker thread (its kernels release the GIL) while
-        # numpy computes the equations here: the check costs about the slower one
-        pending = _worker().submit(call, *args, **kwargs)
-        try:
-            want = run_call(prepared)
-        finally:
-            wait([pending])  # the layer's call ends before anything else happens
-        got = pending.result()
-    except RNNGuideError:
-        raise
+        got = call(*args, **kwargs)
     except Exception as exc:  # Keras' own refusal, in one line, as verify_model gives it
         raise RNNGuideError(
             f"{label} could not be called on the given input ({_describe_input(x)}): "
@@ -134,6 +114,7 @@ def verify(
     finally:
         _keras.restore_states(saved)
     got = [_keras.to_numpy(g) for g in flatten(got)]
+    want = run_call(prepared)
     report = judge(spec, got, want, prepared, tolerance, label, _subclass_note(layer), compute)
     if gradients:
         # the same spec and prepared call; the gradients' own tolerance unless
@@ -171,9 +152,9 @@ class _Call:
     out: list
 
 
-def _capture(objects, records, symbolic, on_record):
+def _capture(objects, records, symbolic):
     """Wrap each object's ``call`` so that every call's inputs and outputs are
-    kept, in numpy, and handed to ``on_record``. A call made inside another
+    kept, in numpy. A call made inside another
     captured call (a cell run by its RNN layer) is not recorded; a call on
     symbolic tensors (Keras building a subclassed model, a ``tf.function``) is
     counted in ``symbolic`` only."""
@@ -204,7 +185,6 @@ def _capture(objects, records, symbolic, on_record):
                 return out
             init = _keras.tree_map(lambda v: as_float(_keras.to_numpy(v)), given)
             records.append(_Call(_obj, as_float(seq), mask, init, states, training, out_np))
-            on_record(records[-1])
             return out
 
         originals.append((obj, original))
@@ -270,21 +250,15 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     layers = _keras.recurrent_layers(model, with_cells=True)
     records: list = []
     symbolic: dict = {}
-    specs: dict = {}  # read at a layer's first call, which builds it if needed
+    specs: dict = {}  # read after the call, which builds a model that had no Input
 
-    def check(call):  # in the worker thread, while the model runs on
+    def check(call):
         if id(call.obj) not in specs:
             specs[id(call.obj)] = _keras.spec_from(call.obj, allow_subclass=True)
         return _verify_call(specs[id(call.obj)], call, atol, rtol)
 
-    checks: dict = {}
     saved = [s for layer in layers for s in _keras.snapshot_states(layer)]
-    originals = _capture(
-        layers,
-        records,
-        symbolic,
-        lambda call: checks.update({id(call): _worker().submit(check, call)}),
-    )
+    originals = _capture(layers, records, symbolic)
     try:
         model(x, training=False, **call_kwargs)
     except Exception as exc:
@@ -295,7 +269,6 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     finally:
         for layer, original in originals:
             _keras.uncapture(layer, original)
-        wait(list(checks.values()))
         _keras.restore_states(saved)
     called = {id(r.obj) for r in records}
     compiled = [o for o in layers if id(o) not in called and symbolic.get(id(o))]
@@ -317,7 +290,7 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     )
     first_called = list({id(r.obj): r.obj for r in records}.values())  # in call order
     for obj in first_called:
-        checked = [checks[id(r)].result() for r in records if r.obj is obj]
+        checked = [check(r) for r in records if r.obj is obj]
         report.sections.append(_section(obj.name, checked))
     return report
 
