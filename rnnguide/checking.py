@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import inspect
 import re
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import _keras
+from ._beside import beside
 from .comparison import (
     ModelReport,
     Report,
@@ -104,6 +106,8 @@ def verify(
     # compiled as the layer runs in a model (eager would cost several times more)
     call = layer if is_cell else _keras.compiled(layer, layer.__call__)
     saved = _keras.snapshot_states(layer)
+    # the equations run on a worker thread while the layer runs here (_beside)
+    equations = beside(run_call, prepared)
     try:
         got = call(*args, **kwargs)
     except Exception as exc:  # Keras' own refusal, in one line, as verify_model gives it
@@ -114,7 +118,7 @@ def verify(
     finally:
         _keras.restore_states(saved)
     got = [_keras.to_numpy(g) for g in flatten(got)]
-    want = run_call(prepared)
+    want = equations.result()
     report = judge(spec, got, want, prepared, tolerance, label, _subclass_note(layer), compute)
     if gradients:
         # the same spec and prepared call; the gradients' own tolerance unless
@@ -152,12 +156,13 @@ class _Call:
     out: list
 
 
-def _capture(objects, records, symbolic):
+def _capture(objects, records, symbolic, recorded=None):
     """Wrap each object's ``call`` so that every call's inputs and outputs are
     kept, in numpy. A call made inside another
     captured call (a cell run by its RNN layer) is not recorded; a call on
     symbolic tensors (Keras building a subclassed model, a ``tf.function``) is
-    counted in ``symbolic`` only."""
+    counted in ``symbolic`` only. ``recorded(call)``, if given, is called with
+    each recorded call as soon as it is recorded."""
     originals, active = [], []
     for obj in objects:
         original = obj.call
@@ -185,6 +190,8 @@ def _capture(objects, records, symbolic):
                 return out
             init = _keras.tree_map(lambda v: as_float(_keras.to_numpy(v)), given)
             records.append(_Call(_obj, as_float(seq), mask, init, states, training, out_np))
+            if recorded is not None:
+                recorded(records[-1])
             return out
 
         originals.append((obj, original))
@@ -250,15 +257,28 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     layers = _keras.recurrent_layers(model, with_cells=True)
     records: list = []
     symbolic: dict = {}
-    specs: dict = {}  # read after the call, which builds a model that had no Input
+    facts: dict = {}  # per layer: read after its first call, which built it
+    checks: list = []  # (layer, Future of its Report), in call order
 
-    def check(call):
-        if id(call.obj) not in specs:
-            specs[id(call.obj)] = _keras.spec_from(call.obj, allow_subclass=True)
-        return _verify_call(specs[id(call.obj)], call, atol, rtol)
+    def start(call):
+        # the Keras objects are read here, on the caller's thread; the equations
+        # and the comparison run beside the rest of the model's call (_beside)
+        key = id(call.obj)
+        if key not in facts:
+            try:
+                spec = _keras.spec_from(call.obj, allow_subclass=True)
+                facts[key] = (spec, compute_dtype_of(call.obj), _subclass_note(call.obj))
+            except Exception as exc:  # raised with the reports, after the model's call
+                facts[key] = exc
+        if isinstance(facts[key], Exception):
+            future = Future()
+            future.set_exception(facts[key])
+        else:
+            future = beside(_verify_call, *facts[key], call, atol, rtol)
+        checks.append((call.obj, future))
 
     saved = [s for layer in layers for s in _keras.snapshot_states(layer)]
-    originals = _capture(layers, records, symbolic)
+    originals = _capture(layers, records, symbolic, start)
     try:
         model(x, training=False, **call_kwargs)
     except Exception as exc:
@@ -290,7 +310,7 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     )
     first_called = list({id(r.obj): r.obj for r in records}.values())  # in call order
     for obj in first_called:
-        checked = [check(r) for r in records if r.obj is obj]
+        checked = [future.result() for o, future in checks if o is obj]
         report.sections.append(_section(obj.name, checked))
     return report
 
@@ -310,9 +330,7 @@ def _section(name, checked):
     return f"{name} ({len(checked)} calls; {which})", checked[k]
 
 
-def _verify_call(spec, call: _Call, atol, rtol) -> Report:
-    compute = compute_dtype_of(call.obj)
-    note = _subclass_note(call.obj)
+def _verify_call(spec, compute, note, call: _Call, atol, rtol) -> Report:
     dropout = {c.dropout for c in cells_of(spec)} | {c.recurrent_dropout for c in cells_of(spec)}
     if call.training and max(dropout) > 0:
         reason = (
