@@ -10,9 +10,11 @@
     precision; float64, its default) against a tf.function around GradientTape;
 (c) training ms per step of the tutorials' two-layer models on random data;
 (c') what checking costs: rnnguide.verify(layer, x) against the layer inside a
-    warm tf.function (LSTM and GRU, 256 units, batch 64, 28 and 448 steps; target
-    <= 2x), and rnnguide.verify_model(model, x) against model.predict on an
-    IMDB-style bidirectional LSTM model (target <= 2.5x);
+    warm tf.function (LSTM and GRU, batch 64: 256 units at 28 and 448 steps,
+    1024 units at 28 steps; target <= 2x), and rnnguide.verify_model(model, x)
+    against model.predict on an IMDB-style bidirectional LSTM model, a
+    character-level TimeDistributed tagger and a DeepSpeech2-style
+    bidirectional GRU stack (target <= 2.5x);
 (d) the docs build, cold (no cache) and rebuilt with nothing changed.
 
 Usage: python benchmarks/bench.py [--quick] [--skip-docs] [--out build/bench.json]
@@ -192,9 +194,11 @@ def verify_cost(repeat: int) -> dict:
     keras.utils.set_random_seed(0)
     rounds = max(1, repeat // 10)
     results = {}
-    for kind, steps in (("LSTM", 28), ("GRU", 28), ("LSTM", 448), ("GRU", 448)):
+    sizes = [("LSTM", 28, 256), ("GRU", 28, 256), ("LSTM", 448, 256), ("GRU", 448, 256)]
+    sizes += [("LSTM", 28, 1024), ("GRU", 28, 1024)]
+    for kind, steps, units in sizes:
         x = np.random.default_rng(0).normal(size=(64, steps, 28)).astype("float32")
-        layer = getattr(keras.layers, kind)(256, return_sequences=True)
+        layer = getattr(keras.layers, kind)(units, return_sequences=True)
         layer.build(x.shape)
         compiled = tf.function(lambda t, layer=layer: layer(t, training=False))
         xt = tf.constant(x)
@@ -204,7 +208,8 @@ def verify_cost(repeat: int) -> dict:
             rounds=rounds,
             block=2,
         )
-        results[f"{kind} {steps} steps"] = {"verify": v_ms, "tf_function": c_ms}
+        name = f"{kind} {steps} steps" + (f" {units} units" if units != 256 else "")
+        results[name] = {"verify": v_ms, "tf_function": c_ms}
     L = keras.layers
     model = keras.Sequential(
         [
@@ -216,13 +221,38 @@ def verify_cost(repeat: int) -> dict:
         ]
     )
     ids = np.random.default_rng(0).integers(1, 2000, size=(64, 200))
-    v_ms, p_ms = rg.compare_ms(
-        lambda: rg.verify_model(model, ids),
-        lambda: model.predict(ids, batch_size=64, verbose=0),
-        rounds=rounds,
-        block=2,
+    models = {"imdb bidirectional": (model, ids)}
+    # a character-level tagger: a word's characters through a TimeDistributed
+    # LSTM, then a bidirectional LSTM over the words (32 sentences of 20 words)
+    chars = keras.Input((20, 12), dtype="int32")
+    h = L.TimeDistributed(L.Embedding(60, 16))(chars)
+    h = L.TimeDistributed(L.LSTM(32))(h)
+    h = L.Bidirectional(L.LSTM(64, return_sequences=True))(h)
+    tagger = keras.Model(chars, L.TimeDistributed(L.Dense(10))(h))
+    models["tagger TimeDistributed"] = (
+        tagger,
+        np.random.default_rng(1).integers(1, 60, size=(32, 20, 12)),
     )
-    results["verify_model imdb bidirectional"] = {"verify_model": v_ms, "predict": p_ms}
+    # DeepSpeech2's shape: a convolution over a spectrogram, then stacked
+    # bidirectional GRUs (16 clips of 100 frames x 64 bins)
+    spec = keras.Input((100, 64, 1))
+    h = L.Conv2D(8, (11, 41), strides=(2, 2), padding="same", activation="relu")(spec)
+    h = L.Reshape((50, 32 * 8))(h)
+    for _ in range(2):
+        h = L.Bidirectional(L.GRU(128, return_sequences=True, reset_after=True))(h)
+    speech = keras.Model(spec, L.Dense(29)(h))
+    models["deepspeech2 bidirectional GRU"] = (
+        speech,
+        np.random.default_rng(2).normal(size=(16, 100, 64, 1)).astype("float32"),
+    )
+    for name, (m, inputs) in models.items():
+        v_ms, p_ms = rg.compare_ms(
+            lambda m=m, inputs=inputs: rg.verify_model(m, inputs),
+            lambda m=m, inputs=inputs: m.predict(inputs, batch_size=len(inputs), verbose=0),
+            rounds=rounds,
+            block=2,
+        )
+        results[f"verify_model {name}"] = {"verify_model": v_ms, "predict": p_ms}
     return results
 
 

@@ -13,7 +13,16 @@ Side by side, numpy's BLAS is held to one thread while the equations run
 spinning worker threads on a busy machine made the same products up to 20x
 slower here (2 cores: an LSTM step of 0.2 ms took several ms). Where
 threadpoolctl is missing the equations still run beside the call, with BLAS as
-it is.
+it is. That limit is process-wide while it lasts: numpy products in the
+caller's other threads get one BLAS thread too, during the equations only.
+
+Measured on 2 cores (``benchmarks/bench.py``, other processes stopped), verify
+over the layer under ``tf.function``, side by side against one after the other:
+LSTM 256 units x 28 steps 1.8x (was 2.4x), GRU 256 x 28 1.9x (2.7x), LSTM 256
+x 448 1.9x (2.4x), LSTM 512 2.1x (3.0x), GRU 1024 2.1x (3.0x), LSTM 1024 2.8x
+(2.9x): at 1024 units the equations' (64 x 1024) @ (1024 x 4096) products
+alone take longer than the compiled layer (OpenBLAS' single-precision GEMM at
+this shape runs at about half oneDNN's rate here), so nothing can hide them.
 """
 
 from __future__ import annotations
