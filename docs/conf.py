@@ -33,6 +33,7 @@ extensions = [
     "colab_notebooks",  # Colab-ready .ipynb for the launch button (docs/_ext)
     "short_refs",  # docstrings' :class:`Row` finds rnnguide.verification.Row (docs/_ext)
     "myst_nb",
+    "safe_kernels",  # MyST-NB's own executions start kernels as tools/execute_pages.py does
     "sphinx.ext.autodoc",
     "sphinx.ext.extlinks",
     "sphinx.ext.mathjax",

@@ -151,3 +151,41 @@ def test_ipc_kernel_that_dies_is_started_again_at_a_new_path(monkeypatch, tmp_pa
     assert asyncio.run(start_and_add(km)) == "2"
     assert "missing" not in km.ip
     assert "(2 of 3)" in capfd.readouterr().err
+
+
+def _one_cell_notebook():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("print(6 * 7)"))
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return nb
+
+
+def test_sphinx_fallback_executions_start_kernels_safely(tmp_path, capfd):
+    """docs/_ext/safe_kernels.py: a page Sphinx executes itself (one the cache
+    could not match) gets a SafeKernelManager kernel, not a plain TCP one."""
+    pytest.importorskip("myst_nb")
+    sys.path.insert(0, str(TOOLS.parent / "docs" / "_ext"))
+    import safe_kernels
+    from myst_nb.core.execute import cache
+
+    plain = cache.single_nb_execution
+    nb = _one_cell_notebook()
+    plain(nb, cwd=str(tmp_path), timeout=60, allow_errors=False)
+    # jupyter_client's defaults: TCP, and ipykernel says so (the line this removes)
+    assert "without encryption" in capfd.readouterr().err
+    safe_kernels.install()
+    safe_kernels.install()  # idempotent: wrapped once
+    try:
+        assert cache.single_nb_execution.__wrapped_run__ is plain
+        nb = _one_cell_notebook()
+        result = cache.single_nb_execution(nb, cwd=str(tmp_path), timeout=60, allow_errors=False)
+        assert result.err is None and nb.cells[0].outputs[0]["text"] == "42\n"
+        assert "without encryption" not in capfd.readouterr().err
+    finally:
+        cache.single_nb_execution = plain
