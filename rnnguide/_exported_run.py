@@ -23,7 +23,7 @@ from .comparison import flatten
 from .errors import RNNGuideError, UnsupportedError, describe_shape
 from .reference import prepare_reference, run_call
 
-__all__ = ["Artifact", "EXTRA", "equations_outputs", "open_artifact", "require"]
+__all__ = ["EXTRA", "Artifact", "equations_outputs", "open_artifact", "require"]
 
 #: how to get the runtimes
 EXTRA = 'pip install "rnnguide[export]"'

@@ -35,8 +35,8 @@ import numpy as np
 
 from . import _exported_onnx as xo
 from . import _keras
-from ._exported_run import equations_outputs, keras_outputs, open_artifact
 from ._exported_run import arrays_for as _arrays_for
+from ._exported_run import equations_outputs, keras_outputs, open_artifact
 from .checking import compute_dtype_of
 from .comparison import _compare_arrays, check_tolerance, default_tolerance, lowest_precision
 from .errors import RNNGuideError
