@@ -27,11 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .interop import _blocks
+from .kinds import ONNX_BLOCKS
 
 __all__ = ["ONNX_BLOCKS", "ONNX_OPS", "OnnxRecurrent", "found_arrays", "load", "to_keras_layout"]
 
-#: ONNX's gate blocks per kind, in Keras' letters (rnnguide's kinds.keras_blocks)
-ONNX_BLOCKS = {"LSTM": ("i", "o", "f", "c"), "GRU": ("z", "r", "h"), "SimpleRNN": ("h",)}
 #: the ONNX operator of each kind
 ONNX_OPS = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}
 #: ONNX activation names -> Keras'

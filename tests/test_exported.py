@@ -347,3 +347,17 @@ def test_litert_converter_with_fixed_batch_and_a_changed_weight(keras, tmp_path)
     kernel.assign(np.asarray(kernel) * 1.5)
     changed = rg.verify_exported(path, model, x)
     assert not changed.ok and changed.rows[0].vs_keras > 1e-3
+
+
+def test_the_weights_view_draws_onnx_blocks():
+    """No TensorFlow needed: the ONNX LSTM's rows 3:6 are Keras' o block, 6:9 its f block."""
+    import re
+
+    svg = rg.diagram("LSTM", units=3, input_dim=2, view="weights", to="onnx").svg
+    drawn = re.findall(r'class="rgd-gate" data-torch="W\[0\]" data-block="(\w)" '
+                       r'data-gate="(\w)" data-rows="([\d:]+)"', svg)  # fmt: skip
+    assert drawn == [("i", "i", "0:3"), ("o", "o", "3:6"), ("f", "f", "6:9"), ("c", "g", "9:12")]
+    gru = rg.diagram("GRU", units=2, input_dim=2, reset_after=False, view="weights", to="onnx")
+    assert "B[0, :6] (Wb)" in gru.svg  # reset_after=False: ONNX has it (linear_before_reset=0)
+    with pytest.raises(RNNGuideError, match="to='torch' or 'onnx'"):
+        rg.diagram("LSTM", units=3, input_dim=2, view="cell", to="onnx")
