@@ -190,6 +190,11 @@ def diagram(
             "expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got "
             + repr(view)
         )
+    if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
+        raise RNNGuideError(
+            f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, "
+            f"view={view!r}"
+        )
     if view == "input":
         return _input_view(obj if x is None else x, config, timesteps, mask)
     if view == "steps":
