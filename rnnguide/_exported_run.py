@@ -53,11 +53,7 @@ def require(fmt: str):
 def _quiet_stderr():
     """LiteRT's C++ writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
     to descriptor 2 when a model is prepared; keep that line out, pass the rest on."""
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
+    fd = 2  # the descriptor C++ writes to (a notebook kernel's sys.stderr is not it)
     sys.stderr.flush()
     saved = os.dup(fd)
     with tempfile.TemporaryFile() as tmp:

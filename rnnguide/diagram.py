@@ -192,8 +192,7 @@ def diagram(
         )
     if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
         raise RNNGuideError(
-            f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, "
-            f"view={view!r}"
+            f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
         )
     if view == "input":
         return _input_view(obj if x is None else x, config, timesteps, mask)

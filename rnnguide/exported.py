@@ -6,7 +6,7 @@ LiteRT's ``ai_edge_litert.interpreter`` for ``.tflite``) on ``x``, runs the
 Keras model on the same ``x``, and runs the model once more with every
 recurrent layer answered by rnnguide's equations; each output of the file is
 compared with both. For ONNX it also reads where every recurrent weight went
-(:mod:`rnnguide._exported_onnx`: the ONNX ``LSTM`` / ``GRU`` / ``RNN``
+(``rnnguide._exported_onnx``: the ONNX ``LSTM`` / ``GRU`` / ``RNN``
 operators, whose blocks are ordered LSTM ``i, o, f, c``, GRU ``z, r, h``, and
 the ``Loop`` bodies' initializers) and compares it with the Keras layer gate
 block by gate block, so a difference is named: layer, gate, input weights,
@@ -54,9 +54,9 @@ class ExportRow:
     #: ``output`` for one output, ``output 0``, ``output 1`` ... for several
     name: str
     shape: tuple
-    #: max |file - Keras model| (``inf`` when the shapes differ)
+    #: the largest difference from the Keras model's output (``inf`` when the shapes differ)
     vs_keras: float
-    #: max |file - the model run with its recurrent layers' equations|
+    #: the largest difference from the model run with its recurrent layers' equations
     vs_equations: float
     ok: bool
     #: where it first differs, or the shape expected
@@ -74,21 +74,21 @@ class GateRow:
     title: str
     #: where that block sits in the file: ``2 of i,o,f,c`` (ONNX LSTM), ``columns 4:8``
     block: str
-    #: max |file - Keras| of the block's input weights, state weights, bias (nan: none)
+    #: the largest difference from Keras' block of input weights, state weights, bias
+    #: (nan where the layer has none)
     kernel: float
     recurrent_kernel: float
     bias: float
     ok: bool
+    #: the largest difference a weight was allowed (``atol + rtol * max |w|``)
+    tolerance: float = 0.0
 
     @property
     def differs(self) -> list[str]:
         """Which of the block's weights differ: ``["input weights", "bias"]``."""
-        if self.ok:
-            return []
         names = ("input weights", "state weights", "bias")
-        return [n for n, e in zip(names, self._errors) if e > 0 or math.isinf(e)]
-
-    _errors = property(lambda self: (self.kernel, self.recurrent_kernel, self.bias))
+        errors = (self.kernel, self.recurrent_kernel, self.bias)
+        return [n for n, e in zip(names, errors) if not math.isnan(e) and e > self.tolerance]
 
 
 @dataclass
@@ -253,10 +253,6 @@ def _block_diffs(cell, want: dict, got: dict) -> list[tuple]:
     return rows
 
 
-def _within(errs, want_scale, atol, rtol) -> bool:
-    return all(math.isnan(e) or e <= atol + rtol * want_scale for e in errs)
-
-
 def _keras_weights(cell) -> dict:
     out = {"kernel": np.asarray(cell.kernel), "recurrent_kernel": np.asarray(cell.recurrent_kernel)}
     if cell.use_bias:
@@ -264,12 +260,11 @@ def _keras_weights(cell) -> dict:
     return out
 
 
-def _matches(cell, want, got, atol, rtol) -> tuple:
-    """A score for a candidate: (blocks within tolerance, -total difference)."""
-    diffs = _block_diffs(cell, want, got)
-    good = sum(1 for errs in diffs for e in errs if not math.isnan(e) and e <= atol + rtol * 1.0)
-    total = sum(e for errs in diffs for e in errs if not math.isnan(e))
-    return good, -total
+def _matches(cell, want, got, atol) -> tuple:
+    """A candidate's score: (blocks that agree within ``atol``, -total difference);
+    a block changed in the file still leaves the others of its weight agreeing."""
+    diffs = [e for errs in _block_diffs(cell, want, got) for e in errs if not math.isnan(e)]
+    return sum(e <= atol for e in diffs), -sum(diffs)
 
 
 def gate_rows(onnx_model, model, atol, rtol):
@@ -294,7 +289,7 @@ def gate_rows(onnx_model, model, atol, rtol):
                 if (n, d) in used_nodes:
                     continue
                 got = xo.to_keras_layout(node, d, kind)
-                score = _matches(cell, want, got, atol, rtol)
+                score = _matches(cell, want, got, atol)
                 score = (score[0], node.directions[d] == direction, score[1])
                 cands.append((score, n, d, got))
         if cands:
@@ -319,7 +314,7 @@ def gate_rows(onnx_model, model, atol, rtol):
                 best = max(
                     same,
                     key=lambda ka, name=name: _matches(
-                        cell, {name: want[name]}, {name: ka[1]}, atol, rtol
+                        cell, {name: want[name]}, {name: ka[1]}, atol
                     ),
                 )
                 used_arrays.add(best[0])
@@ -336,11 +331,12 @@ def gate_rows(onnx_model, model, atol, rtol):
             u = cell.units
             where = [f"columns {k * u}:{(k + 1) * u}" for k in range(kind.n_gates)]
         scale = max(float(np.abs(w).max()) if w.size else 0.0 for w in want.values())
+        allowed = atol + rtol * scale
         for k, errs in enumerate(_block_diffs(cell, want, got)):
             rows.append(
                 GateRow(
                     title, kind.gates[k], kind.gate_titles[k], where[k], *errs,
-                    ok=_within(errs, scale, atol, rtol),
+                    ok=all(math.isnan(e) or e <= allowed for e in errs), tolerance=allowed,
                 )
             )  # fmt: skip
     return rows, notes, problems
@@ -383,7 +379,7 @@ def verify_exported(path, model, x, *, atol=None, rtol=None) -> ExportReport:
     the file). Every output of the file is compared with ``model(x)`` and with
     the model run with its recurrent layers' equations (see the module for the
     tolerance); for ONNX every recurrent cell's weights are found in the file
-    and compared gate block by gate block (:attr:`ExportReport.gates`).
+    and compared gate block by gate block (``report.gates``).
 
     Refused with a clear error: a missing runtime (install the ``export``
     extra), a ``.tflite`` file that needs Flex (Select TensorFlow) ops, a
@@ -420,7 +416,14 @@ def verify_exported(path, model, x, *, atol=None, rtol=None) -> ExportReport:
     rtol = floor if rtol is None else float(rtol)
     artifact = open_artifact(path)
     arrays = _arrays_for(artifact, x, path)
-    got = artifact.run(arrays)
+    try:
+        got = artifact.run(arrays)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()
+        raise RNNGuideError(
+            f"{artifact.runtime} could not run {Path(path).name} on the given input: "
+            + (first[0] if first else type(exc).__name__)
+        ) from exc
     keras_out = keras_outputs(model, x)
     eq_out = equations_outputs(model, x)
     report = ExportReport(

@@ -361,3 +361,35 @@ def test_the_weights_view_draws_onnx_blocks():
     assert "B[0, :6] (Wb)" in gru.svg  # reset_after=False: ONNX has it (linear_before_reset=0)
     with pytest.raises(RNNGuideError, match="to='torch' or 'onnx'"):
         rg.diagram("LSTM", units=3, input_dim=2, view="cell", to="onnx")
+
+
+def _multi_output(keras, steps=None, unroll=False):
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((steps, 3))
+    seq, h, c = L.LSTM(4, return_sequences=True, return_state=True, unroll=unroll)(inp)
+    model = keras.Model(inp, [L.Dense(2)(seq), h, c])
+    rng = np.random.default_rng(0)
+    for w in model.weights:
+        w.assign(rng.normal(scale=0.5, size=tuple(w.shape)).astype("float32"))
+    return model
+
+
+@needs_onnx
+def test_onnx_several_outputs_in_the_model_order(keras, tmp_path):
+    model = _multi_output(keras)
+    x = _x()
+    report = rg.verify_exported(_export_onnx(model, x, tmp_path / "m.onnx"), model, x)
+    assert report.ok, report
+    assert [(r.name, r.shape) for r in report.rows] == [
+        ("output 0", (2, 5, 2)), ("output 1", (2, 4)), ("output 2", (2, 4)),
+    ]  # fmt: skip
+
+
+@needs_litert
+def test_litert_several_outputs_in_the_model_order(keras, tmp_path):
+    model = _multi_output(keras, steps=5, unroll=True)
+    x = _x()
+    report = rg.verify_exported(_export_litert(model, x, tmp_path / "m.tflite"), model, x)
+    assert report.ok, report
+    assert [r.shape for r in report.rows] == [(2, 5, 2), (2, 4), (2, 4)]
