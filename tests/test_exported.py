@@ -393,3 +393,75 @@ def test_litert_several_outputs_in_the_model_order(keras, tmp_path):
     report = rg.verify_exported(_export_litert(model, x, tmp_path / "m.tflite"), model, x)
     assert report.ok, report
     assert [r.shape for r in report.rows] == [(2, 5, 2), (2, 4), (2, 4)]
+
+
+# -- ONNX GRU and RNN operators, written by hand (tf2onnx writes a Loop for them) ---------
+
+
+def _onnx_operator_file(path, op, kernel, recurrent, bias, dense, linear_before_reset=None):
+    """x (batch, T, F) -> ONNX `op` -> last state -> MatMul + Add: the Keras model
+    Input -> GRU/SimpleRNN -> Dense, its weights laid out as the ONNX operator docs say
+    (W = kernel transposed, blocks z, r, h for GRU; B = [Wb, Rb])."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    units = recurrent.shape[0]
+    W, R = kernel.T[None], recurrent.T[None]
+    if bias.ndim == 2:  # GRU reset_after: input row -> Wb, recurrent row -> Rb
+        B = np.concatenate([bias[0], bias[1]])[None]
+    else:
+        B = np.concatenate([bias, np.zeros_like(bias)])[None]
+    inits = [
+        numpy_helper.from_array(a.astype("float32"), n)
+        for n, a in [("W", W), ("R", R), ("B", B), ("Dk", dense[0]), ("Db", dense[1])]
+    ] + [numpy_helper.from_array(np.array([0], "int64"), "axis0")]
+    attrs = {"hidden_size": units}
+    if linear_before_reset is not None:
+        attrs["linear_before_reset"] = linear_before_reset
+    nodes = [
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+        helper.make_node(op, ["xt", "W", "R", "B"], ["Y", "Y_h"], name=f"{op}_0", **attrs),
+        helper.make_node("Squeeze", ["Y_h", "axis0"], ["h"]),
+        helper.make_node("MatMul", ["h", "Dk"], ["hk"]),
+        helper.make_node("Add", ["hk", "Db"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "steps", kernel.shape[0]])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", dense[0].shape[1]])],
+        inits,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+@needs_onnx
+@pytest.mark.parametrize(
+    ("kind", "reset_after"), [("GRU", True), ("GRU", False), ("SimpleRNN", None)]
+)
+def test_onnx_gru_and_rnn_operators(keras, tmp_path, kind, reset_after):
+    L = keras.layers
+    layer = L.GRU(4, reset_after=reset_after) if kind == "GRU" else L.SimpleRNN(4)
+    model = _model(keras, layer)
+    x = _x()
+    model(x)
+    weights = [np.asarray(w) for w in layer.cell.weights]
+    dense = [np.asarray(w) for w in model.layers[-1].weights]
+    op = "RNN" if kind == "SimpleRNN" else "GRU"
+    lbr = None if op == "RNN" else int(reset_after)
+    path = _onnx_operator_file(tmp_path / "m.onnx", op, *weights, dense, lbr)
+    report = rg.verify_exported(path, model, x)
+    assert report.ok, report
+    assert f"read from ONNX {op} '{op}_0' (forward)" in repr(report)
+    # each block scaled: ONNX GRU blocks z, r, h (the operator docs), RNN one block
+    for p, block in enumerate(ONNX_ORDER[op]):
+        bad = _scaled(path, tmp_path / f"t{p}.onnx", {"W": (1, p * 4, (p + 1) * 4)})
+        (gate,) = rg.verify_exported(bad, model, x).differing_gates
+        assert gate.gate == (RNNGUIDE_NAME[block] if op == "GRU" else "h")
+    if op == "GRU":  # the wrong variant is named
+        wrong = _onnx_operator_file(tmp_path / "w.onnx", op, *weights, dense, 1 - lbr)
+        wrong_report = rg.verify_exported(wrong, model, x)
+        assert not wrong_report.ok and not wrong_report.rows[0].ok  # it computes otherwise
+        assert any(f"linear_before_reset={1 - lbr}" in p for p in wrong_report.problems)
