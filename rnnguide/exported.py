@@ -305,18 +305,18 @@ def gate_rows(onnx_model, model, atol, rtol):
             got, found = {}, []
             for name, w in want.items():
                 same = [
-                    (k, a)
-                    for k, a in arrays.items()
-                    if k not in used_arrays and a.shape == w.shape and a.dtype.kind == "f"
+                    (k, a) for k, a in arrays.items() if a.shape == w.shape and a.dtype.kind == "f"
                 ]
                 if not same:
                     continue
-                best = max(
-                    same,
-                    key=lambda ka, name=name: _matches(
-                        cell, {name: want[name]}, {name: ka[1]}, atol
-                    ),
-                )
+
+                def score(ka, name=name, cell=cell, want=want):
+                    # agreeing blocks first; then one not taken yet (weights of equal
+                    # values, zero biases, may be one constant the converter shares)
+                    agree, closeness = _matches(cell, {name: want[name]}, {name: ka[1]}, atol)
+                    return agree, ka[0] not in used_arrays, closeness
+
+                best = max(same, key=score)
                 used_arrays.add(best[0])
                 got[name] = best[1]
                 found.append(f"{name} from {best[0]!r}")

@@ -465,3 +465,29 @@ def test_onnx_gru_and_rnn_operators(keras, tmp_path, kind, reset_after):
         wrong_report = rg.verify_exported(wrong, model, x)
         assert not wrong_report.ok and not wrong_report.rows[0].ok  # it computes otherwise
         assert any(f"linear_before_reset={1 - lbr}" in p for p in wrong_report.problems)
+
+
+@needs_onnx
+def test_onnx_equal_weights_shared_in_the_file(keras, tmp_path):
+    """Keras' zero biases: tf2onnx may keep equal constants once. Token ids with a
+    mask (Embedding(mask_zero=True)), a bidirectional GRU (a Loop per direction)."""
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    bidi = L.Bidirectional(L.GRU(4, return_sequences=True))
+    model = keras.Sequential(
+        [keras.Input((None,), dtype="int32"), L.Embedding(20, 3, mask_zero=True), bidi,
+         L.SimpleRNN(3), L.Dense(2)]
+    )  # fmt: skip
+    ids = np.array([[3, 9, 4, 0, 0], [7, 1, 2, 5, 8]], "int32")
+    path = _export_onnx(model, ids, tmp_path / "m.onnx")
+    report = rg.verify_exported(path, model, ids.astype("int64"))  # int64 ids: cast
+    assert report.ok, report
+    assert len(report.gates) == 3 + 3 + 1
+    _, inits = _initializers(path)
+    backward = np.asarray(bidi.backward_layer.cell.kernel)
+    (name,) = [
+        n for n, a in inits.items() if a.shape == backward.shape and np.array_equal(a, backward)
+    ]
+    bad = _scaled(path, tmp_path / "t.onnx", {name: (1, 4, 8)})  # Keras block r
+    (gate,) = rg.verify_exported(bad, model, ids).differing_gates
+    assert (gate.layer, gate.gate) == (f"{bidi.name} backward", "r")
