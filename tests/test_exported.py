@@ -491,3 +491,23 @@ def test_onnx_equal_weights_shared_in_the_file(keras, tmp_path):
     bad = _scaled(path, tmp_path / "t.onnx", {name: (1, 4, 8)})  # Keras block r
     (gate,) = rg.verify_exported(bad, model, ids).differing_gates
     assert (gate.layer, gate.gate) == (f"{bidi.name} backward", "r")
+
+
+@needs_onnx
+def test_onnx_stacked_cells_going_backwards(keras, tmp_path):
+    L = keras.layers
+    rnn = L.RNN(L.StackedRNNCells([L.LSTMCell(4), L.GRUCell(5)]), go_backwards=True)
+    model = _model(keras, rnn)
+    x = _x((2, 6, 3))
+    path = _export_onnx(model, x, tmp_path / "m.onnx")
+    report = rg.verify_exported(path, model, x)
+    assert report.ok, report
+    assert [g.layer for g in report.gates] == [f"{rnn.name} cell 0"] * 4 + [
+        f"{rnn.name} cell 1"
+    ] * 3
+    _, inits = _initializers(path)
+    kernel = np.asarray(rnn.cell.cells[0].kernel)  # LSTM: Keras blocks i, f, c, o
+    (name,) = [n for n, a in inits.items() if a.shape == kernel.shape and np.array_equal(a, kernel)]
+    bad = _scaled(path, tmp_path / "t.onnx", {name: (1, 12, 16)})
+    (gate,) = rg.verify_exported(bad, model, x).differing_gates
+    assert (gate.layer, gate.gate, gate.title) == (f"{rnn.name} cell 0", "o", "output gate")
