@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, docs, browser, backends (the default set, in that order);
+"""Sessions: tests, lint, docs, browser, backends, export (the default set, in that order);
 interop, docs-live and bench run only when named (`nox -s interop`).
 
 Locally, reuse the session venvs (`nox -r`, or `nox -R` to skip installs);
@@ -21,7 +21,7 @@ from quiet_tf import QUIET_ENV
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 # The default set is every session not marked default=False, in the order they
-# are defined here: tests, lint, docs, browser, backends.
+# are defined here: tests, lint, docs, browser, backends, export.
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Byte-compile at install time: TensorFlow is thousands of modules, and where
@@ -34,6 +34,7 @@ QUIET_TF = {**QUIET_ENV, "PYTHONHASHSEED": "0"}
 
 
 def _install(session: nox.Session, *groups: str, extra: str | None = "tensorflow-cpu") -> None:
+    """Install rnnguide (editable) with `extra` ("a,b" for several), then dependency groups."""
     session.install("-e", f".[{extra}]" if extra else ".")
     for group in groups:
         session.install(*nox.project.dependency_groups(PYPROJECT, group))
@@ -68,7 +69,8 @@ def _docs_env() -> dict[str, str]:
 @nox.session(reuse_venv=True)
 def docs(session: nox.Session) -> None:
     """Build the site strictly (warnings are errors) into docs/_build/html."""
-    _install(session, "docs", "test")
+    # the exporting page runs ONNX and LiteRT files
+    _install(session, "docs", "test", extra="tensorflow-cpu,export")
     if "--clean" in session.posargs:
         shutil.rmtree("docs/_build", ignore_errors=True)
     env = _docs_env()
@@ -131,6 +133,19 @@ def backends(session: nox.Session) -> None:
     # JAX compiles every new shape: fewer interop examples than on TensorFlow
     env["RNNGUIDE_INTEROP_EXAMPLES"] = os.environ.get("RNNGUIDE_INTEROP_EXAMPLES", "16")
     session.run("pytest", *BACKEND_TESTS, *session.posargs, env=env)
+
+
+@nox.session
+def export(session: nox.Session) -> None:
+    """verify_exported on real .onnx (onnxruntime) and .tflite (LiteRT) files: tests/test_exported.py."""
+    _install(session, "test", extra="tensorflow-cpu,export")
+    env = dict(QUIET_TF)
+    if IN_CI:
+        env["HYPOTHESIS_PROFILE"] = "ci"
+    session.run(
+        "pytest", "-p", "no:cacheprovider", "--durations=5", "tests/test_exported.py",
+        *session.posargs, env=env,
+    )  # fmt: skip
 
 
 @nox.session(venv_backend="virtualenv", default=False)

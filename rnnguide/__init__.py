@@ -38,6 +38,9 @@ _LAZY = {
     "Report": "verification",
     "assert_equations": "verification",
     "verify": "verification",
+    "ExportReport": "exported",
+    "assert_exported": "exported",
+    "verify_exported": "exported",
 }
 
 
@@ -61,6 +64,7 @@ __all__ = [
     "CudnnCheck",
     "Description",
     "Diagram",
+    "ExportReport",
     "GateWeights",
     "Gradients",
     "Kind",
@@ -73,6 +77,7 @@ __all__ = [
     "UnsupportedError",
     "__version__",
     "assert_equations",
+    "assert_exported",
     "compare_ms",
     "count_params",
     "cudnn_conditions",
@@ -92,6 +97,7 @@ __all__ = [
     "to_torch",
     "torch_reference_call",
     "verify",
+    "verify_exported",
     "verify_model",
     "weight_shapes",
 ]

@@ -15,6 +15,7 @@ from ._diagram_canvas import (
     _sub,
 )
 from .errors import RNNGuideError, RNNGuideTypeError
+from .kinds import ONNX_BLOCKS
 from .shapes import shapes_of
 from .spec import (
     BidirectionalSpec,
@@ -271,14 +272,17 @@ def _torch_cells(spec, depth=0):
     return out
 
 
-def _weights_panel(title, spec, depth=0):
-    """Keras' weights above PyTorch's, each gate block joined to its block there."""
+def _weights_panel(title, spec, depth=0, to="torch"):
+    """Keras' weights above PyTorch's (``to="onnx"``: an ONNX operator's W, R, B),
+    each gate block joined to its block there."""
+    onnx = to == "onnx"
     cv = _Canvas()
-    cv.text(10, 16, f"{title}: Keras weights and PyTorch's", "rgd-title", "start")
+    other = "an ONNX operator's" if onnx else "PyTorch's"
+    cv.text(10, 16, f"{title}: Keras weights and {other}", "rgd-title", "start")
     y = 40
     for cell, suffix in _torch_cells(spec, depth):
         kind = cell.kind
-        if kind.name == "GRU" and not kind.reset_after:
+        if kind.name == "GRU" and not kind.reset_after and not onnx:
             raise RNNGuideError(
                 "expected a GRU with reset_after=True for view='weights' (PyTorch's GRU is "
                 "that variant only), got reset_after=False"
@@ -286,40 +290,51 @@ def _weights_panel(title, spec, depth=0):
         d, u = _dims(cell)
         n = kind.n_gates
         keras_letters = dict(zip(kind.gates, kind.keras_blocks))
-        torch_gate = {b: ("g" if b == "n" else b) for b in kind.torch_blocks}
+        if onnx:  # ONNX's blocks in Keras' letters; W[direction], B = [Wb | Rb]
+            blocks = ONNX_BLOCKS[kind.name]
+            target_gate = dict(zip(kind.keras_blocks, kind.gates))
+            k = 1 if suffix.endswith("_reverse") else 0
+            names = (f"W[{k}]", f"R[{k}]", f"B[{k}, :{n * u}] (Wb)", f"B[{k}, {n * u}:] (Rb)")
+        else:
+            blocks = kind.torch_blocks
+            target_gate = {b: ("g" if b == "n" else b) for b in kind.torch_blocks}
+            names = tuple(f"{w}_{suffix}" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
         pairs = [
-            ("kernel", (d, n * u), None, f"weight_ih_{suffix}", "transposed"),
-            ("recurrent_kernel", (u, n * u), None, f"weight_hh_{suffix}", "transposed"),
+            ("kernel", (d, n * u), None, names[0], "transposed"),
+            ("recurrent_kernel", (u, n * u), None, names[1], "transposed"),
         ]
         if cell.use_bias and kind.reset_after:
             pairs += [
-                ("bias", (2, n * u), 0, f"bias_ih_{suffix}", "row 0, the input bias"),
-                ("bias", (2, n * u), 1, f"bias_hh_{suffix}", "row 1, the recurrent bias"),
+                ("bias", (2, n * u), 0, names[2], "row 0, the input bias"),
+                ("bias", (2, n * u), 1, names[3], "row 1, the recurrent bias"),
             ]
         elif cell.use_bias:
-            pairs.append(("bias", (n * u,), None, f"bias_ih_{suffix}", f"bias_hh_{suffix} = 0"))
+            pairs.append(("bias", (n * u,), None, names[2], f"{names[3]} = 0"))
         cv.text(10, y + 4, f"{cell.class_name} ({u} units, {d} input features)", "", "start")
         y += 16
-        for keras_name, k_shape, row, torch_name, how in pairs:
+        for keras_name, k_shape, row, other_name, how in pairs:
             t_shape = (n * u,) if len(k_shape) == 1 or row is not None else (n * u, k_shape[0])
             k_label = keras_name + (f"[{row}]" if row is not None else "")
-            _weight_pair(cv, y, kind, u, keras_letters, torch_gate, k_label, keras_name,
-                         k_shape, row, torch_name, t_shape, how)  # fmt: skip
+            _weight_pair(cv, y, kind, u, keras_letters, blocks, target_gate, k_label,
+                         keras_name, k_shape, row, other_name, t_shape, how)  # fmt: skip
             y += 122
         y += 10
+    other = "ONNX's" if onnx else "PyTorch's"
     notes = [
-        "columns of a Keras weight are rows of PyTorch's (transposed); the blocks are joined",
+        f"columns of a Keras weight are rows of {other} (transposed); the blocks are joined",
         "by gate (rnnguide's letters: LSTM i, f, g, o; GRU z, r, g)",
     ]
-    if any(c.kind.name == "GRU" for c, _ in _torch_cells(spec)):
+    if onnx and any(c.kind.name == "LSTM" for c, _ in _torch_cells(spec)):
+        notes.append("LSTM: ONNX orders the blocks i | o | f | c (Keras i | f | c | o)")
+    elif not onnx and any(c.kind.name == "GRU" for c, _ in _torch_cells(spec)):
         notes.append("GRU: z and r swap places (Keras z | r | h, PyTorch r | z | n)")
     for k, note in enumerate(notes):
         cv.text(10, y + 15 * k, note, "rgd-small", "start")
     return title, cv
 
 
-def _weight_pair(cv, y, kind, u, keras_letters, torch_gate, k_label, keras_name, k_shape,
-                 row, torch_name, t_shape, how):  # fmt: skip
+def _weight_pair(cv, y, kind, u, keras_letters, blocks, target_gate, k_label, keras_name,
+                 k_shape, row, torch_name, t_shape, how):  # fmt: skip
     x0, bw = 230, 92
     n = kind.n_gates
     cv.text(10, y + 16, f"{k_label} {_fmt_shape(k_shape)}", "", "start")
@@ -340,8 +355,8 @@ def _weight_pair(cv, y, kind, u, keras_letters, torch_gate, k_label, keras_name,
             where = f"[{row}, {cols}]"
         cv.text(bx + 45, y + 34, where, "rgd-small")
         cv.close()
-    for b, letter in enumerate(kind.torch_blocks):
-        gate = torch_gate[letter]
+    for b, letter in enumerate(blocks):
+        gate = target_gate[letter]
         bx = x0 + b * bw
         rows = f"{b * u}:{(b + 1) * u}"
         moved = kind.gates.index(gate) != b

@@ -124,7 +124,15 @@ def _config_title(obj, units, spec) -> str:
 
 
 def diagram(
-    obj=None, *, view="unrolled", timesteps=None, x=None, mask=None, gradient=None, **config
+    obj=None,
+    *,
+    view="unrolled",
+    timesteps=None,
+    x=None,
+    mask=None,
+    gradient=None,
+    to="torch",
+    **config,
 ) -> Diagram:
     """A picture of a recurrent layer, drawn from the spec :func:`verify` checks.
 
@@ -140,7 +148,8 @@ def diagram(
     ``x``, values from :func:`gates`), ``"layers"`` (one row per layer with its
     parameter count, from :func:`count_params`; Keras' own count for the other
     layers of a model), ``"weights"`` (Keras' gate blocks joined to PyTorch's,
-    as :func:`to_torch` moves them) or ``"input"`` (an array ``obj`` or ``x``,
+    as :func:`to_torch` moves them; with ``to="onnx"``, to the ONNX LSTM / GRU /
+    RNN operator's ``W``, ``R``, ``B``, as :func:`verify_exported` reads them) or ``"input"`` (an array ``obj`` or ``x``,
     (batch, timesteps, features), drawn as grids of its values; optional
     ``step_labels=`` and ``feature_labels=`` name the rows and columns). ``mask``
     (per-step booleans, or a (batch, timesteps) array: its first row is drawn)
@@ -165,6 +174,8 @@ def diagram(
     True
     >>> "weight_ih_l0 (9, 2)" in diagram("GRU", units=3, input_dim=2, view="weights").svg
     True
+    >>> "W[0] (12, 2)" in diagram("LSTM", units=3, input_dim=2, view="weights", to="onnx").svg
+    True
     >>> 'data-value="1"' in diagram(view="input", x=[[[0, 1], [1, 0]]]).svg
     True
     >>> g = diagram("SimpleRNN", units=2, input_shape=(None, 3, 1), gradient=[0.2, 0.4, 0.7, 1])
@@ -178,6 +189,10 @@ def diagram(
         raise RNNGuideError(
             "expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got "
             + repr(view)
+        )
+    if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
+        raise RNNGuideError(
+            f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
         )
     if view == "input":
         return _input_view(obj if x is None else x, config, timesteps, mask)
@@ -208,11 +223,15 @@ def diagram(
         return _stack_panels([_cell_panel(t, s) for t, s, _ in targets], "cell")
     if view == "layers":
         return _layers(obj, targets)
+    if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
+        raise RNNGuideError(
+            f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
+        )
     if view == "weights":
         # a model's k-th recurrent layer is PyTorch's layer k (to_torch: num_layers)
         panels, depth = [], 0
         for t, s, _ in targets:
-            panels.append(_weights_panel(t, s, depth))
+            panels.append(_weights_panel(t, s, depth, to))
             depth += max(len(h.cells) for h in halves(_as_sequence(s)))
         return _stack_panels(panels, "weights")
     norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)

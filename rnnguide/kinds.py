@@ -16,6 +16,7 @@ __all__ = [
     "ACTIVATION_NAMES",
     "KINDS",
     "KIND_NAMES",
+    "ONNX_BLOCKS",
     "UNUSABLE_ACTIVATIONS",
     "Kind",
     "check_activation",
@@ -146,6 +147,11 @@ KINDS = {
     ("GRU", True): _GRU_AFTER,
     ("GRU", False): _GRU_BEFORE,
 }
+
+#: ONNX's recurrent operators' gate blocks, in Keras' letters: the LSTM operator
+#: keeps i, o, f, c (https://onnx.ai/onnx/operators/onnx__LSTM.html), GRU z, r, h,
+#: RNN its one block (read by rnnguide.exported and the diagram's weights view)
+ONNX_BLOCKS = {"LSTM": ("i", "o", "f", "c"), "GRU": ("z", "r", "h"), "SimpleRNN": ("h",)}
 
 _ALIASES = {
     "simplernn": "SimpleRNN",

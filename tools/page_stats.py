@@ -26,7 +26,7 @@ CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.M | re.S)
 TAGS = re.compile(r"(?::tags:\s*\[([^\]]*)\]\n)?")
 FOLDED = {"hide-input", "remove-input", "remove-cell"}
 #: the calls whose result is a full report (an HTML table of every returned tensor)
-REPORT_CALLS = {"verify", "verify_model"}
+REPORT_CALLS = {"verify", "verify_model", "verify_exported"}
 
 MAX_ASSERTS_PER_CELL = 3
 MAX_ASSERTS_ON_CONCEPT_PAGES = 80
