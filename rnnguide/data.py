@@ -1,9 +1,10 @@
-"""Images read row by row, as sequences: the data the training pages use.
+"""The data the training pages use: images read row by row, and the adding problem.
 
-Nothing is downloaded. The default is scikit-learn's bundled 8x8 digits; a
-local MNIST file is used only when you point at it (argument or the
+Nothing is downloaded. The default row sequences are scikit-learn's bundled 8x8
+digits; a local MNIST file is used only when you point at it (argument or the
 ``RNNGUIDE_MNIST`` environment variable), in the ``mnist.npz`` layout Keras
-uses (``x_train``, ``y_train``, ``x_test``, ``y_test``).
+uses (``x_train``, ``y_train``, ``x_test``, ``y_test``). The adding problem is
+generated with numpy from a seed.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .errors import RNNGuideError
+from .errors import RNNGuideError, RNNGuideTypeError
 
-__all__ = ["MNIST_ENV", "RowSequences", "load_row_sequences"]
+__all__ = ["MNIST_ENV", "RowSequences", "adding_problem", "load_row_sequences"]
 
 MNIST_ENV = "RNNGUIDE_MNIST"
 
@@ -96,3 +97,49 @@ def load_row_sequences(mnist_path: str | None = None, test_size: float = 0.2, se
         images, digits.target, test_size=test_size, random_state=seed, stratify=digits.target
     )
     return RowSequences("digits", x_train, y_train.astype("int64"), x_test, y_test.astype("int64"))
+
+
+def _count(name: str, value, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RNNGuideTypeError(
+            f"expected {name} to be an integer >= {least}, got {type(value).__name__} {value!r}"
+        )
+    if value < least:
+        raise RNNGuideError(f"expected {name} to be an integer >= {least}, got {value}")
+    return value
+
+
+def adding_problem(n: int, timesteps: int, seed: int = 0):
+    """``n`` sequences of the adding problem: inputs (n, timesteps, 2), targets (n, 1).
+
+    Hochreiter and Schmidhuber's task for long time lags (*Long Short-Term
+    Memory*, Neural Computation 9(8), 1997, experiment 4), in the form later
+    papers use (Arjovsky, Shah and Bengio, *Unitary Evolution Recurrent Neural
+    Networks*, 2016): at every step, feature 0 is a value drawn uniformly from
+    [0, 1) and feature 1 a marker, 1 at exactly two steps (one drawn uniformly
+    from the first ``timesteps // 2`` steps, one from the rest) and 0 elsewhere.
+    The target is the sum of the two marked values, so a model must hold the
+    first until it sees the second. Always predicting the mean, 1, scores an
+    expected MSE of 1/6, the variance of a sum of two uniform values: the
+    baseline a model must beat to have remembered anything.
+
+    Both arrays are float32; the same ``seed`` gives the same arrays.
+
+    >>> from rnnguide.data import adding_problem
+    >>> x, y = adding_problem(3, timesteps=10, seed=0)
+    >>> x.shape, y.shape, x[..., 1].sum(axis=1).tolist()
+    ((3, 10, 2), (3, 1), [2.0, 2.0, 2.0])
+    """
+    import numpy as np  # on use, as in _mnist
+
+    n = _count("n", n, 1)
+    timesteps = _count("timesteps", timesteps, 2)
+    rng = np.random.default_rng(seed)
+    values = rng.random((n, timesteps)).astype("float32")
+    half = timesteps // 2
+    rows = np.arange(n)
+    marks = np.zeros((n, timesteps), dtype="float32")
+    marks[rows, rng.integers(0, half, size=n)] = 1.0
+    marks[rows, rng.integers(half, timesteps, size=n)] = 1.0
+    targets = (values * marks).sum(axis=1, keepdims=True, dtype="float32")
+    return np.stack([values, marks], axis=-1), targets
