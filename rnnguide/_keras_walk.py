@@ -7,11 +7,14 @@ TensorFlow.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .errors import RNNGuideError
 
 __all__ = [
+    "conv_classes",
     "all_layers",
     "input_shape_of",
     "is_cell",
@@ -33,6 +36,15 @@ def keras_module():
     import keras
 
     return keras
+
+
+def conv_classes() -> tuple:
+    """``(ConvLSTM, ConvLSTMCell)``: the base class of Keras' ConvLSTM1D/2D/3D and
+    their cell (keras/src/layers/rnn/conv_lstm.py; Keras exports neither name)."""
+    layers = keras_module().layers
+    base = layers.ConvLSTM2D.__mro__[1]
+    cell = sys.modules[base.__module__].ConvLSTMCell
+    return base, cell
 
 
 def to_numpy(value):
@@ -129,7 +141,7 @@ def leaf_cells(layer) -> list:
     """The SimpleRNN/LSTM/GRU cells of a layer or cell, in the order of its
     weights (forward half first); a cell used twice appears twice."""
     L = keras_module().layers
-    kinds = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell)
+    kinds = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, conv_classes()[1])
     return [o for o in objects_of(layer) if isinstance(o, kinds)]
 
 

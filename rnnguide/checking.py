@@ -23,7 +23,7 @@ from .comparison import (
 )
 from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .gradients import layer_gradient_rows
-from .prepare import check_input, read_built
+from .prepare import check_input, input_ndim, read_built
 from .records import cells_of, is_keras, is_step
 from .reference import prepare_reference, run_call
 
@@ -89,7 +89,8 @@ def verify(
     label = spec.label
     compute = compute_dtype_of(layer)
     tolerance = tolerances(compute, atol, rtol)
-    x = check_input(x, 2 if is_cell else 3, None, label)  # before the layer sees it
+    # before the layer sees it
+    x = check_input(x, input_ndim(spec, is_cell), None, label, cells_of(spec)[0])
     if is_cell and initial_state is None:
         raise RNNGuideError(f"expected states for {label}: call it as verify(cell, x_t, states)")
     prepared = prepare_reference(spec, x, initial_state, mask)  # checked before the layer runs

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _keras
 from .errors import RNNGuideError
-from .shapes import shapes_of, state_shapes
+from .shapes import default_input_shape, shapes_of, state_shapes
 from .spec import BidirectionalSpec, halves, is_keras, resolve
 from .tables import html_table, text_table
 
@@ -103,7 +103,7 @@ def _row(layer) -> LayerRow:
                 f"{_keras.label_of(layer)} is not built: expected a built layer "
                 "or a model whose input shape is known"
             )
-        shape = (None, None, spec.input_dim)
+        shape = default_input_shape(spec)
     out = shapes_of(spec, shape)
     batch = shape[0]
     states = [s for half in halves(spec) for s in state_shapes(half, batch)]

@@ -25,7 +25,7 @@ from .comparison import (
     state_names,
 )
 from .errors import RNNGuideError, UnsupportedError
-from .prepare import Call, check_input, need_weights, prepare_call, read_built
+from .prepare import Call, check_input, input_ndim, need_weights, prepare_call, read_built
 from .spec import BidirectionalSpec, CellSpec, cells_of, is_keras, is_step, resolve
 
 __all__ = [
@@ -282,7 +282,7 @@ def gradient_rows(
     if not is_keras(layer):
         raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(layer).__name__}")
     spec = read_built(layer, x, allow_subclass=True)
-    check_input(x, 2 if is_step(spec) else 3, None, spec.label)
+    check_input(x, input_ndim(spec, is_step(spec)), None, spec.label, cells_of(spec)[0])
     check_tolerance("atol", atol)
     check_tolerance("rtol", rtol)
     call = prepare_grad(spec, x, mask, initial_state)
