@@ -337,7 +337,14 @@ def equations_label(spec) -> str:
             if c.kind.name == "SimpleRNN"
             else f"{c.activation}/{c.recurrent_activation}"
         )
-        parts.append(f"{c.kind.label} {c.units} {acts}" + ("" if c.use_bias else " no bias"))
+        size = f"{c.units}"
+        if c.conv is not None:  # ConvLSTM2D 8 filters 3x3 'same'
+            size += f" filters {'x'.join(map(str, c.conv.kernel_size))} {c.conv.padding!r}"
+            if max(c.conv.strides) > 1:
+                size += f" strides {c.conv.strides}"
+            if max(c.conv.dilation_rate) > 1:
+                size += f" dilation {c.conv.dilation_rate}"
+        parts.append(f"{c.kind.label} {size} {acts}" + ("" if c.use_bias else " no bias"))
     flags = []
     if isinstance(spec, RNNSpec):
         flags += [n for n in ("go_backwards", "stateful") if getattr(spec, n)]
@@ -381,7 +388,8 @@ def _compare_arrays(name, got, want, atol, rtol, widen=None) -> Row:
         detail = f"from step {at[1]} (batch {at[0]}, unit {at[2]})"
     else:
         at = tuple(int(i) for i in np.argwhere(bad)[0])
-        detail = f"batch {at[0]}, unit {at[-1]}"
+        # (batch, units), or a ConvLSTM's images: the position after the batch axis
+        detail = f"batch {at[0]}, unit {at[-1]}" if got.ndim == 2 else f"batch {at[0]}, at {at[1:]}"
     if not finite[at]:
         detail += f": got {g[at]}, expected {w[at]}"
     return Row(name, tuple(got.shape), err, False, detail, tol)
