@@ -33,6 +33,7 @@ __all__ = [
     "shapes_of",
     "state_shapes",
     "weight_shapes",
+    "with_input_shape",
 ]
 
 
@@ -212,6 +213,17 @@ def _spec_for_count(kind_or_layer, units, input_dim, options):
         input_dim = check_units(input_dim, "input_dim")
     spec = resolve(kind_or_layer, units, input_dim, **options)
     return spec
+
+
+def with_input_shape(spec, input_shape) -> None:
+    """Fill in (or check) a spec's input size from an input shape: its last axis,
+    or a ConvLSTM's channels (on their axis, checked with the rest of the shape)."""
+    if input_shape is None:
+        return
+    if isinstance(spec, RNNSpec) and spec.cells[0].conv is not None:
+        shapes_of(spec, input_shape)
+        return
+    with_input_dim(spec, tuple(input_shape)[-1])
 
 
 def count_params(kind_or_layer, units=None, input_dim=None, **options) -> int:
