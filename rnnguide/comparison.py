@@ -351,7 +351,7 @@ def equations_label(spec) -> str:
     return " > ".join(parts) + (f" [{', '.join(flags)}]" if flags else "")
 
 
-def _compare_arrays(name, got, want, atol, rtol, widen=None) -> Row:
+def _compare_arrays(name, got, want, atol, rtol, widen=None, sequence=None) -> Row:
     """A Row: ok where ``|got - want| <= atol + rtol * |want|``, or ``widen``
     (an array broadcast to the shape: the measured rounding) where larger."""
     if got.shape != want.shape:
@@ -382,10 +382,14 @@ def _compare_arrays(name, got, want, atol, rtol, widen=None) -> Row:
     tol = float(np.max(np.where(finite, allowed, 0.0))) if g.size else 0.0
     if not bad.any():
         return Row(name, tuple(got.shape), err, True, tolerance=tol)
-    if got.ndim == 3:  # (batch, timesteps, units): name the first step that differs
-        first_t = int(np.argwhere(bad.any(axis=(0, 2)))[0][0])
+    if sequence is None:
+        sequence = got.ndim == 3
+    if sequence:  # (batch, timesteps, ...): name the first step that differs
+        rest = tuple(k for k in range(got.ndim) if k != 1)
+        first_t = int(np.argwhere(bad.any(axis=rest))[0][0])
         at = tuple(int(i) for i in next(i for i in np.argwhere(bad) if i[1] == first_t))
-        detail = f"from step {at[1]} (batch {at[0]}, unit {at[2]})"
+        where = f"unit {at[2]}" if got.ndim == 3 else f"at {at[2:]}"
+        detail = f"from step {at[1]} (batch {at[0]}, {where})"
     else:
         at = tuple(int(i) for i in np.argwhere(bad)[0])
         # (batch, units), or a ConvLSTM's images: the position after the batch axis
@@ -418,8 +422,13 @@ def compare(spec, got, want, atol, rtol, label, tolerance_note="", note="", wide
         )
         return report
     widen = [None] * len(got_flat) if widen is None else widen
+    # a ConvLSTM's tensors are images: a sequence is the output with return_sequences
+    conv = any(c.conv is not None for c in cells_of(spec))
     for name, g, w, wd in zip(names, got_flat, want_flat, widen):
-        report.rows.append(_compare_arrays(name, g, w, atol, rtol, wd))
+        sequence = None
+        if conv:
+            sequence = name.endswith("output") and bool(spec.return_sequences)
+        report.rows.append(_compare_arrays(name, g, w, atol, rtol, wd, sequence))
     return report
 
 
