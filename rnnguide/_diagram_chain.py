@@ -274,7 +274,9 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
             cv.open("rgd-masked" if is_masked else "", step=t)
             cv.rect(cx - BW / 2, y - BH / 2, BW, BH)
             kind = chain.cell.kind
-            shown_kind = {"SimpleRNN": "RNN"}.get(kind.name, "ConvLSTM" if kind.is_conv else kind.name)
+            shown_kind = {"SimpleRNN": "RNN"}.get(
+                kind.name, "ConvLSTM" if kind.is_conv else kind.name
+            )
             cv.text(cx, y + 4, shown_kind, "rgd-bold")
             cv.close()
             if is_masked:

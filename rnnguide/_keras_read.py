@@ -251,9 +251,7 @@ def _conv_cell_from(cell, owner: str, allow_subclass: bool, layer) -> CellSpec:
         spatial=None if spatial is None else tuple(int(d) for d in spatial),
     )
     if not isinstance(cell.padding, str) or conv.padding not in ("valid", "same"):
-        raise UnsupportedError(
-            f"{owner} has padding={cell.padding!r}: expected 'valid' or 'same'"
-        )
+        raise UnsupportedError(f"{owner} has padding={cell.padding!r}: expected 'valid' or 'same'")
     spec = CellSpec(
         kind=get_kind(f"ConvLSTM{conv.rank}D"),
         units=int(cell.filters),

@@ -14,8 +14,8 @@ import numpy as np
 from .errors import RNNGuideError
 
 __all__ = [
-    "conv_classes",
     "all_layers",
+    "conv_classes",
     "input_shape_of",
     "is_cell",
     "is_model",
@@ -26,6 +26,7 @@ __all__ = [
     "leaf_cells",
     "objects_of",
     "recurrent_layers",
+    "time_distributed",
     "to_numpy",
     "tree_map",
 ]
@@ -118,6 +119,16 @@ def recurrent_layers(obj, with_cells: bool = False) -> list:
             f"GRU, Bidirectional), got {label_of(obj)} with none"
         )
     return found
+
+
+def time_distributed(obj) -> list:
+    """The ``TimeDistributed`` wrappers of a model whose layer is recurrent: Keras
+    runs that layer once per step of the wrapper's time axis
+    (keras/src/layers/rnn/time_distributed.py), ``verify_model`` checks those
+    calls as one batch."""
+    wrapper = keras_module().layers.TimeDistributed
+    every = [obj, *all_layers(obj)]
+    return [w for w in every if isinstance(w, wrapper) and is_recurrent(w.layer)]
 
 
 def tree_map(fn, value):

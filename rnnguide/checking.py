@@ -249,17 +249,25 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     check_tolerance("atol", atol)
     check_tolerance("rtol", rtol)
     layers = _keras.recurrent_layers(model, with_cells=True)
+    # a TimeDistributed wrapper's layer runs once per step of the wrapper's time axis
+    # (inside its call, where it is not recorded): the wrapper's call is recorded,
+    # and checked as one batch of all those calls
+    wrappers = _keras.time_distributed(model)
     records: list = []
     symbolic: dict = {}
     specs: dict = {}  # read after the call, which builds a model that had no Input
 
     def check(call):
-        if id(call.obj) not in specs:
-            specs[id(call.obj)] = _keras.spec_from(call.obj, allow_subclass=True)
-        return _verify_call(specs[id(call.obj)], call, atol, rtol)
+        inner = getattr(call.obj, "layer", None) if call.obj in wrappers else None
+        obj = inner or call.obj
+        if id(obj) not in specs:
+            specs[id(obj)] = _keras.spec_from(obj, allow_subclass=True)
+        if inner is not None:
+            return _verify_wrapped(specs[id(obj)], call, atol, rtol)
+        return _verify_call(specs[id(obj)], call, atol, rtol)
 
     saved = [s for layer in layers for s in _keras.snapshot_states(layer)]
-    originals = _capture(layers, records, symbolic)
+    originals = _capture(wrappers + layers, records, symbolic)
     try:
         model(x, training=False, **call_kwargs)
     except Exception as exc:
@@ -272,6 +280,7 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             _keras.uncapture(layer, original)
         _keras.restore_states(saved)
     called = {id(r.obj) for r in records}
+    called |= {id(r.obj.layer) for r in records if r.obj in wrappers}
     compiled = [o for o in layers if id(o) not in called and symbolic.get(id(o))]
     if compiled and not records:
         raise RNNGuideError(
@@ -292,7 +301,45 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     first_called = list({id(r.obj): r.obj for r in records}.values())  # in call order
     for obj in first_called:
         checked = [check(r) for r in records if r.obj is obj]
-        report.sections.append(_section(obj.name, checked))
+        name = obj.name
+        if obj in wrappers:
+            name = f"{obj.name}: TimeDistributed({obj.layer.name})"
+        report.sections.append(_section(name, checked))
+    return report
+
+
+def _verify_wrapped(spec, call: _Call, atol, rtol) -> Report:
+    """A ``TimeDistributed(layer)`` call: the layer ran on ``x[:, i]`` for every step
+    ``i`` of the wrapper's time axis, all of them checked at once as one batch
+    ``(batch * steps, ...)`` (the same numbers: each sequence of the batch is
+    computed on its own). keras/src/layers/rnn/time_distributed.py, ``call``."""
+    x = np.asarray(call.inputs)
+    label = f"TimeDistributed({spec.label})"
+    reason = ""
+    if call.mask is not None:
+        reason = (
+            "called with a mask: TimeDistributed hands its layer one mask row per "
+            "step of its own time axis, not a mask of the layer's timesteps"
+        )
+    elif spec.return_state or any(getattr(h, "stateful", False) for h in _keras.layer_halves(
+            call.obj.layer)):  # fmt: skip
+        reason = (
+            "its layer returns states or is stateful: TimeDistributed stacks one tensor "
+            "per step, and a stateful layer carries its state from one step to the next"
+        )
+    if reason:
+        return Report(label, equations_label(spec), skipped=reason)
+    if call.training and max(c.dropout + c.recurrent_dropout for c in cells_of(spec)) > 0:
+        return _verify_call(spec, call, atol, rtol)  # reported as not checked (dropout)
+    batch, steps = x.shape[:2]
+    merged = x.reshape(batch * steps, *x.shape[2:])
+    got = [np.asarray(o).reshape(batch * steps, *np.asarray(o).shape[2:]) for o in call.out]
+    one = _Call(call.obj.layer, merged, None, None, [None, None], call.training, got)
+    report = _verify_call(spec, one, atol, rtol)
+    report.note = (report.note + "; " if report.note else "") + (
+        f"the {steps} calls of TimeDistributed's time axis checked as one batch of "
+        f"{batch} x {steps}"
+    )
     return report
 
 

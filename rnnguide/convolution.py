@@ -65,8 +65,7 @@ class Geometry:
         padded = [n + a + b for n, (a, b) in zip(spatial, self.pad)]
         self.padded = tuple(padded)
         self.out = tuple(
-            (p - d * (k - 1) - 1) // s + 1
-            for p, k, s, d in zip(padded, kernel, strides, dilation)
+            (p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(padded, kernel, strides, dilation)
         )
         self.n_window = math.prod(kernel)
         self.n_pixels = math.prod(self.out)

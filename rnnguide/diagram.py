@@ -61,13 +61,13 @@ from ._diagram_steps import (
     _steps,
 )
 from .errors import RNNGuideError, RNNGuideTypeError
+from .shapes import with_input_shape
 from .spec import (
     BidirectionalSpec,
     halves,
     is_keras,
     resolve,
 )
-from .shapes import with_input_shape
 
 __all__ = ["VIEWS", "Diagram", "diagram"]
 

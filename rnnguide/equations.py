@@ -34,6 +34,7 @@ from . import activations
 from .activations import *  # noqa: F403 (the activations were first defined here)
 from .activations import VALUE_ONLY, inplace
 from .convolution import Geometry, channels_last, layer_layout, patches, patches_transpose
+from .merging import merge, merge_backward
 from .records import BidirectionalSpec, CellSpec, RNNSpec
 
 __all__ = [
@@ -571,34 +572,3 @@ def run_bidirectional(spec: BidirectionalSpec, x, fw_state, bw_state, mask, dtyp
     else:
         y_fw, y_bw = fw_last, bw_last
     return y_fw, y_bw, fw_states, bw_states
-
-
-# -- Bidirectional's merge, and its backward ----------------------------------------------
-
-
-def merge(mode, y_fw, y_bw):
-    """Bidirectional's merge of the two halves."""
-    if mode == "concat":
-        return np.concatenate([y_fw, y_bw], axis=-1)
-    if mode == "sum":
-        return y_fw + y_bw
-    if mode == "mul":
-        return y_fw * y_bw
-    if mode == "ave":
-        return (y_fw + y_bw) / 2
-    return (y_fw, y_bw)
-
-
-def merge_backward(mode, d, y_fw, y_bw):
-    """``(d y_fw, d y_bw)`` from ``d``, the gradient on :func:`merge`'s result
-    (for ``merge_mode=None``: the pair of gradients on the two halves)."""
-    if mode == "concat":
-        u = y_fw.shape[-1]
-        return d[..., :u], d[..., u:]
-    if mode == "sum":
-        return d, d
-    if mode == "mul":
-        return d * y_bw, d * y_fw
-    if mode == "ave":
-        return d / 2, d / 2
-    return d

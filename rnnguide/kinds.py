@@ -189,8 +189,6 @@ _GRU_AFTER = Kind("GRU", reset_after=True, **_GRU_GATES)
 _GRU_BEFORE = Kind("GRU", reset_after=False, **_GRU_GATES)
 
 
-
-
 def _conv_lstm(rank: int) -> Kind:
     # keras/src/layers/rnn/conv_lstm.py: the LSTM's gates (kernel blocks i, f, c, o),
     # each a convolution of the input and one of the state

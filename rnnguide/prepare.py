@@ -93,7 +93,7 @@ def _check_conv_input(arr, cell: CellSpec, owner):
     conv = cell.conv
     words = conv_input_words(cell)
     if arr.ndim != conv.rank + 3:
-        raise RNNGuideError(f"expected {words}), got shape {describe_shape(arr.shape)}")
+        raise RNNGuideError(f"expected {words}, got shape {describe_shape(arr.shape)}")
     spatial, channels = conv.split(arr.shape[2:])
     if cell.input_dim is not None and channels != cell.input_dim:
         raise RNNGuideError(
@@ -192,8 +192,7 @@ def _cell_states(cell: CellSpec, value, batch, dtype, where):
             f"({', '.join(names)}) for {where}, got {len(items)}"
         )
     return tuple(
-        _check_state(v, batch, cell, f"state {n!r} of {where}", dtype)
-        for v, n in zip(items, names)
+        _check_state(v, batch, cell, f"state {n!r} of {where}", dtype) for v, n in zip(items, names)
     ), bare
 
 

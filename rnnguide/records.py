@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MERGE_MODES",
-    "ConvSpec",
     "STACKED_CELLS",
     "BidirectionalSpec",
     "CellSpec",
+    "ConvSpec",
     "RNNSpec",
     "cells_of",
     "halves",
@@ -91,7 +91,7 @@ class ConvSpec:
                         f"expected spatial dimensions of at least {d * (k - 1) + 1} for "
                         f"kernel_size={self.kernel_size} with dilation_rate="
                         f"{self.dilation_rate} and padding='valid' (Keras: \"Computed output "
-                        f"size would be zero or negative\"), got input spatial dimensions "
+                        f'size would be zero or negative"), got input spatial dimensions '
                         f"{tuple(spatial)}"
                     )
                 out.append(size)

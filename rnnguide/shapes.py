@@ -84,7 +84,7 @@ def _conv_shapes(spec: RNNSpec, input_shape):
     spatial, channels = conv.split(shape[2:])
     if channels is None:
         raise RNNGuideError(
-            f"expected the channels of {conv_input_words(cell)}) to be known (Keras "
+            f"expected the channels of {conv_input_words(cell)} to be known (Keras "
             f"requires them to build the layer), got shape {describe_shape(shape)}"
         )
     with_input_dim(spec, channels)
@@ -201,7 +201,7 @@ def default_input_shape(spec):
     if conv is not None:
         if conv.spatial is None:
             raise RNNGuideError(
-                f"expected input_shape={conv_input_words(spec.cells[0])[2:]}: the layer is "
+                f"expected input_shape=(batch, timesteps, {conv.layout()[1:]}: the layer is "
                 "not built, so its input's spatial size is unknown"
             )
         return (batch, None, *conv.join(conv.spatial, dim))

@@ -62,7 +62,9 @@ def test_shapes_and_counts_against_keras(keras, cfg):
                         cfg.return_sequences else state)  # fmt: skip
     n = rg.count_params(cfg.kind, input_dim=cfg.channels, **args)
     window = math.prod(cfg.kernel_size)
-    by_hand = 4 * cfg.filters * window * (cfg.channels + cfg.filters) + 4 * cfg.filters * cfg.use_bias
+    by_hand = (
+        4 * cfg.filters * window * (cfg.channels + cfg.filters) + 4 * cfg.filters * cfg.use_bias
+    )
     assert n == layer.count_params() == by_hand == rg.count_params(layer)
     shapes = rg.weight_shapes(cfg.kind, input_dim=cfg.channels, **args)
     assert list(shapes.values()) == [tuple(w.shape) for w in layer.weights]
@@ -73,9 +75,10 @@ def test_the_issue_formula_and_the_keras_example():
     # keras-io examples/vision/conv_lstm.py: ConvLSTM2D(64, (5, 5)) on one channel
     n = rg.count_params("ConvLSTM2D", filters=64, kernel_size=(5, 5), input_dim=1)
     assert n == 4 * 64 * (25 * (1 + 64)) + 4 * 64 == 416_256
-    assert rg.flops_per_step(
-        "ConvLSTM1D", filters=2, kernel_size=3, input_shape=(None, 4, 10, 3)
-    ) == 2 * 4 * 2 * 3 * (3 + 2) * 8  # 8 output positions ('valid')
+    assert (
+        rg.flops_per_step("ConvLSTM1D", filters=2, kernel_size=3, input_shape=(None, 4, 10, 3))
+        == 2 * 4 * 2 * 3 * (3 + 2) * 8
+    )  # 8 output positions ('valid')
 
 
 @pytest.mark.parametrize(
