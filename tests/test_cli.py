@@ -144,7 +144,7 @@ def test_booleans_in_any_case(capsys, value):
             ["params", "LTSM", "--units", "3", "--input-dim", "5"],
             [
                 "unknown kind 'LTSM': expected one of SimpleRNN, LSTM, GRU, SimpleRNNCell, "
-                "LSTMCell, GRUCell; did you mean 'LSTM'?"
+                "LSTMCell, GRUCell, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D; did you mean 'LSTM'?"
             ],
             id="kind-typo",
         ),
