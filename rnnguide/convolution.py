@@ -32,6 +32,7 @@ __all__ = [
     "channels_last",
     "layer_layout",
     "patches",
+    "padded_buffer",
     "patches_transpose",
     "same_padding",
 ]
@@ -90,24 +91,44 @@ class Geometry:
         return cls(spatial, conv.kernel_size, ones, "same", ones)
 
 
+def padded_buffer(n: int, c: int, g: Geometry, dtype):
+    """Zeros of the padded shape (N, *g.padded, C), and the slices of its inside:
+    a state written there each step needs no new padding."""
+    inside = (slice(None), *(slice(a, a + size) for (a, _), size in zip(g.pad, g.spatial)))
+    return np.zeros((n, *g.padded, c), dtype=dtype), inside
+
+
 def _pad(x, g: Geometry):
     if not any(a or b for a, b in g.pad):
         return x
     return np.pad(x, ((0, 0), *g.pad, (0, 0)))
 
 
-def patches(x, g: Geometry, out=None):
+def patches(x, g: Geometry, out=None, padded: bool = False):
     """Rows of windows: ``x`` (N, *spatial, C) into (N * pixels, prod(kernel) * C),
     a row per output pixel, columns in the order of Keras' kernel reshaped to
-    ``(prod(kernel) * C, filters)`` (window offsets, then channels)."""
+    ``(prod(kernel) * C, filters)`` (window offsets, then channels). ``padded``:
+    ``x`` is already padded (N, *g.padded, C). One copy of a strided view of every
+    window (``sliding_window_view``), no loop over pixels."""
     n, c = x.shape[0], x.shape[-1]
-    xp = _pad(x, g)
+    xp = x if padded else _pad(x, g)
+    rank = len(g.kernel)
+    reach = tuple(d * (k - 1) + 1 for k, d in zip(g.kernel, g.dilation))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, reach, axis=tuple(range(1, rank + 1)))
+    # (N, *positions, C, *reach): every stride-th position, every dilation-th tap
+    pick = (
+        (slice(None),)
+        + tuple(slice(0, s * (o - 1) + 1, s) for s, o in zip(g.strides, g.out))
+        + (slice(None),)
+        + tuple(slice(None, None, d) for d in g.dilation)
+    )
+    order = (0, *range(1, rank + 1), *range(rank + 2, 2 * rank + 2), rank + 1)
+    view = windows[pick].transpose(order)  # (N, *out, *kernel, C)
     if out is None:
-        out = np.empty((n, *g.out, g.n_window, c), dtype=x.dtype)
+        out = np.empty((n, *g.out, *g.kernel, c), dtype=x.dtype)
     else:
-        out = out.reshape(n, *g.out, g.n_window, c)
-    for j, where in enumerate(g.offsets):
-        out[..., j, :] = xp[(slice(None), *where)]
+        out = out.reshape(n, *g.out, *g.kernel, c)
+    np.copyto(out, view)
     return out.reshape(n * g.n_pixels, g.n_window * c)
 
 

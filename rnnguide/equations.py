@@ -33,7 +33,14 @@ import numpy as np
 from . import activations
 from .activations import *  # noqa: F403 (the activations were first defined here)
 from .activations import VALUE_ONLY, inplace
-from .convolution import Geometry, channels_last, layer_layout, patches, patches_transpose
+from .convolution import (
+    Geometry,
+    channels_last,
+    layer_layout,
+    padded_buffer,
+    patches,
+    patches_transpose,
+)
 from .merging import merge, merge_backward
 from .records import BidirectionalSpec, CellSpec, RNNSpec
 
@@ -230,12 +237,16 @@ class ConvRunner(CellRunner):
         return xw.reshape(T, B * self.g_in.n_pixels, self.W.shape[1])
 
     def recurrent(self, h, U, tape=NO_TAPE, t=0):
-        """The state's convolution, stride 1 and "same": patches of h @ U."""
-        rows = self._rows.get(h.dtype)
-        if rows is None or rows.shape[0] != h.shape[0]:
+        """The state's convolution, stride 1 and "same": patches of h @ U (h written
+        into a padded buffer kept across steps, its border zeros)."""
+        bufs = self._rows.get(h.dtype)
+        if bufs is None or bufs[0].shape[0] != h.shape[0]:
             rows = np.empty((h.shape[0], self.g_rec.n_window * self.u), dtype=h.dtype)
-            self._rows[h.dtype] = rows
-        patches(h.reshape(self.batch, *self.out_spatial, self.u), self.g_rec, rows)
+            bufs = (rows, *padded_buffer(self.batch, self.u, self.g_rec, h.dtype))
+            self._rows[h.dtype] = bufs
+        rows, hp, inside = bufs
+        hp[inside] = h.reshape(self.batch, *self.out_spatial, self.u)
+        patches(hp, self.g_rec, rows, padded=True)
         return super().recurrent(rows, U, tape, t)
 
     def state_back(self, da, UT):
