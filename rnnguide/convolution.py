@@ -31,8 +31,8 @@ __all__ = [
     "Geometry",
     "channels_last",
     "layer_layout",
-    "patches",
     "padded_buffer",
+    "patches",
     "patches_transpose",
     "same_padding",
 ]
