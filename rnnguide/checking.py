@@ -300,11 +300,23 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     )
     first_called = list({id(r.obj): r.obj for r in records}.values())  # in call order
     for obj in first_called:
-        checked = [check(r) for r in records if r.obj is obj]
-        name = obj.name
-        if obj in wrappers:
-            name = f"{obj.name}: TimeDistributed({obj.layer.name})"
-        report.sections.append(_section(name, checked))
+        calls = [r for r in records if r.obj is obj]
+        checked = [check(r) for r in calls]
+        if obj not in wrappers:
+            report.sections.append(_section(obj.name, checked))
+            continue
+        # "td: TimeDistributed(lstm) (4 calls, as one batch)"; several wrapper calls:
+        # "(2 wrapper calls, 8 calls of its layer; largest error: call 1)"
+        name = f"{obj.name}: TimeDistributed({obj.layer.name})"
+        steps = sum(int(np.shape(r.inputs)[1]) for r in calls)
+        title, section = _section(name, checked)
+        if len(calls) == 1:
+            title = f"{name} ({steps} calls, as one batch)"
+        else:
+            title = title.replace(
+                f"({len(calls)} calls;", f"({len(calls)} wrapper calls, {steps} calls of its layer;"
+            )
+        report.sections.append((title, section))
     return report
 
 
@@ -316,10 +328,14 @@ def _verify_wrapped(spec, call: _Call, atol, rtol) -> Report:
     x = np.asarray(call.inputs)
     label = f"TimeDistributed({spec.label})"
     reason = ""
-    if call.mask is not None:
+    mask = None if call.mask is None else np.asarray(call.mask)
+    if mask is not None and mask.shape != x.shape[:3]:
+        # TimeDistributed hands its layer mask[:, i]: a mask of the layer's own
+        # timesteps only when it has them, (batch, steps, timesteps)
         reason = (
-            "called with a mask: TimeDistributed hands its layer one mask row per "
-            "step of its own time axis, not a mask of the layer's timesteps"
+            f"called with a mask of shape {describe_shape(mask.shape)}: TimeDistributed "
+            f"hands its layer mask[:, i], expected (batch, steps, timesteps) = "
+            f"{describe_shape(x.shape[:3])} (a mask of the layer's own timesteps)"
         )
     elif spec.return_state or any(getattr(h, "stateful", False) for h in _keras.layer_halves(
             call.obj.layer)):  # fmt: skip
@@ -334,7 +350,9 @@ def _verify_wrapped(spec, call: _Call, atol, rtol) -> Report:
     batch, steps = x.shape[:2]
     merged = x.reshape(batch * steps, *x.shape[2:])
     got = [np.asarray(o).reshape(batch * steps, *np.asarray(o).shape[2:]) for o in call.out]
-    one = _Call(call.obj.layer, merged, None, None, [None, None], call.training, got)
+    if mask is not None:
+        mask = mask.reshape(batch * steps, *mask.shape[2:])
+    one = _Call(call.obj.layer, merged, mask, None, [None, None], call.training, got)
     report = _verify_call(spec, one, atol, rtol)
     report.note = (report.note + "; " if report.note else "") + (
         f"the {steps} calls of TimeDistributed's time axis checked as one batch of "

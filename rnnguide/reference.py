@@ -167,10 +167,10 @@ class GateWeights:
     #: what it is, in words: "forget gate"
     title: str
     #: input weights, (input_dim, units): this gate's columns of ``kernel``
-    #: (a ConvLSTM's: (*kernel_size, channels, filters), a convolution kernel)
+    #: (a ConvLSTM's: ``(*kernel_size, channels, filters)``, a convolution kernel)
     W: np.ndarray
     #: state weights, (units, units): this gate's columns of ``recurrent_kernel``
-    #: (a ConvLSTM's: (*kernel_size, filters, filters))
+    #: (a ConvLSTM's: ``(*kernel_size, filters, filters)``)
     U: np.ndarray
     #: bias (units,), or None without bias
     b: np.ndarray | None

@@ -99,7 +99,7 @@ def test_layers_inside_wrappers_and_custom_layers_are_found(keras):
     # TimeDistributed runs the LSTM once per slice (3 calls): checked as one batch
     assert not report.ok
     failing = [t for t, r in report.sections if not r.ok]
-    assert failing == ["td: TimeDistributed(off)"]
+    assert failing == ["td: TimeDistributed(off) (3 calls, as one batch)"]
 
     class Holder(L.Layer):
         def __init__(self, **kwargs):
