@@ -2,8 +2,10 @@
 against the layer (tf.GradientTape; jax.grad in the backends session), refusals as
 Keras refuses, a tampered layer caught, and the patches against a direct convolution."""
 
+import dataclasses
 import itertools
 import math
+import os
 
 import numpy as np
 import pytest
@@ -118,6 +120,11 @@ def test_options_of_other_kinds_are_refused():
 @settings(max_examples=examples(40, share=0.5))
 @given(cfg=conv_configs())
 def test_outputs_and_gradients_match_keras(keras, cfg):
+    if cfg.use_mask and os.environ.get("KERAS_BACKEND") == "jax":
+        # Keras 3.15's JAX scan masks a step with is_masked of shape (batch, 1), which
+        # does not broadcast against a ConvLSTM's (batch, *image) states: the layer
+        # fails (keras/src/backend/jax/rnn.py, _step); masks are checked on TensorFlow
+        cfg = dataclasses.replace(cfg, use_mask=False)
     rng = np.random.default_rng(cfg.seed)
     layer = _layer(keras, cfg)
     x, mask, state = _inputs(cfg, layer, rng)
