@@ -231,10 +231,15 @@ class ConvRunner(CellRunner):
         T, B = x.shape[:2]
         self.batch = B
         rows = patches(x.reshape(T * B, *x.shape[2:]), self.g_in)
-        xw = rows @ self.W
-        if self.b_in is not None:
-            xw += self.b_in
-        return xw.reshape(T, B * self.g_in.n_pixels, self.W.shape[1])
+        rows = rows.reshape(T, B * self.g_in.n_pixels, -1)
+        xw = np.empty((T, rows.shape[1], self.W.shape[1]), dtype=np.result_type(rows, self.W))
+        # one product per step: a (T * B * pixels) x 4u result at once would leave the
+        # cache for every bias added (measured: 2 to 3 times slower)
+        for t in range(T):
+            np.matmul(rows[t], self.W, out=xw[t])
+            if self.b_in is not None:
+                xw[t] += self.b_in
+        return xw
 
     def recurrent(self, h, U, tape=NO_TAPE, t=0):
         """The state's convolution, stride 1 and "same": patches of h @ U (h written
