@@ -118,6 +118,7 @@ BACKEND_TESTS = [
     "tests/test_backends.py",
     "tests/test_interop.py",
     "tests/test_reference_vs_keras.py",
+    "tests/test_conv_lstm.py",
 ]
 BACKEND_TESTS += ["tests/test_gradients.py", "tests/test_verify.py", "-m", "backends"]
 BACKEND_TESTS += ["-p", "no:cacheprovider"]

@@ -8,6 +8,9 @@
 (b') backward pass (backpropagation through time, loss = sum of the returned
     sequence) at the same size: rnnguide.reference_grad (float32, the tape's
     precision; float64, its default) against a tf.function around GradientTape;
+(b'') a ConvLSTM2D's forward and backward passes (batch 16, 10 steps, 32 x 32 x 1,
+    16 filters 3 x 3 'same'): the numpy equations against the layer inside
+    tf.function (goal: the forward within 1.5x);
 (c) training ms per step of the tutorials' two-layer models on random data;
 (c') what checking costs: rnnguide.verify(layer, x) against the layer inside a
     warm tf.function (LSTM and GRU, batch 64: 256 units at 28 and 448 steps,
@@ -135,6 +138,54 @@ def backward(repeat: int) -> dict:
             "max_rel_error": err,
         }
     return results
+
+
+#: the ConvLSTM's size: a small next-frame model's (keras-io examples/vision/conv_lstm.py
+#: runs 64 filters on 64 x 64 frames; a quarter of each keeps numpy's run short)
+CONV_SHAPE = {"batch": 16, "timesteps": 10, "rows": 32, "cols": 32, "channels": 1}
+CONV_LAYER = {"filters": 16, "kernel_size": (3, 3), "padding": "same"}
+
+
+def conv_lstm(repeat: int) -> dict:
+    """ms of a ConvLSTM2D's forward pass (return_sequences) and of its gradients:
+    rnnguide's numpy equations (patches times the reshaped kernels) against the
+    layer inside tf.function (goal: the forward within 1.5x)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    s = CONV_SHAPE
+    shape = (s["batch"], s["timesteps"], s["rows"], s["cols"], s["channels"])
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    xt = tf.constant(x)
+    layer = keras.layers.ConvLSTM2D(**CONV_LAYER, return_sequences=True)
+    layer.build(x.shape)
+    compiled = tf.function(lambda t: layer(t, training=False))
+    variables = [w.value for w in layer.trainable_weights]
+
+    @tf.function
+    def grads(t):
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            loss = tf.reduce_sum(layer(t, training=False))
+        return tape.gradient(loss, [t, *variables])
+
+    err = float(np.max(np.abs(rg.reference_call(layer, x) - compiled(xt).numpy())))
+    rounds = max(2, repeat // 5)
+    ref_ms, tf_ms = rg.compare_ms(
+        lambda: rg.reference_call(layer, x), lambda: compiled(xt).numpy(), rounds=rounds
+    )
+    g32, tf_g = rg.compare_ms(
+        lambda: rg.reference_grad(layer, x, dtype="float32"),
+        lambda: [g.numpy() for g in grads(xt)],
+        rounds=rounds,
+        block=3,
+    )
+    return {
+        "forward": {"reference": ref_ms, "tf_function": tf_ms, "max_abs_error": err},
+        "backward": {"reference": g32, "tf_function": tf_g},
+    }
 
 
 def train(repeat: int) -> dict:
@@ -302,6 +353,19 @@ def main(argv=None) -> int:
         print(
             f"  {kind:<10}{r['reference']:>11.2f}{r['reference_float64']:>9.2f}"
             f"{r['tf_function']:>13.2f}{ratio:>11.2f}{r['max_rel_error']:>13.1e}"
+        )
+    conv = conv_lstm(n_fwd)
+    figures["conv_lstm_ms"] = conv
+    figures["conv_lstm_shape"] = {**CONV_SHAPE, **CONV_LAYER}
+    print(
+        "ConvLSTM2D, batch 16 x 10 steps x 32 x 32 x 1, 16 filters 3x3 'same', return_sequences"
+        " (median ms; goal: forward <= 1.5x tf.function):"
+    )
+    for what, r in conv.items():
+        r["ratio"] = r["reference"] / r["tf_function"]
+        print(
+            f"  {what:<10}reference {r['reference']:>8.1f}  tf.function {r['tf_function']:>8.1f}"
+            f"  ratio {r['ratio']:>5.2f}"
         )
     cost = verify_cost(n_fwd)
     figures["verify_ms"] = cost

@@ -252,6 +252,17 @@ def _as_sequence(spec):
 
 
 def _input_shape(input_shape, spec):
+    conv = spec.cells[0].conv if isinstance(spec, RNNSpec) else None
+    if conv is not None:  # a ConvLSTM's images, in its data format
+        if input_shape is None:
+            spatial = conv.spatial or (None,) * conv.rank
+            return (None, None, *conv.join(spatial, spec.input_dim))
+        if len(input_shape) != conv.rank + 3:
+            raise RNNGuideError(
+                f"expected input_shape=(batch, timesteps, {conv.layout()[1:]}, got "
+                f"{_fmt_shape(tuple(input_shape))}"
+            )
+        return tuple(input_shape)
     if input_shape is None:
         return (None, None, spec.input_dim)
     shape = tuple(input_shape)

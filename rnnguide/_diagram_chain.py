@@ -234,7 +234,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
 
     for r, chain in enumerate(chains):
         y = y_row[r]
-        lstm = chain.cell.kind.name == "LSTM"
+        lstm = chain.cell.kind.base == "LSTM"  # a ConvLSTM's states too
         cv.open(chain.css, chain=r)
         cv.text(LEFT - 140, y - BH / 2 - 6, chain.title, "rgd-small", "start")
         # initial state, then the state wires between the steps
@@ -273,8 +273,11 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
                 at_state[t if not chain.backwards else steps - t + 1] = prev_x + gap
             cv.open("rgd-masked" if is_masked else "", step=t)
             cv.rect(cx - BW / 2, y - BH / 2, BW, BH)
-            kind = chain.cell.kind.name
-            cv.text(cx, y + 4, "RNN" if kind == "SimpleRNN" else kind, "rgd-bold")
+            kind = chain.cell.kind
+            shown_kind = {"SimpleRNN": "RNN"}.get(
+                kind.name, "ConvLSTM" if kind.is_conv else kind.name
+            )
+            cv.text(cx, y + 4, shown_kind, "rgd-bold")
             cv.close()
             if is_masked:
                 # the state is carried across: drawn straight through the step

@@ -14,9 +14,10 @@ from ._diagram_canvas import (
     _input_shape,
     _sub,
 )
+from ._diagram_conv import conv_lstm_cell
 from .errors import RNNGuideError, RNNGuideTypeError
 from .kinds import ONNX_BLOCKS
-from .shapes import shapes_of
+from .shapes import shapes_of, with_input_shape
 from .spec import (
     BidirectionalSpec,
     CellSpec,
@@ -25,7 +26,6 @@ from .spec import (
     halves,
     is_keras,
     resolve,
-    with_input_dim,
 )
 
 # --------------------------------------------------------------------------- layers
@@ -85,7 +85,7 @@ def _layer_rows(obj, targets):
         if spec is not None:
             shape = _keras.input_shape_of(layer)
             if shape is not None:
-                with_input_dim(spec, shape[-1])
+                with_input_shape(spec, shape)
         try:
             out = layer.output.shape
             out = out[0] if isinstance(out, (list, tuple)) and isinstance(out[0], tuple) else out
@@ -385,13 +385,14 @@ def _weight_blocks(cv: _Canvas, cell: CellSpec, y0: float, x0: float = 10) -> fl
     d, u = _dims(cell)
     n = kind.n_gates
     width = 92 * n
-    shapes = {
-        "kernel": (d, n * u),
-        "recurrent_kernel": (u, n * u),
+    shapes = {  # a ConvLSTM's kernels have the convolution window first
+        "kernel": (*cell.window, d, n * u),
+        "recurrent_kernel": (*cell.window, u, n * u),
     }
     if cell.use_bias:
         shapes["bias"] = kind.bias_shape(u)
-    cv.text(x0, y0, "Keras weights (columns: gate blocks)", "rgd-small", "start")
+    axis = "last axis" if cell.conv is not None else "columns"
+    cv.text(x0, y0, f"Keras weights ({axis}: gate blocks)", "rgd-small", "start")
     y = y0 + 12
     for name, shp in shapes.items():
         rows = ["input", "recurrent"] if name == "bias" and kind.reset_after else [""]
@@ -433,9 +434,13 @@ def _cell_panel(title, spec):
     cv = _Canvas()
     kind = cell.kind
     label = kind.label if kind.name != "SimpleRNN" else "SimpleRNN"
-    cv.text(10, 16, f"{label} cell, one step ({cell.units} units)", "rgd-title", "start")
-    draw = {"SimpleRNN": _simple_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[kind.name]
-    y = draw(cv, cell)
+    size = f"{cell.units} filters" if cell.conv is not None else f"{cell.units} units"
+    cv.text(10, 16, f"{label} cell, one step ({size})", "rgd-title", "start")
+    if cell.conv is not None:
+        y = conv_lstm_cell(cv, cell, _lstm_cell)
+    else:
+        draw = {"SimpleRNN": _simple_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[kind.name]
+        y = draw(cv, cell)
     _weight_blocks(cv, cell, y + 20)
     return title, cv
 
@@ -461,7 +466,7 @@ def _simple_cell(cv: _Canvas, cell: CellSpec) -> float:
     return 270
 
 
-def _lstm_cell(cv: _Canvas, cell: CellSpec) -> float:
+def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None) -> float:
     act, rec = cell.activation, cell.recurrent_activation
     cv.rect(70, 34, 420, 206, "rgd-frame")
     y_c, y_bus, y_g = 60, 218, 160
@@ -507,7 +512,7 @@ def _lstm_cell(cv: _Canvas, cell: CellSpec) -> float:
     cv.wire([(470, y_bus), (470, 18)])
     cv.text(478, 22, "output = " + _sub("h", "t"), "", "start", raw=True)
     cv.close()
-    lines = [
+    lines = lines or [
         f"i, f, o = {rec}(x_t W + h_(t-1) U + b) per gate;  g = {act}(x_t W_g + h_(t-1) U_g + b_g)",
         f"c_t = f * c_(t-1) + i * g;   h_t = o * {act}(c_t)   (Keras' c block is g)",
     ]

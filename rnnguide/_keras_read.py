@@ -14,10 +14,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from ._keras_walk import keras_module, label_of, layer_halves, to_numpy
+from ._keras_walk import conv_classes, keras_module, label_of, layer_halves, to_numpy
 from .errors import RNNGuideError, UnsupportedError
 from .kinds import ACTIVATION_NAMES, UNUSABLE_ACTIVATIONS, check_activation, get_kind
-from .records import STACKED_CELLS, BidirectionalSpec, CellSpec, RNNSpec
+from .records import STACKED_CELLS, BidirectionalSpec, CellSpec, ConvSpec, RNNSpec
 
 __all__ = [
     "SUPPORTED",
@@ -33,7 +33,8 @@ __all__ = [
 
 SUPPORTED = (
     "SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, "
-    "RNN over those cells, and Bidirectional over those layers"
+    "RNN over those cells, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D, and Bidirectional "
+    "over those layers"
 )
 
 
@@ -170,8 +171,10 @@ def overrides(obj) -> list[str]:
     the built-in classes themselves and for subclasses that change nothing the
     equations rely on). Extra weights count too."""
     L = keras_module().layers
-    cells = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells)
-    layers = (L.SimpleRNN, L.LSTM, L.GRU, L.RNN, L.Bidirectional)
+    conv_cell = conv_classes()[1]
+    cells = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, conv_cell, L.StackedRNNCells)
+    layers = (L.SimpleRNN, L.LSTM, L.GRU, L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D)
+    layers += (L.RNN, L.Bidirectional)
     base = _builtin_base(obj, cells) or _builtin_base(obj, layers)
     if base is None or type(obj) is base:
         return []
@@ -180,7 +183,7 @@ def overrides(obj) -> list[str]:
         for name in cls.__dict__:
             if name not in _HARMLESS and hasattr(base, name) and name not in found:
                 found.append(name)
-    if base in cells[:3] and obj.built:
+    if base in cells[:4] and obj.built:
         expected = 3 if obj.use_bias else 2
         if len(obj.weights) != expected:
             found.append(f"weights ({len(obj.weights)} instead of {expected})")
@@ -192,8 +195,9 @@ def _refuse_keras_class(obj, owner, what):
     RNN), or a user's subclass of one, is refused as that Keras class: it is not
     a subclass of a supported class to compare with its base."""
     L = keras_module().layers
-    supported = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells)
+    supported = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells, conv_classes()[1])
     supported += (L.SimpleRNN, L.LSTM, L.GRU, L.RNN, L.Bidirectional)
+    supported += (L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D)
     cls = next(c for c in type(obj).__mro__ if c.__module__.split(".")[0] in ("keras", "builtins"))
     if cls in supported or not (cls is type(obj) or issubclass(cls, supported)):
         return
@@ -223,10 +227,61 @@ def _check_plain(obj, owner, allow_subclass):
 # -- reading layers and cells ---------------------------------------------------
 
 
-def cell_from(cell, owner: str = "", allow_subclass: bool = False) -> CellSpec:
+def _conv_cell_from(cell, owner: str, allow_subclass: bool, layer) -> CellSpec:
+    """A ConvLSTMCell, read as its layer (ConvLSTM1D/2D/3D) holds it: the
+    attributes Keras standardised in ``ConvLSTMCell.__init__``."""
+    where = owner if owner.startswith(type(cell).__name__) else f"the cell of {owner}"
+    if layer is None:
+        # RNN(ConvLSTMCell(...)) runs in Keras, but the cell is not public API
+        # (keras.layers exports only the layers): read the layer instead
+        raise UnsupportedError(
+            f"{owner} has a ConvLSTMCell, which Keras does not export (keras.layers has "
+            "ConvLSTM1D, ConvLSTM2D and ConvLSTM3D): rnnguide reads it through those "
+            f"layers; expected one of {SUPPORTED}"
+        )
+    _check_plain(cell, where, allow_subclass)
+    spatial = getattr(cell, "spatial_dims", None) if cell.built else None
+    conv = ConvSpec(
+        rank=int(cell.rank),
+        kernel_size=tuple(int(k) for k in cell.kernel_size),
+        strides=tuple(int(k) for k in cell.strides),
+        padding=str(cell.padding),
+        data_format=str(cell.data_format),
+        dilation_rate=tuple(int(k) for k in cell.dilation_rate),
+        spatial=None if spatial is None else tuple(int(d) for d in spatial),
+    )
+    if not isinstance(cell.padding, str) or conv.padding not in ("valid", "same"):
+        raise UnsupportedError(f"{owner} has padding={cell.padding!r}: expected 'valid' or 'same'")
+    spec = CellSpec(
+        kind=get_kind(f"ConvLSTM{conv.rank}D"),
+        units=int(cell.filters),
+        activation=activation_name(cell.activation, "activation", owner),
+        recurrent_activation=activation_name(
+            cell.recurrent_activation, "recurrent_activation", owner
+        ),
+        use_bias=bool(cell.use_bias),
+        name=cell.name,
+        class_name=type(cell).__name__,
+        single_state=False,
+        dropout=float(cell.dropout or 0.0),
+        recurrent_dropout=float(cell.recurrent_dropout or 0.0),
+        compute_dtype=str(cell.compute_dtype),
+        conv=conv,
+    )
+    if cell.built:
+        spec.kernel = weight_array(cell.kernel)
+        spec.recurrent_kernel = weight_array(cell.recurrent_kernel)
+        spec.bias = weight_array(cell.bias) if cell.use_bias else None
+        spec.input_dim = int(spec.kernel.shape[-2])
+    return spec
+
+
+def cell_from(cell, owner: str = "", allow_subclass: bool = False, layer=None) -> CellSpec:
     L = keras_module().layers
     owner = owner or label_of(cell)
     where = owner if owner.startswith(type(cell).__name__) else f"the cell of {owner}"
+    if isinstance(cell, conv_classes()[1]):
+        return _conv_cell_from(cell, owner, allow_subclass, layer)
     if isinstance(cell, L.LSTMCell):
         name, single = "LSTM", False
     elif isinstance(cell, L.GRUCell):
@@ -287,12 +342,13 @@ def rnn_from(layer, allow_subclass: bool = False) -> RNNSpec:
     stacked = isinstance(cell, L.StackedRNNCells)
     if stacked:
         _check_plain(cell, f"the StackedRNNCells of {owner}", allow_subclass)
+    conv = isinstance(layer, conv_classes()[0])
     cells = (
         _stack_from(cell, owner, allow_subclass)
         if stacked
-        else [cell_from(cell, owner, allow_subclass)]
+        else [cell_from(cell, owner, allow_subclass, layer if conv else None)]
     )
-    wrapper = _builtin_base(layer, (L.SimpleRNN, L.LSTM, L.GRU)) is None
+    wrapper = _builtin_base(layer, (L.SimpleRNN, L.LSTM, L.GRU)) is None and not conv
     class_name = f"RNN({type(cell).__name__})" if type(layer) is L.RNN else type(layer).__name__
     states = batch = None
     if layer.stateful and layer.states is not None:
@@ -317,7 +373,7 @@ def rnn_from(layer, allow_subclass: bool = False) -> RNNSpec:
         name=layer.name,
         class_name=class_name,
         unroll=bool(getattr(layer, "unroll", False)),
-        use_cudnn=getattr(layer, "use_cudnn", False if wrapper else "auto"),
+        use_cudnn=False if conv else getattr(layer, "use_cudnn", False if wrapper else "auto"),
         wrapper=wrapper,
     )
 

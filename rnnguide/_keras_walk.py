@@ -7,12 +7,15 @@ TensorFlow.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from .errors import RNNGuideError
 
 __all__ = [
     "all_layers",
+    "conv_classes",
     "input_shape_of",
     "is_cell",
     "is_model",
@@ -23,6 +26,7 @@ __all__ = [
     "leaf_cells",
     "objects_of",
     "recurrent_layers",
+    "time_distributed",
     "to_numpy",
     "tree_map",
 ]
@@ -33,6 +37,15 @@ def keras_module():
     import keras
 
     return keras
+
+
+def conv_classes() -> tuple:
+    """``(ConvLSTM, ConvLSTMCell)``: the base class of Keras' ConvLSTM1D/2D/3D and
+    their cell (keras/src/layers/rnn/conv_lstm.py; Keras exports neither name)."""
+    layers = keras_module().layers
+    base = layers.ConvLSTM2D.__mro__[1]
+    cell = sys.modules[base.__module__].ConvLSTMCell
+    return base, cell
 
 
 def to_numpy(value):
@@ -108,6 +121,16 @@ def recurrent_layers(obj, with_cells: bool = False) -> list:
     return found
 
 
+def time_distributed(obj) -> list:
+    """The ``TimeDistributed`` wrappers of a model whose layer is recurrent: Keras
+    runs that layer once per step of the wrapper's time axis
+    (keras/src/layers/rnn/time_distributed.py), ``verify_model`` checks those
+    calls as one batch."""
+    wrapper = keras_module().layers.TimeDistributed
+    every = [obj, *all_layers(obj)]
+    return [w for w in every if isinstance(w, wrapper) and is_recurrent(w.layer)]
+
+
 def tree_map(fn, value):
     """``fn`` over every tensor of a (nested) structure; ``None`` stays ``None``."""
     return None if value is None else keras_module().tree.map_structure(fn, value)
@@ -129,7 +152,7 @@ def leaf_cells(layer) -> list:
     """The SimpleRNN/LSTM/GRU cells of a layer or cell, in the order of its
     weights (forward half first); a cell used twice appears twice."""
     L = keras_module().layers
-    kinds = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell)
+    kinds = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, conv_classes()[1])
     return [o for o in objects_of(layer) if isinstance(o, kinds)]
 
 

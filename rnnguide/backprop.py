@@ -40,6 +40,7 @@ import numpy as np
 
 from .activations import Activation
 from .comparison import flatten
+from .convolution import layer_layout
 from .equations import Tape, input_order, merge, merge_backward, run_bidirectional, run_rnn
 from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .prepare import as_array, widen
@@ -77,7 +78,7 @@ class _CellBackward:
         self.rec = None
         if r.kind != "SimpleRNN":
             self.rec = Activation(cell.recurrent_activation, r.u, label, "recurrent_activation")
-        self._step = BACKWARD_STEPS[(cell.kind.name, cell.kind.reset_after)]
+        self._step = BACKWARD_STEPS[(cell.kind.base, cell.kind.reset_after)]
 
     def pre(self, t, cols=slice(None)):
         """The pre-activations at step ``t`` (None where no derivative needs them)."""
@@ -89,7 +90,7 @@ class _CellBackward:
         d initial states, (d kernel, d recurrent_kernel, d bias or None))``.
         ``hook(t, dstates)`` sees the gradient on the states before each step."""
         tape, r = self.tape, self.runner
-        T, B, _ = tape.X.shape
+        T, B = tape.acts.shape[:2]  # a ConvLSTM's rows: batch * pixels
         u, G = self.u, r.W.shape[1]
         dt = tape.acts.dtype
         mask = tape.mask
@@ -121,9 +122,10 @@ class _CellBackward:
         if mask is not None and tape.masked_start == "state":
             dstates[0] = dstates[0] + dprev
         dA2 = dA.reshape(T * B, G)
-        X2 = tape.X.reshape(T * B, -1)
-        H2 = tape.prev[0].reshape(T * B, u)
-        dX = (dA2 @ self.WT).reshape(T, B, -1)
+        # the rows W and U multiplied (a ConvLSTM's: patches; see ConvRunner)
+        X2 = r.input_rows(tape.X)
+        H2 = r.state_rows(tape.prev[0])
+        dX = r.input_back(dA2, self.WT)
         dW = X2.T @ dA2
         db = None
         if dArec is not None:
@@ -146,6 +148,9 @@ class _CellBackward:
             inv = np.argsort(r.order)
             dW, dU = dW[:, inv], dU[:, inv]
             db = None if db is None else db[inv]
+        cell = r.spec  # a ConvLSTM's kernels: back to (*kernel, channels, 4u)
+        dW = dW.reshape(np.shape(cell.kernel))
+        dU = dU.reshape(np.shape(cell.recurrent_kernel))
         return dX, tuple(dstates), (dW, dU, db)
 
 
@@ -169,7 +174,8 @@ def _bw_lstm(b: _CellBackward, t, dh, dstates):
     dc *= f  # the additive path: dc_{t-1} = dc_t * f_t
     b.rec.backward(b.pre(t, slice(0, 3 * u)), a[:, : 3 * u], da[:, : 3 * u], da[:, : 3 * u])
     b.act.backward(b.pre(t, slice(3 * u, None)), g, da[:, 3 * u :], da[:, 3 * u :])
-    return [da @ b.UT, dc]
+    # da U^T; a ConvLSTM's: the transpose of its recurrent convolution
+    return [b.runner.state_back(da, b.UT), dc]
 
 
 def _bw_gru_common(b: _CellBackward, t, dh):
@@ -226,7 +232,9 @@ class LayerRun:
     def __init__(self, spec: RNNSpec, tapes: list, finals: list, owner: str):
         self.spec, self.tapes, self.finals, self.owner = spec, tapes, finals, owner
         #: (T, B, u): the top cell's returned outputs, in processing order
+        #: (a ConvLSTM's: (T, B * pixels, filters), its ``runner`` converts them)
         self.seq = tapes[-1].outputs
+        self.conv = tapes[-1].runner if tapes[-1].runner.conv is not None else None
 
     @classmethod
     def forward(cls, spec: RNNSpec, x, states, mask, dtype, owner) -> LayerRun:
@@ -237,6 +245,9 @@ class LayerRun:
 
     def output(self):
         """What the layer returns as its output (the sequence batch-major, or the last step)."""
+        if self.conv is not None:
+            images = self.conv.unflat(self.seq)
+            return images.swapaxes(0, 1) if self.spec.return_sequences else images[-1]
         return self.seq.transpose(1, 0, 2) if self.spec.return_sequences else self.seq[-1]
 
     def flat_states(self):
@@ -249,15 +260,28 @@ class LayerRun:
         T, B, u = self.seq.shape
         dt = self.seq.dtype
         dY = np.zeros((T, B, u), dtype=dt)
+        conv = self.conv
         if d_out is not None:
-            if self.spec.return_sequences:
-                dY += np.asarray(d_out).transpose(1, 0, 2)
+            d_out = np.asarray(d_out, dtype=dt)
+            if conv is not None:  # the layer's images as the engine's rows
+                if self.spec.return_sequences:
+                    d_out = conv.flat(d_out.swapaxes(0, 1).reshape(-1, *d_out.shape[2:]))
+                    dY += d_out.reshape(T, B, u)
+                else:
+                    dY[-1] += conv.flat(d_out)
+            elif self.spec.return_sequences:
+                dY += d_out.transpose(1, 0, 2)
             else:
                 dY[-1] += d_out
         n_states = sum(len(fin) for fin in self.finals)
         d_states = list(d_states) + [None] * (n_states - len(d_states))
+        if conv is not None:
+            d_states = [None if d is None else conv.flat(np.asarray(d, dt)) for d in d_states]
+            finals = [tuple(conv.flat(s) for s in fin) for fin in self.finals]
+        else:
+            finals = self.finals
         per_cell, k = [], 0
-        for fin in self.finals:
+        for fin in finals:
             per_cell.append(
                 [
                     np.zeros_like(s) if d is None else np.asarray(d, dtype=dt)
@@ -271,8 +295,17 @@ class LayerRun:
             dY, d_init[i], d_weights[i] = _CellBackward(self.tapes[i], self.owner).run(
                 dY, per_cell[i], hook if i == n - 1 else None
             )
+        d_init = [d for st in d_init for d in st]
+        if conv is not None:  # (T, B, *image) channels last, and rows: the layer's layout
+            dx = channels_back(dY[::-1] if self.spec.go_backwards else dY, conv.conv)
+            return dx.swapaxes(0, 1), [conv.unflat(d) for d in d_init], d_weights
         dx = input_order(dY, self.spec.go_backwards)
-        return dx, [d for st in d_init for d in st], d_weights
+        return dx, d_init, d_weights
+
+
+def channels_back(dx, conv):
+    """``dL/dx`` (T, B, *image) with channels last, in the layer's data format."""
+    return layer_layout(dx, conv, 2)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from .comparison import (
 )
 from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .gradients import layer_gradient_rows
-from .prepare import check_input, read_built
+from .prepare import check_input, input_ndim, read_built
 from .records import cells_of, is_keras, is_step
 from .reference import prepare_reference, run_call
 
@@ -91,7 +91,8 @@ def verify(
     label = spec.label
     compute = compute_dtype_of(layer)
     tolerance = tolerances(compute, atol, rtol)
-    x = check_input(x, 2 if is_cell else 3, None, label)  # before the layer sees it
+    # before the layer sees it
+    x = check_input(x, input_ndim(spec, is_cell), None, label, cells_of(spec)[0])
     if is_cell and initial_state is None:
         raise RNNGuideError(f"expected states for {label}: call it as verify(cell, x_t, states)")
     prepared = prepare_reference(spec, x, initial_state, mask)  # checked before the layer runs
@@ -255,6 +256,10 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     check_tolerance("atol", atol)
     check_tolerance("rtol", rtol)
     layers = _keras.recurrent_layers(model, with_cells=True)
+    # a TimeDistributed wrapper's layer runs once per step of the wrapper's time axis
+    # (inside its call, where it is not recorded): the wrapper's call is recorded,
+    # and checked as one batch of all those calls
+    wrappers = _keras.time_distributed(model)
     records: list = []
     symbolic: dict = {}
     facts: dict = {}  # per layer: read after its first call, which built it
@@ -263,22 +268,27 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     def start(call):
         # the Keras objects are read here, on the caller's thread; the equations
         # and the comparison run beside the rest of the model's call (_beside)
-        key = id(call.obj)
+        inner = getattr(call.obj, "layer", None) if call.obj in wrappers else None
+        obj = inner or call.obj
+        key = id(obj)
         if key not in facts:
             try:
-                spec = _keras.spec_from(call.obj, allow_subclass=True)
-                facts[key] = (spec, compute_dtype_of(call.obj), _subclass_note(call.obj))
+                spec = _keras.spec_from(obj, allow_subclass=True)
+                facts[key] = (spec, compute_dtype_of(obj), _subclass_note(obj))
             except Exception as exc:  # raised with the reports, after the model's call
                 facts[key] = exc
         if isinstance(facts[key], Exception):
             future = Future()
             future.set_exception(facts[key])
+        elif inner is not None:
+            stateful = any(getattr(h, "stateful", False) for h in _keras.layer_halves(inner))
+            future = beside(_verify_wrapped, *facts[key], stateful, call, atol, rtol)
         else:
             future = beside(_verify_call, *facts[key], call, atol, rtol)
         checks.append((call.obj, future))
 
     saved = [s for layer in layers for s in _keras.snapshot_states(layer)]
-    originals = _capture(layers, records, symbolic, start)
+    originals = _capture(wrappers + layers, records, symbolic, start)
     try:
         model(x, training=False, **call_kwargs)
     except Exception as exc:
@@ -291,6 +301,7 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             _keras.uncapture(layer, original)
         _keras.restore_states(saved)
     called = {id(r.obj) for r in records}
+    called |= {id(r.obj.layer) for r in records if r.obj in wrappers}
     compiled = [o for o in layers if id(o) not in called and symbolic.get(id(o))]
     if compiled and not records:
         raise RNNGuideError(
@@ -310,8 +321,64 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     )
     first_called = list({id(r.obj): r.obj for r in records}.values())  # in call order
     for obj in first_called:
+        calls = [r for r in records if r.obj is obj]
         checked = [future.result() for o, future in checks if o is obj]
-        report.sections.append(_section(obj.name, checked))
+        if obj not in wrappers:
+            report.sections.append(_section(obj.name, checked))
+            continue
+        # "td: TimeDistributed(lstm) (4 calls, as one batch)"; several wrapper calls:
+        # "(2 wrapper calls, 8 calls of its layer; largest error: call 1)"
+        name = f"{obj.name}: TimeDistributed({obj.layer.name})"
+        steps = sum(int(np.shape(r.inputs)[1]) for r in calls)
+        title, section = _section(name, checked)
+        if len(calls) == 1:
+            title = f"{name} ({steps} calls, as one batch)"
+        else:
+            title = title.replace(
+                f"({len(calls)} calls;", f"({len(calls)} wrapper calls, {steps} calls of its layer;"
+            )
+        report.sections.append((title, section))
+    return report
+
+
+def _verify_wrapped(spec, compute, note, stateful, call: _Call, atol, rtol) -> Report:
+    """A ``TimeDistributed(layer)`` call: the layer ran on ``x[:, i]`` for every step
+    ``i`` of the wrapper's time axis, all of them checked at once as one batch
+    ``(batch * steps, ...)`` (the same numbers: each sequence of the batch is
+    computed on its own). keras/src/layers/rnn/time_distributed.py, ``call``."""
+    x = np.asarray(call.inputs)
+    label = f"TimeDistributed({spec.label})"
+    reason = ""
+    mask = None if call.mask is None else np.asarray(call.mask)
+    if mask is not None and mask.shape != x.shape[:3]:
+        # TimeDistributed hands its layer mask[:, i]: a mask of the layer's own
+        # timesteps only when it has them, (batch, steps, timesteps)
+        reason = (
+            f"called with a mask of shape {describe_shape(mask.shape)}: TimeDistributed "
+            f"hands its layer mask[:, i], expected (batch, steps, timesteps) = "
+            f"{describe_shape(x.shape[:3])} (a mask of the layer's own timesteps)"
+        )
+    elif spec.return_state or stateful:
+        reason = (
+            "its layer returns states or is stateful: TimeDistributed stacks one tensor "
+            "per step, and a stateful layer carries its state from one step to the next"
+        )
+    if reason:
+        return Report(label, equations_label(spec), skipped=reason)
+    if call.training and max(c.dropout + c.recurrent_dropout for c in cells_of(spec)) > 0:
+        # reported as not checked (dropout)
+        return _verify_call(spec, compute, note, call, atol, rtol)
+    batch, steps = x.shape[:2]
+    merged = x.reshape(batch * steps, *x.shape[2:])
+    got = [np.asarray(o).reshape(batch * steps, *np.asarray(o).shape[2:]) for o in call.out]
+    if mask is not None:
+        mask = mask.reshape(batch * steps, *mask.shape[2:])
+    one = _Call(call.obj.layer, merged, mask, None, [None, None], call.training, got)
+    report = _verify_call(spec, compute, note, one, atol, rtol)
+    report.note = (report.note + "; " if report.note else "") + (
+        f"the {steps} calls of TimeDistributed's time axis checked as one batch of "
+        f"{batch} x {steps}"
+    )
     return report
 
 

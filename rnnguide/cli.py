@@ -155,8 +155,14 @@ def _input_shape(text: str, kinds: list[str]) -> tuple:
             raise RNNGuideError(f"{exc} (or None), in --input-shape {text!r}") from None
     cells = all(k.lower().endswith("cell") for k in kinds)
     ranks = (2, 3) if cells else (3,)
+    conv = get_kind(kinds[0]).rank if len(kinds) == 1 else 0
+    if conv:
+        ranks = (conv + 3,)
     if len(shape) not in ranks:
         want = "batch,timesteps,features"
+        if conv:
+            axes = {1: "steps", 2: "rows,cols", 3: "depth,rows,cols"}[conv]
+            want = f"batch,timesteps,{axes},channels (channels first with --data-format)"
         if cells:
             want += " (or batch,features for one step of a cell)"
         raise RNNGuideError(
@@ -182,8 +188,33 @@ def _layer_args(args) -> tuple:
         options["bidirectional"] = True
         if args.merge_mode is not None:
             options["merge_mode"] = None if args.merge_mode == "none" else args.merge_mode
+    conv = {n: getattr(args, n) for n in _CONV_FLAGS if getattr(args, n) is not None}
+    if conv and not any(get_kind(k).is_conv for k in kinds):
+        flags = ", ".join("--" + n.replace("_", "-") for n in conv)
+        raise RNNGuideError(
+            f"{flags} {'applies' if len(conv) == 1 else 'apply'} to ConvLSTM1D/2D/3D "
+            f"only, got {'it' if len(conv) == 1 else 'them'} for {','.join(kinds)}"
+        )
+    if any(get_kind(k).is_conv for k in kinds) and "kernel_size" not in conv:
+        raise RNNGuideError(f"expected --kernel-size for {','.join(kinds)}, got none")
+    options.update(conv)
     kind = kinds if len(kinds) > 1 else kinds[0]
     return kind, units, options, kinds
+
+
+#: the ConvLSTM flags (Keras' argument names)
+_CONV_FLAGS = ("kernel_size", "strides", "padding", "data_format", "dilation_rate")
+
+
+def _sizes(text: str):
+    """``3`` or ``3,5``: one whole number or a comma list (a ConvLSTM's kernel_size ...)."""
+    entries = [p.strip() for p in text.strip().strip("()[]").split(",") if p.strip()]
+    if not entries or not all(p.isascii() and p.isdigit() for p in entries):
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number or a comma list of them (3 or 3,5), got {text!r}"
+        )
+    values = tuple(int(p) for p in entries)
+    return values[0] if len(values) == 1 else values
 
 
 # -- commands --------------------------------------------------------------------------
@@ -292,6 +323,7 @@ examples:
   rnnguide shapes GRU --units 8 --input-shape 4,7,3 --bidirectional --merge-mode sum
   rnnguide shapes SimpleRNNCell,LSTMCell --units 4,5 --input-shape 2,7,3
   rnnguide shapes LSTMCell --units 5 --input-shape 2,3      (one step: cell(x_t, states))
+  rnnguide shapes ConvLSTM2D --filters 8 --kernel-size 3 --padding same --input-shape None,10,64,64,1
 """
 
 _PARAMS_EXAMPLES = """\
@@ -301,6 +333,7 @@ examples:
   rnnguide params GRU --units 128 --input-dim 256 --reset-after false -q
   -> 147840
   rnnguide params LSTM --units 64 --input-dim 10 --bidirectional
+  rnnguide params ConvLSTM2D --filters 64 --kernel-size 5 --input-dim 1      (channels)
 """
 
 # the sizes below are rnnguide._keras.DEFAULT_BATCH, DEFAULT_STEPS and PADDED_STEPS
@@ -339,12 +372,23 @@ def _layer_options(p) -> None:
     p.add_argument(
         "kind",
         help="SimpleRNN, LSTM or GRU (or SimpleRNNCell, LSTMCell, GRUCell); "
-        "a comma list of cells to stack them, as RNN(StackedRNNCells)",
+        "a comma list of cells to stack them, as RNN(StackedRNNCells); ConvLSTM1D, "
+        "ConvLSTM2D, ConvLSTM3D",
     )
     p.add_argument(
         "--units",
+        "--filters",
+        dest="units",
         required=True,
-        help="units: one whole number, or one per stacked cell (3,4)",
+        help="units: one whole number, or one per stacked cell (3,4); a ConvLSTM's filters",
+    )
+    conv = p.add_argument_group("ConvLSTM1D/2D/3D (Keras' arguments)")
+    conv.add_argument("--kernel-size", type=_sizes, help="3 or 3,5")
+    conv.add_argument("--strides", type=_sizes, help="default 1")
+    conv.add_argument("--dilation-rate", type=_sizes, help="default 1")
+    conv.add_argument("--padding", choices=("valid", "same"), help="default valid")
+    conv.add_argument(
+        "--data-format", choices=("channels_last", "channels_first"), help="default channels_last"
     )
     p.add_argument("--no-bias", action="store_true", help="use_bias=False")
     p.add_argument(
@@ -386,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _subparser(sub, "params", "parameter count and its formula", _PARAMS_EXAMPLES)
     _layer_options(p)
-    p.add_argument("--input-dim", type=_positive, required=True, help="features per step")
+    p.add_argument(
+        "--input-dim", type=_positive, required=True, help="features per step (ConvLSTM: channels)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the number")
     p.set_defaults(func=_cmd_params)
 

@@ -337,14 +337,21 @@ def equations_label(spec) -> str:
             if c.kind.name == "SimpleRNN"
             else f"{c.activation}/{c.recurrent_activation}"
         )
-        parts.append(f"{c.kind.label} {c.units} {acts}" + ("" if c.use_bias else " no bias"))
+        size = f"{c.units}"
+        if c.conv is not None:  # ConvLSTM2D 8 filters 3x3 'same'
+            size += f" filters {'x'.join(map(str, c.conv.kernel_size))} {c.conv.padding!r}"
+            if max(c.conv.strides) > 1:
+                size += f" strides {c.conv.strides}"
+            if max(c.conv.dilation_rate) > 1:
+                size += f" dilation {c.conv.dilation_rate}"
+        parts.append(f"{c.kind.label} {size} {acts}" + ("" if c.use_bias else " no bias"))
     flags = []
     if isinstance(spec, RNNSpec):
         flags += [n for n in ("go_backwards", "stateful") if getattr(spec, n)]
     return " > ".join(parts) + (f" [{', '.join(flags)}]" if flags else "")
 
 
-def _compare_arrays(name, got, want, atol, rtol, widen=None) -> Row:
+def _compare_arrays(name, got, want, atol, rtol, widen=None, sequence=None) -> Row:
     """A Row: ok where ``|got - want| <= atol + rtol * |want|``, or ``widen``
     (an array broadcast to the shape: the measured rounding) where larger."""
     if got.shape != want.shape:
@@ -375,13 +382,18 @@ def _compare_arrays(name, got, want, atol, rtol, widen=None) -> Row:
     tol = float(np.max(np.where(finite, allowed, 0.0))) if g.size else 0.0
     if not bad.any():
         return Row(name, tuple(got.shape), err, True, tolerance=tol)
-    if got.ndim == 3:  # (batch, timesteps, units): name the first step that differs
-        first_t = int(np.argwhere(bad.any(axis=(0, 2)))[0][0])
+    if sequence is None:
+        sequence = got.ndim == 3
+    if sequence:  # (batch, timesteps, ...): name the first step that differs
+        rest = tuple(k for k in range(got.ndim) if k != 1)
+        first_t = int(np.argwhere(bad.any(axis=rest))[0][0])
         at = tuple(int(i) for i in next(i for i in np.argwhere(bad) if i[1] == first_t))
-        detail = f"from step {at[1]} (batch {at[0]}, unit {at[2]})"
+        where = f"unit {at[2]}" if got.ndim == 3 else f"at {at[2:]}"
+        detail = f"from step {at[1]} (batch {at[0]}, {where})"
     else:
         at = tuple(int(i) for i in np.argwhere(bad)[0])
-        detail = f"batch {at[0]}, unit {at[-1]}"
+        # (batch, units), or a ConvLSTM's images: the position after the batch axis
+        detail = f"batch {at[0]}, unit {at[-1]}" if got.ndim == 2 else f"batch {at[0]}, at {at[1:]}"
     if not finite[at]:
         detail += f": got {g[at]}, expected {w[at]}"
     return Row(name, tuple(got.shape), err, False, detail, tol)
@@ -410,8 +422,13 @@ def compare(spec, got, want, atol, rtol, label, tolerance_note="", note="", wide
         )
         return report
     widen = [None] * len(got_flat) if widen is None else widen
+    # a ConvLSTM's tensors are images: a sequence is the output with return_sequences
+    conv = any(c.conv is not None for c in cells_of(spec))
     for name, g, w, wd in zip(names, got_flat, want_flat, widen):
-        report.rows.append(_compare_arrays(name, g, w, atol, rtol, wd))
+        sequence = None
+        if conv:
+            sequence = name.endswith("output") and bool(spec.return_sequences)
+        report.rows.append(_compare_arrays(name, g, w, atol, rtol, wd, sequence))
     return report
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _keras
 from .errors import RNNGuideError
-from .shapes import shapes_of, state_shapes
+from .shapes import default_input_shape, shapes_of, state_shapes
 from .spec import BidirectionalSpec, halves, is_keras, resolve
 from .tables import html_table, text_table
 
@@ -94,16 +94,22 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _row(layer) -> LayerRow:
+def _row(layer, wrapper=None) -> LayerRow:
     spec = resolve(layer)
     shape = _keras.input_shape_of(layer)
+    if wrapper is not None:
+        # a TimeDistributed layer runs on x[:, i] for every step i of the wrapper's
+        # time axis: (batch, *the rest), its own timesteps included, as Keras knows them
+        outer = _keras.input_shape_of(wrapper)
+        if outer is not None and len(outer) > 2:
+            shape = (outer[0], *outer[2:])
     if shape is None:
         if spec.input_dim is None:
             raise RNNGuideError(
                 f"{_keras.label_of(layer)} is not built: expected a built layer "
                 "or a model whose input shape is known"
             )
-        shape = (None, None, spec.input_dim)
+        shape = default_input_shape(spec)
     out = shapes_of(spec, shape)
     batch = shape[0]
     states = [s for half in halves(spec) for s in state_shapes(half, batch)]
@@ -114,6 +120,8 @@ def _row(layer) -> LayerRow:
     if isinstance(spec, BidirectionalSpec):
         fw, bw = spec.forward.class_name, spec.backward.class_name
         kind = f"Bidirectional({fw if fw == bw else f'{fw} | {bw}'}, {spec.merge_mode})"
+    if wrapper is not None:
+        kind = f"TimeDistributed({kind})"
     return LayerRow(layer.name, kind, shape, out, states, spec.count_params(), spec.formula())
 
 
@@ -121,7 +129,10 @@ def describe(model_or_layer) -> Description:
     """A table of the recurrent layers in a model (or one layer).
 
     One row per recurrent layer: kind, input shape, output shape(s), state
-    shapes, parameter count and its formula. Prints as text; renders as an
+    shapes, parameter count and its formula. A layer inside ``TimeDistributed``
+    is shown as it runs, once per step of the wrapper's time axis: its kind as
+    ``TimeDistributed(LSTM)``, its input ``(batch, timesteps, features)`` with
+    the timesteps the wrapper's input shape gives. Prints as text; renders as an
     HTML table in notebooks.
 
     >>> import keras
@@ -140,4 +151,6 @@ def describe(model_or_layer) -> Description:
             if key in seen:
                 shared += sum(int(np.prod(w.shape)) for w in cell.weights)
             seen.add(key)
-    return Description(_keras.label_of(model_or_layer), [_row(layer) for layer in layers], shared)
+    wrapped = {id(w.layer): w for w in _keras.time_distributed(model_or_layer)}
+    rows = [_row(layer, wrapped.get(id(layer))) for layer in layers]
+    return Description(_keras.label_of(model_or_layer), rows, shared)

@@ -61,12 +61,12 @@ from ._diagram_steps import (
     _steps,
 )
 from .errors import RNNGuideError, RNNGuideTypeError
+from .shapes import with_input_shape
 from .spec import (
     BidirectionalSpec,
     halves,
     is_keras,
     resolve,
-    with_input_dim,
 )
 
 __all__ = ["VIEWS", "Diagram", "diagram"]
@@ -95,7 +95,7 @@ def _targets(obj, config, x):
             shape = tuple(x.shape) if x is not None and len(layers) == 1 else None
             shape = shape or _keras.input_shape_of(layer)
             if shape is not None:
-                with_input_dim(spec, shape[-1])
+                with_input_shape(spec, shape)
             out.append((f"{spec.label}", spec, shape))
         return out
     if isinstance(obj, (str, list, tuple)):
@@ -107,7 +107,7 @@ def _targets(obj, config, x):
             input_shape = tuple(x.shape)
         spec = resolve(obj, units, input_dim, **config)
         if input_shape is not None:
-            with_input_dim(spec, tuple(input_shape)[-1])
+            with_input_shape(spec, input_shape)
         return [(_config_title(obj, units, spec), spec, input_shape)]
     raise RNNGuideTypeError(
         "expected a kind name ('SimpleRNN', 'LSTM', 'GRU', or a list of cell kinds), a Keras "

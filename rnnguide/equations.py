@@ -33,6 +33,15 @@ import numpy as np
 from . import activations
 from .activations import *  # noqa: F403 (the activations were first defined here)
 from .activations import VALUE_ONLY, inplace
+from .convolution import (
+    Geometry,
+    channels_last,
+    layer_layout,
+    padded_buffer,
+    patches,
+    patches_transpose,
+)
+from .merging import merge, merge_backward
 from .records import BidirectionalSpec, CellSpec, RNNSpec
 
 __all__ = [
@@ -40,6 +49,7 @@ __all__ = [
     "RECORDED",
     "STEPS",
     "CellRunner",
+    "ConvRunner",
     "Tape",
     "bias_halves",
     "cell_step",
@@ -111,13 +121,20 @@ class CellRunner:
     (``tests/test_engine.py`` checks it).
     """
 
+    #: a ConvLSTM's convolution (see :class:`ConvRunner`); None for matrix products
+    conv = None
+
     def __init__(self, cell: CellSpec, dtype, tape: bool = False):
         self.spec = cell
-        self.kind = cell.kind.name
+        self.kind = cell.kind.base  # a ConvLSTM runs the LSTM's step
         self.reset_after = bool(cell.kind.reset_after)
         self.u = u = cell.units
-        self.W = np.asarray(cell.kernel, dtype=dtype)
-        self.U = np.asarray(cell.recurrent_kernel, dtype=dtype)
+        # a ConvLSTM's (*kernel, channels, 4u) kernel as (prod(kernel) * channels, 4u)
+        # rows, the order patches() cuts windows in; a no-op for matrix products
+        kernel = np.asarray(cell.kernel, dtype=dtype)
+        self.W = kernel.reshape(-1, kernel.shape[-1])
+        recurrent = np.asarray(cell.recurrent_kernel, dtype=dtype)
+        self.U = recurrent.reshape(-1, recurrent.shape[-1])
         self.b_in, self.b_rec = bias_halves(cell, dtype)
         self.act = inplace(cell.activation)
         # the recurrent activation covers several gates at once: per gate block
@@ -138,7 +155,7 @@ class CellRunner:
                 for w in (self.W, self.U, self.b_in):
                     if w is not None:
                         w[..., : 3 * u] *= 0.5
-        self._step = STEPS[(cell.kind.name, cell.kind.reset_after)]
+        self._step = STEPS[(self.kind, cell.kind.reset_after)]
         if self.kind == "GRU" and not self.reset_after:
             self.U_zr = np.ascontiguousarray(self.U[:, : 2 * u])
             self.U_h = np.ascontiguousarray(self.U[:, 2 * u :])
@@ -168,6 +185,104 @@ class CellRunner:
         """One step from a projected input; returns (output, new states)."""
         return self._step(self, xw, states, tape, t)
 
+    # -- what the backward pass multiplies by (matrix products; ConvRunner: convolutions)
+
+    def state_back(self, da, UT):
+        """The gradient on the previous state from the gates' ``da``: ``da U^T``."""
+        return da @ UT
+
+    def input_rows(self, X):
+        """The inputs as the rows ``W`` multiplied: (T * B, D)."""
+        return X.reshape(-1, X.shape[-1])
+
+    def state_rows(self, H):
+        """The previous states as the rows ``U`` multiplied: (T * B, u)."""
+        return H.reshape(-1, H.shape[-1])
+
+    def input_back(self, dA2, WT):
+        """``dL/dx`` (T, B, D) from the gates' ``da`` over all steps (T * B, G)."""
+        T = self.T
+        return (dA2 @ WT).reshape(T, -1, WT.shape[1])
+
+
+class ConvRunner(CellRunner):
+    """A ConvLSTM cell for the engine: the LSTM's step on ``batch * pixels`` rows,
+    with the input's and the state's convolutions as products of patches
+    (:mod:`rnnguide.convolution`) with the kernels reshaped to matrices.
+
+    States and outputs are (batch * pixels, filters) inside the engine, the
+    pixels of one image together; ``flat`` / ``unflat`` convert them from and
+    to the layer's own (batch, *spatial, filters) or (batch, filters, *spatial).
+    """
+
+    def __init__(self, cell: CellSpec, dtype, tape: bool = False, spatial=()):
+        super().__init__(cell, dtype, tape)
+        self.conv = conv = cell.conv
+        self.g_in = Geometry.of_input(conv, spatial)
+        self.out_spatial = self.g_in.out
+        self.g_rec = Geometry.of_state(conv, self.out_spatial)
+        self.channels = int(cell.input_dim)
+        self.batch = 0
+        self._rows = {}
+
+    def project(self, x):
+        """Every step's input convolution at once: x (T, B, *spatial, C), channels
+        last, into (T, B * pixels, 4u)."""
+        T, B = x.shape[:2]
+        self.batch = B
+        rows = patches(x.reshape(T * B, *x.shape[2:]), self.g_in)
+        rows = rows.reshape(T, B * self.g_in.n_pixels, -1)
+        xw = np.empty((T, rows.shape[1], self.W.shape[1]), dtype=np.result_type(rows, self.W))
+        # one product per step: a (T * B * pixels) x 4u result at once would leave the
+        # cache for every bias added (measured: 2 to 3 times slower)
+        for t in range(T):
+            np.matmul(rows[t], self.W, out=xw[t])
+            if self.b_in is not None:
+                xw[t] += self.b_in
+        return xw
+
+    def recurrent(self, h, U, tape=NO_TAPE, t=0):
+        """The state's convolution, stride 1 and "same": patches of h @ U (h written
+        into a padded buffer kept across steps, its border zeros)."""
+        bufs = self._rows.get(h.dtype)
+        if bufs is None or bufs[0].shape[0] != h.shape[0]:
+            rows = np.empty((h.shape[0], self.g_rec.n_window * self.u), dtype=h.dtype)
+            bufs = (rows, *padded_buffer(self.batch, self.u, self.g_rec, h.dtype))
+            self._rows[h.dtype] = bufs
+        rows, hp, inside = bufs
+        hp[inside] = h.reshape(self.batch, *self.out_spatial, self.u)
+        patches(hp, self.g_rec, rows, padded=True)
+        return super().recurrent(rows, U, tape, t)
+
+    def state_back(self, da, UT):
+        rows = da @ UT
+        return patches_transpose(rows, self.g_rec, self.batch, self.u).reshape(-1, self.u)
+
+    def input_rows(self, X):
+        T, B = X.shape[:2]
+        return patches(X.reshape(T * B, *X.shape[2:]), self.g_in)
+
+    def state_rows(self, H):
+        T = H.shape[0]
+        h = H.reshape(T * self.batch, *self.out_spatial, self.u)
+        return patches(h, self.g_rec)
+
+    def input_back(self, dA2, WT):
+        T, B = self.T, self.batch
+        dx = patches_transpose(dA2 @ WT, self.g_in, T * B, self.channels)
+        return dx.reshape(T, B, *dx.shape[1:])
+
+    # -- the layer's layout <-> the engine's rows
+
+    def flat(self, s):
+        """A state (batch, *layer's state) as rows (batch * pixels, u)."""
+        return np.ascontiguousarray(channels_last(s, self.conv, 1)).reshape(-1, self.u)
+
+    def unflat(self, s):
+        """Rows (..., batch * pixels, u) back to the layer's (..., batch, *state)."""
+        a = s.reshape(*s.shape[:-2], self.batch, *self.out_spatial, self.u)
+        return layer_layout(a, self.conv, s.ndim - 1)
+
 
 class Tape(_NoTape):
     """What one cell's forward pass over a sequence recorded, for the backward
@@ -185,7 +300,7 @@ class Tape(_NoTape):
     recording = True
 
     def __init__(self, runner: CellRunner, seq, xw, mask, spec: RNNSpec, n_states: int):
-        T, B, _ = seq.shape
+        T, B = xw.shape[:2]
         u, G, dt = runner.u, runner.W.shape[1], xw.dtype
         self.runner = runner
         self.X = seq
@@ -239,6 +354,8 @@ class Tape(_NoTape):
         found["h"] = self.H
         if kind == "LSTM":
             found["c"] = self.C
+        if self.runner.conv is not None:  # (T, B * pixels, u): the layer's images
+            return {n: self.runner.unflat(found[n]).swapaxes(0, 1) for n in RECORDED[kind]}
         return {n: found[n].transpose(1, 0, 2) for n in RECORDED[kind]}
 
 
@@ -373,8 +490,9 @@ def input_order(seq, go_backwards: bool):
 def _scan(cell: CellRunner, seq, states, mask, spec: RNNSpec, record=False):
     """Run one cell over a time-major sequence (T, B, D) in processing order;
     ``record``: return its :class:`Tape` too (else None)."""
-    steps, batch, _ = seq.shape
     xw = cell.project(seq)  # (T, B, G): each step's slice is contiguous
+    steps, batch = xw.shape[:2]  # a ConvLSTM's rows: batch * pixels
+    cell.T = steps
     tape = Tape(cell, seq, xw, mask, spec, len(states)) if record else NO_TAPE
     outputs = np.empty((steps, batch, cell.u), dtype=xw.dtype)
     states = tuple(states)
@@ -418,6 +536,8 @@ def run_rnn(spec: RNNSpec, x, initial_state, mask, dtype, record=None):
     computation as Keras' step-by-step stack, with the input projection of
     every cell done for all timesteps at once.
     """
+    if spec.cells[0].conv is not None:
+        return _run_conv(spec, x, initial_state, mask, dtype, record)
     seq, mask = time_major(x, mask, spec.go_backwards, dtype)
     taping = record is not None
     finals = []
@@ -427,6 +547,31 @@ def run_rnn(spec: RNNSpec, x, initial_state, mask, dtype, record=None):
         if taping:
             record.append(tape)
     return seq.transpose(1, 0, 2), seq[-1], finals
+
+
+def _run_conv(spec: RNNSpec, x, initial_state, mask, dtype, record):
+    """:func:`run_rnn` for a ConvLSTM layer: ``x`` (batch, timesteps, *image) in
+    the layer's data format; states and results in it too."""
+    cell = spec.cells[0]
+    conv = cell.conv
+    x = channels_last(np.asarray(x, dtype=dtype), conv, 2)
+    seq = np.swapaxes(x, 0, 1)
+    if mask is not None:
+        mask = np.asarray(mask).T
+    if spec.go_backwards:
+        seq = seq[::-1]
+        mask = None if mask is None else mask[::-1]
+    taping = record is not None
+    runner = ConvRunner(cell, dtype, taping, spatial=x.shape[2:-1])
+    runner.batch = x.shape[0]
+    if mask is not None:  # one row per pixel: every pixel of an image is masked alike
+        mask = np.repeat(mask, runner.g_in.n_pixels, axis=1)
+    states = tuple(runner.flat(np.asarray(s, dtype=dtype)) for s in initial_state[0])
+    out, finals, tape = _scan(runner, np.ascontiguousarray(seq), states, mask, spec, taping)
+    if taping:
+        record.append(tape)
+    images = runner.unflat(out)  # (T, B, *state), processing order
+    return np.swapaxes(images, 0, 1), images[-1], [tuple(runner.unflat(f) for f in finals)]
 
 
 def run_bidirectional(spec: BidirectionalSpec, x, fw_state, bw_state, mask, dtype, record=None):
@@ -443,34 +588,3 @@ def run_bidirectional(spec: BidirectionalSpec, x, fw_state, bw_state, mask, dtyp
     else:
         y_fw, y_bw = fw_last, bw_last
     return y_fw, y_bw, fw_states, bw_states
-
-
-# -- Bidirectional's merge, and its backward ----------------------------------------------
-
-
-def merge(mode, y_fw, y_bw):
-    """Bidirectional's merge of the two halves."""
-    if mode == "concat":
-        return np.concatenate([y_fw, y_bw], axis=-1)
-    if mode == "sum":
-        return y_fw + y_bw
-    if mode == "mul":
-        return y_fw * y_bw
-    if mode == "ave":
-        return (y_fw + y_bw) / 2
-    return (y_fw, y_bw)
-
-
-def merge_backward(mode, d, y_fw, y_bw):
-    """``(d y_fw, d y_bw)`` from ``d``, the gradient on :func:`merge`'s result
-    (for ``merge_mode=None``: the pair of gradients on the two halves)."""
-    if mode == "concat":
-        u = y_fw.shape[-1]
-        return d[..., :u], d[..., u:]
-    if mode == "sum":
-        return d, d
-    if mode == "mul":
-        return d * y_bw, d * y_fw
-    if mode == "ave":
-        return d / 2, d / 2
-    return d

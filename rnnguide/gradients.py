@@ -24,8 +24,16 @@ from .comparison import (
     gradient_tolerance,
     state_names,
 )
-from .errors import RNNGuideError, UnsupportedError
-from .prepare import Call, check_input, need_weights, prepare_call, read_built
+from .errors import RNNGuideError, UnsupportedError, describe_shape
+from .prepare import (
+    Call,
+    check_input,
+    input_ndim,
+    need_weights,
+    prepare_call,
+    read_built,
+    state_shape,
+)
 from .spec import BidirectionalSpec, CellSpec, cells_of, is_keras, is_step, resolve
 
 __all__ = [
@@ -48,7 +56,7 @@ def prepare_grad(spec, x, mask=None, initial_state=None) -> Call:
     need_weights(spec, owner, "gradients")
     check_derivatives(spec)
     if is_step(spec):
-        check_input(x, 2, cells_of(spec)[0].input_dim, owner)
+        check_input(x, 2, cells_of(spec)[0].input_dim, owner, cells_of(spec)[0])
         if initial_state is None:
             raise RNNGuideError(
                 f"expected states for {owner}: call it as "
@@ -161,11 +169,17 @@ def _check_dtype(dtype):
     return np.dtype(name).type
 
 
+#: the largest state (entries per sequence) state_jacobian_norms takes: one
+#: backward pass per entry
+_MAX_JACOBIAN = 4096
+
+
 def state_jacobian_norms(layer, x, *, ord="fro", state="h", mask=None, initial_state=None):
     """How much the last state still depends on each earlier one: ``|d h_T / d h_t|``.
 
-    For a SimpleRNN, LSTM or GRU layer (or ``RNN`` over one such cell) run on
-    ``x`` (batch, T, features): ``h_0`` is the initial state, ``h_t`` the
+    For a SimpleRNN, LSTM, GRU or ConvLSTM layer (or ``RNN`` over one such cell)
+    run on ``x`` (batch, T, features; a ConvLSTM's images, whose state's every
+    pixel and filter is one of its ``units``): ``h_0`` is the initial state, ``h_t`` the
     state after step ``t`` (in processing order: reversed input order with
     ``go_backwards``), ``h_T`` the last. ``d h_T / d h_t`` is the (units x
     units) Jacobian of the last state with respect to ``h_t``, through every
@@ -208,7 +222,16 @@ def state_jacobian_norms(layer, x, *, ord="fro", state="h", mask=None, initial_s
     call = prepare_grad(spec, x, mask, initial_state)
     arr, m = call.x, call.mask
     batch, steps = arr.shape[:2]
-    u = spec.units
+    # a ConvLSTM's state is an image: its Jacobian is over every pixel and filter
+    # (the norms do not depend on the order the entries are numbered in)
+    shape = state_shape(spec.cells[0], 1)[1:]
+    u = int(np.prod(shape))
+    if u > _MAX_JACOBIAN:
+        raise UnsupportedError(
+            f"expected a state of at most {_MAX_JACOBIAN:,} entries for "
+            f"state_jacobian_norms (one backward pass per entry), got {spec.label}'s "
+            f"state {describe_shape(shape)} = {u:,} entries: use a smaller input"
+        )
     dtype = np.float64
     states = call.states_in(dtype)[0]
     # one backward pass per unit of h_T: repeat every sequence u times, and
@@ -227,7 +250,8 @@ def state_jacobian_norms(layer, x, *, ord="fro", state="h", mask=None, initial_s
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         run = LayerRun.forward(spec, rep, states_rep, m_rep, dtype, spec.label)
-        eye = np.tile(np.eye(u, dtype=dtype), (batch, 1))
+        eye = np.eye(u, dtype=dtype).reshape(u, *shape)
+        eye = np.tile(eye, (batch,) + (1,) * len(shape))
         d_states = [None] * len(names)
         d_states[k] = eye
         run.backward(None, d_states, hook)
@@ -282,7 +306,7 @@ def gradient_rows(
     if not is_keras(layer):
         raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(layer).__name__}")
     spec = read_built(layer, x, allow_subclass=True)
-    check_input(x, 2 if is_step(spec) else 3, None, spec.label)
+    check_input(x, input_ndim(spec, is_step(spec)), None, spec.label, cells_of(spec)[0])
     check_tolerance("atol", atol)
     check_tolerance("rtol", rtol)
     call = prepare_grad(spec, x, mask, initial_state)

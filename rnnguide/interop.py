@@ -71,6 +71,13 @@ def _spec_of(layer):
             f"{spec.label} is a cell: PyTorch's RNN/LSTM/GRU modules run whole sequences, "
             "expected a layer (wrap the cell in keras.layers.RNN)"
         )
+    conv = [c for c in cells_of(spec) if c.conv is not None]
+    if conv:
+        raise UnsupportedError(
+            f"{spec.label} is a {conv[0].kind.name}: PyTorch has no ConvLSTM layer "
+            "(torch.nn has RNN, LSTM and GRU, whose products are matrix products, not "
+            "convolutions), so there is no module to map it to"
+        )
     return spec
 
 
@@ -339,6 +346,8 @@ def from_torch(state_dict, layer):
     """
     if isinstance(state_dict, TorchWeights):
         state_dict = state_dict.state_dict
+    for lyr in _keras_layers(layer):  # what PyTorch has no module for, before building
+        _spec_of(lyr)
     arrays = state_arrays(state_dict, "keys")
     if "weight_ih_l0" in arrays and np.ndim(arrays["weight_ih_l0"]) == 2:
         _build(layer, int(arrays["weight_ih_l0"].shape[1]))

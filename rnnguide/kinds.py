@@ -14,6 +14,7 @@ from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 
 __all__ = [
     "ACTIVATION_NAMES",
+    "CONV_KINDS",
     "KINDS",
     "KIND_NAMES",
     "ONNX_BLOCKS",
@@ -52,6 +53,25 @@ class Kind:
     reset_after: bool | None = None
     keras_blocks: tuple[str, ...] = ()
     torch_blocks: tuple[str, ...] = ()
+    #: the kind whose equations it shares with matrix products in place of
+    #: convolutions ("LSTM" for ConvLSTM1D/2D/3D), "" for the kind itself
+    family: str = ""
+    #: the convolution's rank (1, 2, 3 for ConvLSTM1D/2D/3D), 0 for matrix products
+    rank: int = 0
+
+    @property
+    def base(self) -> str:
+        """The kind whose step the engine runs: ``"LSTM"`` for ConvLSTM2D too.
+
+        >>> get_kind("ConvLSTM2D").base, get_kind("GRU").base
+        ('LSTM', 'GRU')
+        """
+        return self.family or self.name
+
+    @property
+    def is_conv(self) -> bool:
+        """Whether the products are convolutions (ConvLSTM1D/2D/3D)."""
+        return self.rank > 0
 
     @property
     def n_gates(self) -> int:
@@ -71,28 +91,39 @@ class Kind:
             return (2, self.n_gates * units)
         return (self.n_gates * units,)
 
-    def weight_shapes(self, units: int, input_dim: int, use_bias: bool = True) -> dict:
+    def weight_shapes(
+        self, units: int, input_dim: int, use_bias: bool = True, kernel_size: tuple = ()
+    ) -> dict:
         """``kernel``, ``recurrent_kernel`` (and ``bias``) shapes in Keras' layout.
+
+        A ConvLSTM's kernels carry the convolution window first,
+        ``(*kernel_size, channels, 4 * filters)`` (``units`` = filters,
+        ``input_dim`` = channels: keras/src/layers/rnn/conv_lstm.py, ``build``).
 
         >>> get_kind("GRU").weight_shapes(units=2, input_dim=5)
         {'kernel': (5, 6), 'recurrent_kernel': (2, 6), 'bias': (2, 6)}
+        >>> get_kind("ConvLSTM2D").weight_shapes(units=8, input_dim=1, kernel_size=(3, 3))
+        {'kernel': (3, 3, 1, 32), 'recurrent_kernel': (3, 3, 8, 32), 'bias': (32,)}
         """
+        window = tuple(kernel_size)
         shapes = {
-            "kernel": (input_dim, self.n_gates * units),
-            "recurrent_kernel": (units, self.n_gates * units),
+            "kernel": (*window, input_dim, self.n_gates * units),
+            "recurrent_kernel": (*window, units, self.n_gates * units),
         }
         if use_bias:
             shapes["bias"] = self.bias_shape(units)
         return shapes
 
-    def count_params(self, units: int, input_dim: int, use_bias: bool = True) -> int:
+    def count_params(
+        self, units: int, input_dim: int, use_bias: bool = True, kernel_size: tuple = ()
+    ) -> int:
         """The number of weights: the product of each weight shape, summed.
 
         >>> get_kind("LSTM").count_params(units=256, input_dim=28)
         291840
         """
         total = 0
-        for shape in self.weight_shapes(units, input_dim, use_bias).values():
+        for shape in self.weight_shapes(units, input_dim, use_bias, kernel_size).values():
             n = 1
             for dim in shape:
                 n *= dim
@@ -105,9 +136,27 @@ class Kind:
             return 0
         return 2 if self.reset_after else 1
 
-    def formula(self, units: int, input_dim: int, use_bias: bool = True) -> str:
-        """One line: the general formula, the numbers put in, the total."""
+    def formula(
+        self, units: int, input_dim: int, use_bias: bool = True, kernel_size: tuple = ()
+    ) -> str:
+        """One line: the general formula, the numbers put in, the total.
+
+        >>> print(get_kind("ConvLSTM2D").formula(units=8, input_dim=1, kernel_size=(3, 3)))
+        ConvLSTM2D: 4 x filters*(kernel*(channels + filters) + 1) = 4 x 8*(3*3*(1 + 8) + 1) = 4 x 656 = 2,624
+        """
         g, u, d, nb = self.n_gates, units, input_dim, self.bias_per_gate(use_bias)
+        if self.is_conv:
+            window = 1
+            for k in kernel_size:
+                window *= k
+            plus = " + 1" if nb else ""
+            general = f"filters*(kernel*(channels + filters){plus})"
+            numbers = f"{u}*({'*'.join(map(str, kernel_size))}*({d} + {u}){plus})"
+            per_gate = u * (window * (d + u) + nb)
+            return (
+                f"{self.label}: {g} x {general} = {g} x {numbers} = {g} x {per_gate:,} "
+                f"= {g * per_gate:,}"
+            )
         general = "units*(input_dim + units" + (f" + {nb}" if nb else "") + ")"
         numbers = f"{u}*({d} + {u}" + (f" + {nb}" if nb else "") + ")"
         per_gate = u * (d + u + nb)
@@ -140,18 +189,39 @@ _GRU_GATES = dict(
 _GRU_AFTER = Kind("GRU", reset_after=True, **_GRU_GATES)
 _GRU_BEFORE = Kind("GRU", reset_after=False, **_GRU_GATES)
 
+
+def _conv_lstm(rank: int) -> Kind:
+    # keras/src/layers/rnn/conv_lstm.py: the LSTM's gates (kernel blocks i, f, c, o),
+    # each a convolution of the input and one of the state
+    return Kind(
+        f"ConvLSTM{rank}D",
+        _LSTM.gates,
+        _LSTM.gate_titles,
+        _LSTM.states,
+        None,
+        _LSTM.keras_blocks,
+        (),  # PyTorch has no ConvLSTM
+        family="LSTM",
+        rank=rank,
+    )
+
+
 #: Every kind rnnguide knows, keyed by ``(name, reset_after)``.
 KINDS = {
     ("SimpleRNN", None): _SIMPLE,
     ("LSTM", None): _LSTM,
     ("GRU", True): _GRU_AFTER,
     ("GRU", False): _GRU_BEFORE,
+    **{(f"ConvLSTM{r}D", None): _conv_lstm(r) for r in (1, 2, 3)},
 }
 
 #: ONNX's recurrent operators' gate blocks, in Keras' letters: the LSTM operator
 #: keeps i, o, f, c (https://onnx.ai/onnx/operators/onnx__LSTM.html), GRU z, r, h,
 #: RNN its one block (read by rnnguide.exported and the diagram's weights view)
 ONNX_BLOCKS = {"LSTM": ("i", "o", "f", "c"), "GRU": ("z", "r", "h"), "SimpleRNN": ("h",)}
+
+#: the ConvLSTM kinds, by rank
+CONV_KINDS = ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
 
 _ALIASES = {
     "simplernn": "SimpleRNN",
@@ -160,6 +230,9 @@ _ALIASES = {
     "lstmcell": "LSTM",
     "gru": "GRU",
     "grucell": "GRU",
+    "convlstm1d": "ConvLSTM1D",
+    "convlstm2d": "ConvLSTM2D",
+    "convlstm3d": "ConvLSTM3D",
 }
 
 
@@ -175,7 +248,10 @@ def get_kind(name: str, reset_after: bool = True) -> Kind:
         )
     key = _ALIASES.get(name.replace("_", "").lower())
     if key is None:
-        known = "SimpleRNN, LSTM, GRU (or SimpleRNNCell, LSTMCell, GRUCell)"
+        known = (
+            "SimpleRNN, LSTM, GRU (or SimpleRNNCell, LSTMCell, GRUCell), "
+            "ConvLSTM1D, ConvLSTM2D, ConvLSTM3D"
+        )
         if name.replace("_", "").lower() == "rnn":
             raise RNNGuideError(
                 f"{name!r} is Keras' generic wrapper, not a kind: expected the kind of its "
@@ -189,7 +265,9 @@ def get_kind(name: str, reset_after: bool = True) -> Kind:
     return KINDS[(key, None)]
 
 
-KIND_NAMES = ("SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell")
+KIND_NAMES = (
+    "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell", *CONV_KINDS,
+)  # fmt: skip
 
 
 def suggest(name: str, choices=KIND_NAMES) -> str:

@@ -5,6 +5,7 @@ Arithmetic only: no TensorFlow import.
 
 from __future__ import annotations
 
+import math
 import numbers
 import statistics
 import time
@@ -12,19 +13,30 @@ from dataclasses import dataclass
 
 from .errors import RNNGuideError, RNNGuideTypeError
 from .kinds import check_units
+from .shapes import shapes_of
 from .spec import BidirectionalSpec, RNNSpec, cells_of, is_step, resolve
 from .tables import html_table, text_table
 
 __all__ = ["CudnnCheck", "compare_ms", "cudnn_conditions", "flops_per_step"]
 
 
-def flops_per_step(kind_or_layer, units=None, input_dim=None, batch: int = 1, **options) -> int:
+def flops_per_step(
+    kind_or_layer, units=None, input_dim=None, batch: int = 1, input_shape=None, **options
+) -> int:
     """Floating-point operations of one timestep's matrix products.
 
     Each gate multiplies the input by W (d x u) and the state by U (u x u):
     ``2 * gates * units * (input_dim + units)`` per sequence in the batch,
     counting a multiply-add as two. Elementwise work (activations, gate
-    products) is O(units) and left out.
+    products) is O(units) and left out. A ConvLSTM's convolutions are that
+    per output pixel, with ``prod(kernel_size) * channels`` inputs and
+    ``prod(kernel_size) * filters`` states: ``2 * 4 * filters *
+    prod(kernel_size) * (channels + filters) * pixels`` (``input_shape`` gives
+    the pixels; a built layer knows them).
+
+    >>> flops_per_step("ConvLSTM2D", filters=8, kernel_size=3, padding="same",
+    ...                input_shape=(None, 10, 16, 16, 1))
+    1327104
 
     >>> flops_per_step("LSTM", units=256, input_dim=28)
     581632
@@ -35,11 +47,34 @@ def flops_per_step(kind_or_layer, units=None, input_dim=None, batch: int = 1, **
     if input_dim is not None:
         input_dim = check_units(input_dim, "input_dim")
     spec = resolve(kind_or_layer, units, input_dim, **options)
+    if input_shape is not None:
+        shapes_of(spec, input_shape)  # checks it, and fills in the features
     total = 0
     for cell in cells_of(spec):
         d = cell.known_input_dim()
+        if cell.conv is not None:
+            total += _conv_flops(cell, spec, d, input_shape)
+            continue
         total += 2 * cell.kind.n_gates * cell.units * (d + cell.units)
     return total * batch
+
+
+def _conv_flops(cell, spec, channels: int, input_shape) -> int:
+    """A ConvLSTM step: per output pixel, the input's window (prod(kernel) x
+    channels) and the state's (prod(kernel) x filters), times 4 gates x filters."""
+    conv = cell.conv
+    spatial = conv.spatial
+    if input_shape is not None:
+        spatial = conv.split(tuple(input_shape)[2:])[0]
+    if spatial is None or None in spatial:
+        raise RNNGuideError(
+            f"expected input_shape=(batch, timesteps, {conv.layout()[1:]} with known "
+            f"spatial dimensions for {cell.kind.name}'s FLOPs (they grow with the "
+            f"pixels), got {'none' if spatial is None else tuple(input_shape)}"
+        )
+    pixels = math.prod(conv.out_spatial(spatial))
+    window = math.prod(conv.kernel_size)
+    return 2 * cell.kind.n_gates * cell.units * window * (channels + cell.units) * pixels
 
 
 @dataclass
@@ -90,12 +125,16 @@ def _rnn_conditions(rnn: RNNSpec) -> list:
     """The rows for one recurrent layer (one half of a Bidirectional)."""
     cell = rnn.cells[0]
     kind = cell.kind.name
+    if cell.conv is not None:
+        # keras/src/layers/rnn/conv_lstm.py has no cuDNN path: always the generic loop
+        required = "LSTM or GRU layer (not RNN(cell), one cell)"
+        return [("layer", required, f"{rnn.class_name} (Keras has no cuDNN ConvLSTM)", False)]
     rows = [
         (
             "layer",
             "LSTM or GRU layer (not RNN(cell), one cell)",
             rnn.class_name,
-            kind != "SimpleRNN" and len(rnn.cells) == 1 and not rnn.wrapper,
+            kind in ("LSTM", "GRU") and len(rnn.cells) == 1 and not rnn.wrapper,
         ),
         ("use_cudnn", "'auto' or True", repr(rnn.use_cudnn), rnn.use_cudnn in ("auto", True)),
         ("activation", "tanh", cell.activation, cell.activation == "tanh"),

@@ -16,6 +16,7 @@ import numpy as np
 from . import _keras
 from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from .records import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_step
+from .shapes import conv_input_words, conv_state_shape
 
 __all__ = [
     "Call",
@@ -23,11 +24,13 @@ __all__ = [
     "bidirectional_states",
     "check_input",
     "check_mask",
+    "input_ndim",
     "need_weights",
     "prepare",
     "prepare_call",
     "read_built",
     "rnn_states",
+    "state_shape",
     "widen",
 ]
 
@@ -78,8 +81,40 @@ def _check_float(arr, what):
         )
 
 
-def check_input(x, ndim, input_dim, owner):
+def input_ndim(spec, step: bool = False) -> int:
+    """What a spec is called on: 2 (a step), 3 (a sequence), rank + 3 (a ConvLSTM's)."""
+    if step:
+        return 2
+    first = cells_of(spec)[0]
+    return 3 if first.conv is None else first.conv.rank + 3
+
+
+def _check_conv_input(arr, cell: CellSpec, owner):
+    conv = cell.conv
+    words = conv_input_words(cell)
+    if arr.ndim != conv.rank + 3:
+        raise RNNGuideError(f"expected {words}, got shape {describe_shape(arr.shape)}")
+    spatial, channels = conv.split(arr.shape[2:])
+    if cell.input_dim is not None and channels != cell.input_dim:
+        raise RNNGuideError(
+            f"expected {cell.input_dim} channels ({words}; the kernel of {owner} has "
+            f"{cell.input_dim} input channels), got input of shape {describe_shape(arr.shape)}"
+        )
+    if conv.spatial is not None and spatial != conv.spatial:
+        raise RNNGuideError(
+            f"expected spatial dimensions {conv.spatial} ({words}: {owner} was built for "
+            f"them, and Keras' ConvLSTM layers take static spatial shapes only), got input "
+            f"of shape {describe_shape(arr.shape)}"
+        )
+
+
+def check_input(x, ndim, input_dim, owner, cell: CellSpec | None = None):
+    """The input as a checked float array (``cell``: a ConvLSTM's, checked against
+    its convolution: rank + 3 axes, its channels and spatial dimensions)."""
     arr = as_array(x, "the input")
+    if cell is not None and cell.conv is not None:
+        _check_conv_input(arr, cell, owner)
+        ndim = arr.ndim
     if arr.ndim != ndim:
         want = (
             "a 3D input (batch, timesteps, features)"
@@ -92,7 +127,9 @@ def check_input(x, ndim, input_dim, owner):
         raise RNNGuideError(f"expected {want}, got shape {describe_shape(arr.shape)}{hint}")
     arr = widen(arr)
     _check_float(arr, "input")
-    if input_dim is not None and arr.shape[-1] != input_dim:
+    if cell is not None and cell.conv is not None:
+        pass  # the channels were checked on their own axis
+    elif input_dim is not None and arr.shape[-1] != input_dim:
         raise RNNGuideError(
             f"expected {input_dim} features per step (the kernel of {owner} has "
             f"{input_dim} rows), got input of shape {describe_shape(arr.shape)}"
@@ -120,11 +157,20 @@ def check_mask(mask, batch=None, steps=None):
     return m.astype(bool)
 
 
-def _check_state(value, batch, units, what, dtype):
+def state_shape(cell: CellSpec, batch) -> tuple:
+    """One state tensor's shape: (batch, units), or a ConvLSTM's image of filters."""
+    return (batch, cell.units) if cell.conv is None else conv_state_shape(cell, batch)
+
+
+def _check_state(value, batch, cell, what, dtype):
     arr = as_array(value, what)
-    if arr.shape != (batch, units):
+    want = state_shape(cell, batch)
+    if arr.shape != want:
+        axes = "(batch, units)" if cell.conv is None else "(batch, *spatial, filters)"
+        if cell.conv is not None and cell.conv.channels_first:
+            axes = "(batch, filters, *spatial)"
         raise RNNGuideError(
-            f"expected {what} of shape (batch, units) = {describe_shape((batch, units))}, "
+            f"expected {what} of shape {axes} = {describe_shape(want)}, "
             f"got {describe_shape(arr.shape)}"
         )
     _check_float(arr, what)
@@ -146,13 +192,12 @@ def _cell_states(cell: CellSpec, value, batch, dtype, where):
             f"({', '.join(names)}) for {where}, got {len(items)}"
         )
     return tuple(
-        _check_state(v, batch, cell.units, f"state {n!r} of {where}", dtype)
-        for v, n in zip(items, names)
+        _check_state(v, batch, cell, f"state {n!r} of {where}", dtype) for v, n in zip(items, names)
     ), bare
 
 
 def _zero_states(cell: CellSpec, batch, dtype):
-    return tuple(np.zeros((batch, cell.units), dtype=dtype) for _ in cell.kind.states)
+    return tuple(np.zeros(state_shape(cell, batch), dtype=dtype) for _ in cell.kind.states)
 
 
 def rnn_states(spec: RNNSpec, initial_state, batch, dtype, where=""):
@@ -208,7 +253,8 @@ def prepare(spec, x, mask, ndim=3, dtype=None):
     """Checked input, mask and compute dtype for a resolved spec (``dtype``
     given: the equations run in it, e.g. float16 to measure a layer's rounding)."""
     need_weights(spec, spec.label)
-    arr = check_input(x, ndim, next(iter(cells_of(spec))).input_dim, spec.label)
+    first = cells_of(spec)[0]
+    arr = check_input(x, ndim, first.input_dim, spec.label, first)
     m = check_mask(mask, arr.shape[0], arr.shape[1]) if ndim == 3 else None
     return arr, m, (_dtype(spec, arr) if dtype is None else dtype)
 
@@ -296,7 +342,8 @@ def prepare_call(spec, x, initial_state=None, mask=None, dtype=None, purpose="eq
     owner = spec.label
     need_weights(spec, owner, purpose)
     step = is_step(spec)
-    arr = check_input(x, 2 if step else 3, cells_of(spec)[0].input_dim, owner)
+    first = cells_of(spec)[0]
+    arr = check_input(x, input_ndim(spec, step), first.input_dim, owner, first)
     if step:
         rnn, m, arr = one_step_rnn(spec), None, arr[:, None, :]
     else:
@@ -326,6 +373,8 @@ def read_built(layer, x, *, allow_subclass=False, cell_over_sequence=False):
     if getattr(layer, "built", True):
         return spec
     is_cell = _keras.is_cell(layer)
-    shape = check_input(x, 3 if cell_over_sequence or not is_cell else 2, None, spec.label).shape
+    ndim = input_ndim(spec, is_cell and not cell_over_sequence)
+    first = cells_of(spec)[0]
+    shape = check_input(x, ndim, None, spec.label, first).shape
     _keras.build_if_needed(layer, (shape[0], shape[2]) if cell_over_sequence and is_cell else shape)
     return _keras.spec_from(layer, allow_subclass=allow_subclass)

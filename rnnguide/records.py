@@ -23,6 +23,7 @@ __all__ = [
     "STACKED_CELLS",
     "BidirectionalSpec",
     "CellSpec",
+    "ConvSpec",
     "RNNSpec",
     "cells_of",
     "halves",
@@ -48,6 +49,72 @@ class _Labelled:
         return f"{name} {self.name!r}" if self.name else name
 
 
+@dataclass(frozen=True)
+class ConvSpec:
+    """A ConvLSTM cell's convolution: the input's is ``kernel_size`` with
+    ``strides``, ``padding`` and ``dilation_rate``; the state's is always stride
+    1, ``"same"``, no dilation (keras/src/layers/rnn/conv_lstm.py,
+    ``ConvLSTMCell.input_conv`` / ``recurrent_conv``).
+
+    >>> conv = ConvSpec(2, (3, 3), (2, 2), "valid", "channels_last", (1, 1))
+    >>> conv.out_spatial((9, 10))
+    (4, 4)
+    """
+
+    rank: int
+    kernel_size: tuple
+    strides: tuple
+    padding: str
+    data_format: str
+    dilation_rate: tuple
+    #: the input's spatial dimensions, when known (a built layer's)
+    spatial: tuple | None = None
+
+    @property
+    def channels_first(self) -> bool:
+        return self.data_format == "channels_first"
+
+    def out_spatial(self, spatial) -> tuple:
+        """The state's (and output's) spatial dimensions for the input's, as
+        keras/src/ops/operation_utils.py ``compute_conv_output_shape`` computes
+        them (``None`` stays ``None``); an empty output is refused as Keras refuses it."""
+        out = []
+        for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate):
+            if n is None:
+                out.append(None)
+            elif self.padding == "same":
+                out.append((n - 1) // s + 1)
+            else:
+                size = (n - d * (k - 1) - 1) // s + 1
+                if size <= 0:
+                    raise RNNGuideError(
+                        f"expected spatial dimensions of at least {d * (k - 1) + 1} for "
+                        f"kernel_size={self.kernel_size} with dilation_rate="
+                        f"{self.dilation_rate} and padding='valid' (Keras: \"Computed output "
+                        f'size would be zero or negative"), got input spatial dimensions '
+                        f"{tuple(spatial)}"
+                    )
+                out.append(size)
+        return tuple(out)
+
+    def split(self, shape: tuple) -> tuple:
+        """``(spatial, channels)`` of a step shape without its batch axis."""
+        if self.channels_first:
+            return tuple(shape[1:]), shape[0]
+        return tuple(shape[:-1]), shape[-1]
+
+    def join(self, spatial: tuple, channels) -> tuple:
+        """A step shape (without batch) in the layer's data format."""
+        spatial = tuple(spatial)
+        return (channels, *spatial) if self.channels_first else (*spatial, channels)
+
+    def layout(self) -> str:
+        """The step axes in words: ``(rows, cols, channels)``."""
+        names = {1: ("steps",), 2: ("rows", "cols"), 3: ("depth", "rows", "cols")}[self.rank]
+        axes = ("channels", *names) if self.channels_first else (*names, "channels")
+        return "(" + ", ".join(axes) + ")"
+
+
 @dataclass
 class CellSpec(_Labelled):
     """One cell: its kind, sizes, activations and (optionally) its weights."""
@@ -70,6 +137,9 @@ class CellSpec(_Labelled):
     recurrent_dropout: float = 0.0
     #: the dtype Keras computes in (``float16`` under ``mixed_float16``)
     compute_dtype: str = "float32"
+    #: a ConvLSTM's convolution (``units`` are its filters, ``input_dim`` its
+    #: input channels); None for the kinds with matrix products
+    conv: ConvSpec | None = None
 
     @property
     def n_states(self) -> int:
@@ -79,20 +149,30 @@ class CellSpec(_Labelled):
     def has_weights(self) -> bool:
         return self.kernel is not None
 
+    @property
+    def window(self) -> tuple:
+        """The convolution window (``()`` for matrix products)."""
+        return () if self.conv is None else tuple(self.conv.kernel_size)
+
     def count_params(self) -> int:
-        return self.kind.count_params(self.units, self.known_input_dim(), self.use_bias)
+        return self.kind.count_params(
+            self.units, self.known_input_dim(), self.use_bias, self.window
+        )
 
     def weight_shapes(self) -> dict:
-        return self.kind.weight_shapes(self.units, self.known_input_dim(), self.use_bias)
+        return self.kind.weight_shapes(
+            self.units, self.known_input_dim(), self.use_bias, self.window
+        )
 
     def formula(self) -> str:
-        return self.kind.formula(self.units, self.known_input_dim(), self.use_bias)
+        return self.kind.formula(self.units, self.known_input_dim(), self.use_bias, self.window)
 
     def known_input_dim(self) -> int:
         """The input dimension, or a clear error when it is not known yet."""
         if self.input_dim is None:
+            what = "input channels" if self.conv is not None else "input dimension"
             raise RNNGuideError(
-                f"{self.class_name or self.kind.name} has no input dimension yet: "
+                f"{self.class_name or self.kind.name} has no {what} yet: "
                 "pass input_dim=... (or input_shape=...), or build the layer first"
             )
         return self.input_dim

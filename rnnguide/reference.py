@@ -167,8 +167,10 @@ class GateWeights:
     #: what it is, in words: "forget gate"
     title: str
     #: input weights, (input_dim, units): this gate's columns of ``kernel``
+    #: (a ConvLSTM's: ``(*kernel_size, channels, filters)``, a convolution kernel)
     W: np.ndarray
     #: state weights, (units, units): this gate's columns of ``recurrent_kernel``
+    #: (a ConvLSTM's: ``(*kernel_size, filters, filters)``)
     U: np.ndarray
     #: bias (units,), or None without bias
     b: np.ndarray | None
@@ -195,8 +197,9 @@ def gate_pieces(cell: CellSpec, kernel, recurrent_kernel, bias) -> dict:
         b_in = b_rec = None
         if b is not None:
             b_in, b_rec = (b[0, cols], b[1, cols]) if b.ndim == 2 else (b[cols], None)
+        # the gate blocks are the last axis (a ConvLSTM's kernels have the window first)
         out[gate] = GateWeights(
-            gate, title, kernel[:, cols], recurrent_kernel[:, cols], b_in, b_rec
+            gate, title, kernel[..., cols], recurrent_kernel[..., cols], b_in, b_rec
         )
     return out
 

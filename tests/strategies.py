@@ -114,3 +114,103 @@ def configs(draw, wrappers=WRAPPERS, bounded=True):
         use_initial_state=draw(st.booleans()),
         seed=draw(st.integers(0, 2**16)),
     )
+
+
+# -- ConvLSTM1D/2D/3D -------------------------------------------------------------------
+
+
+@dataclass
+class ConvConfig:
+    """One random ConvLSTM layer and its input: Keras' own arguments."""
+
+    rank: int
+    filters: int
+    kernel_size: tuple
+    strides: tuple
+    dilation_rate: tuple
+    padding: str
+    data_format: str
+    spatial: tuple
+    channels: int = 1
+    batch: int = 2
+    steps: int = 3
+    activation: str = "tanh"
+    recurrent_activation: str = "sigmoid"
+    use_bias: bool = True
+    return_sequences: bool = False
+    return_state: bool = False
+    go_backwards: bool = False
+    use_mask: bool = False
+    use_initial_state: bool = False
+    seed: int = 0
+
+    @property
+    def kind(self) -> str:
+        return f"ConvLSTM{self.rank}D"
+
+    def keras_args(self) -> dict:
+        return {
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "dilation_rate": self.dilation_rate,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "activation": self.activation,
+            "recurrent_activation": self.recurrent_activation,
+            "use_bias": self.use_bias,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+        }
+
+    @property
+    def input_shape(self) -> tuple:
+        image = (
+            (self.channels, *self.spatial)
+            if self.data_format == "channels_first"
+            else (*self.spatial, self.channels)
+        )
+        return (self.batch, self.steps, *image)
+
+
+@st.composite
+def conv_configs(draw, ranks=(1, 2, 3)):
+    """A ConvLSTM Keras accepts: strides or dilation (Keras refuses both above 1), an
+    input large enough for a 'valid' convolution; sizes small, so that each example
+    is quick (the 3D case especially)."""
+    rank = draw(st.sampled_from(ranks))
+    small = 2 if rank == 3 else 3
+    kernel = tuple(draw(st.lists(st.integers(1, small), min_size=rank, max_size=rank)))
+    mode = draw(st.sampled_from(["plain", "strides", "dilation"]))
+    steps = tuple(draw(st.lists(st.integers(1, 2), min_size=rank, max_size=rank)))
+    ones = (1,) * rank
+    strides = steps if mode == "strides" else ones
+    dilation = steps if mode == "dilation" else ones
+    padding = draw(st.sampled_from(["valid", "same"]))
+    spatial = tuple(
+        draw(st.integers(d * (k - 1) + 1, d * (k - 1) + (3 if rank == 3 else 5)))
+        for k, d in zip(kernel, dilation)
+    )
+    return ConvConfig(
+        rank=rank,
+        filters=draw(st.integers(1, 3)),
+        kernel_size=kernel,
+        strides=strides,
+        dilation_rate=dilation,
+        padding=padding,
+        data_format=draw(st.sampled_from(["channels_last", "channels_first"])),
+        spatial=spatial,
+        channels=draw(st.integers(1, 2)),
+        batch=draw(st.integers(1, 2)),
+        steps=draw(st.integers(1, 3)),
+        activation=draw(st.sampled_from(BOUNDED + ["relu", "linear"])),
+        recurrent_activation=draw(st.sampled_from(RECURRENT)),
+        use_bias=draw(st.booleans()),
+        return_sequences=draw(st.booleans()),
+        return_state=draw(st.booleans()),
+        go_backwards=draw(st.booleans()),
+        use_mask=draw(st.booleans()),
+        use_initial_state=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**16)),
+    )

@@ -3,7 +3,8 @@
 The ``backends`` nox session runs the tests marked ``backends`` with
 ``KERAS_BACKEND=jax``, the ``interop`` session with ``KERAS_BACKEND=torch``:
 this file, tests/test_interop.py, and the property tests and verify tests of
-tests/test_reference_vs_keras.py, tests/test_gradients.py and tests/test_verify.py,
+tests/test_reference_vs_keras.py, tests/test_conv_lstm.py, tests/test_gradients.py
+and tests/test_verify.py,
 in their own files (fewer examples: ``RNNGUIDE_BACKEND_EXAMPLES``, read by
 ``tests.helpers.examples``; gradients against jax.grad / torch.autograd). On
 TensorFlow (the ``tests`` session) those files run in full and this one is skipped.

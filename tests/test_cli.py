@@ -144,7 +144,7 @@ def test_booleans_in_any_case(capsys, value):
             ["params", "LTSM", "--units", "3", "--input-dim", "5"],
             [
                 "unknown kind 'LTSM': expected one of SimpleRNN, LSTM, GRU, SimpleRNNCell, "
-                "LSTMCell, GRUCell; did you mean 'LSTM'?"
+                "LSTMCell, GRUCell, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D; did you mean 'LSTM'?"
             ],
             id="kind-typo",
         ),
@@ -527,12 +527,35 @@ def test_inspect_import_errors_are_one_line(capsys, custom_model, tmp_path):
 
 
 @pytest.mark.keras
-def test_inspect_conv_lstm_is_not_supported_yet(keras, capsys, tmp_path):
+def test_inspect_conv_lstm(keras, capsys, tmp_path):
     model = keras.Sequential(
         [keras.Input((2, 6, 6, 1)), keras.layers.ConvLSTM2D(2, 3, name="conv")], name="conv"
     )
     path = tmp_path / "conv.keras"
     model.save(path)
-    code, out, err = run(capsys, "inspect", str(path))
-    assert_one_line_error(code, out, err, "ConvLSTM2D 'conv' is a Keras layer that rnnguide")
-    assert "subclass" not in err
+    code, out, err = run(capsys, "inspect", str(path), "--verify")
+    assert code == 0, err
+    assert "(None, 2, 6, 6, 1)  (None, 4, 4, 2)" in out
+    assert f"{model.count_params():,}" in out and "matches its equations" in out
+
+
+def test_shapes_and_params_of_conv_lstm(capsys):
+    code, out, _ = run(
+        capsys, "shapes", "ConvLSTM2D", "--filters", "8", "--kernel-size", "3", "--padding",
+        "same", "--strides", "2", "--input-shape", "None,10,64,63,1", "--return-sequences",
+    )  # fmt: skip
+    # (63 - 1) // 2 + 1 = 32 columns with 'same' and stride 2
+    assert (code, out) == (0, "(None, 10, 32, 32, 8)\n")
+    code, out, _ = run(
+        capsys, "params", "ConvLSTM2D", "--filters", "64", "--kernel-size", "5,5", "--input-dim",
+        "1", "-q",
+    )  # fmt: skip
+    assert (code, out) == (0, f"{4 * 64 * (25 * (1 + 64)) + 4 * 64}\n")
+
+
+def test_conv_flags_for_other_kinds_and_missing_kernel(capsys):
+    code, out, err = run(capsys, "params", "LSTM", "--units", "4", "--input-dim", "3",
+                         "--padding", "same")  # fmt: skip
+    assert_one_line_error(code, out, err, "--padding applies to ConvLSTM1D/2D/3D only")
+    code, out, err = run(capsys, "params", "ConvLSTM1D", "--units", "4", "--input-dim", "3")
+    assert_one_line_error(code, out, err, "expected --kernel-size for ConvLSTM1D")

@@ -1,5 +1,7 @@
 """Every bad input gets an RNNGuideError naming what was expected and what came."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -60,13 +62,15 @@ def test_nan_or_inf_in_input(lstm, bad, counts):
         rg.verify(lstm, x)
 
 
-def test_unsupported_layer(keras):
-    conv = keras.layers.ConvLSTM2D(2, 3)
+def test_conv_lstm_input_of_the_wrong_rank(keras):
+    conv = keras.layers.ConvLSTM2D(2, 3, name="conv")
     with pytest.raises(
-        UnsupportedError,
-        match="ConvLSTM2D.*a Keras layer that rnnguide does not support yet.*supports SimpleRNN",
+        RNNGuideError,
+        match=re.escape(
+            "expected a 5D input (batch, timesteps, rows, cols, channels), got shape (1, 2, 5, 5)"
+        ),
     ):
-        rg.verify(conv, np.zeros((1, 2, 5, 5, 1), "float32"))
+        rg.verify(conv, np.zeros((1, 2, 5, 5), "float32"))
 
 
 def test_non_recurrent_layer(keras):

@@ -219,30 +219,29 @@ def test_tensorflow_functions_are_only_looked_up_once_tensorflow_is_imported(mon
 
 
 @pytest.mark.parametrize("cls", ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"])
-def test_conv_lstm_is_a_keras_layer_not_supported_yet(keras, cls):
+def test_conv_lstm_is_read_and_torch_refuses_it_with_the_reason(keras, cls):
     layer = getattr(keras.layers, cls)(2, 3, name="conv")
-    for fn in (rg.describe, rg.to_torch, rg.cudnn_conditions, rg.count_params):
-        with pytest.raises(UnsupportedError) as e:
-            fn(layer)
-        message = str(e.value)
-        assert message.startswith(f"{cls} 'conv' is a Keras layer that rnnguide does not support")
-        assert "it supports SimpleRNN, LSTM, GRU" in message
-        assert "subclass" not in message and "_api_export" not in message
+    assert rg.cudnn_conditions(layer).eligible is False
+    with pytest.raises(UnsupportedError, match=f"{cls} 'conv' is a {cls}: PyTorch has no ConvLSTM"):
+        rg.to_torch(layer)
+    with pytest.raises(UnsupportedError, match="PyTorch has no ConvLSTM"):
+        rg.from_torch({}, layer)
 
 
 def test_conv_lstm_cell_in_rnn(keras):
     from keras.src.layers.rnn.conv_lstm import ConvLSTMCell
 
     layer = keras.layers.RNN(ConvLSTMCell(rank=1, filters=2, kernel_size=3), name="rnn")
-    with pytest.raises(UnsupportedError, match="is a Keras cell that rnnguide does not support"):
+    with pytest.raises(UnsupportedError, match="has a ConvLSTMCell, which Keras does not export"):
         rg.count_params(layer)
 
 
 def test_user_subclass_of_conv_lstm(keras):
     class MyConvLSTM(keras.layers.ConvLSTM2D):
-        pass
+        def call(self, *args, **kwargs):
+            return super().call(*args, **kwargs)
 
-    with pytest.raises(UnsupportedError, match="is a subclass of ConvLSTM2D, a Keras layer that"):
+    with pytest.raises(UnsupportedError, match="MyConvLSTM, a subclass that redefines MyConv"):
         rg.describe(MyConvLSTM(2, 3))
 
 
