@@ -60,10 +60,11 @@ from ._diagram_parts import (
 from ._diagram_steps import (
     _steps,
 )
-from .errors import RNNGuideError, RNNGuideTypeError
+from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 from .shapes import with_input_shape
 from .spec import (
     BidirectionalSpec,
+    cells_of,
     halves,
     is_keras,
     resolve,
@@ -211,6 +212,7 @@ def diagram(
             raise RNNGuideError(
                 f"expected only x= and mask= with view='steps', got {', '.join(given)}"
             )
+        _refuse_conv(_targets(obj, {}, None) if is_keras(obj) else [], view)
         return _steps(obj, x, mask)
     if timesteps is not None and (
         isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1
@@ -228,6 +230,7 @@ def diagram(
             f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
         )
     if view == "weights":
+        _refuse_conv(targets, view)
         # a model's k-th recurrent layer is PyTorch's layer k (to_torch: num_layers)
         panels, depth = [], 0
         for t, s, _ in targets:
@@ -243,6 +246,22 @@ def diagram(
         if joins:
             return _handover_panels(panels, joins)
     return _stack_panels(panels, "unrolled")
+
+
+def _refuse_conv(targets, view) -> None:
+    """A ConvLSTM has no PyTorch weights to draw, and its states are images, not the
+    vectors the step-through draws: both views refused, saying so."""
+    for title, spec, _ in targets:
+        if any(c.conv is not None for c in cells_of(spec)):
+            why = (
+                "PyTorch has no ConvLSTM, so there are no PyTorch weights to draw"
+                if view == "weights"
+                else "its states are images, and the step-through draws vectors"
+            )
+            raise UnsupportedError(
+                f"view={view!r} does not draw {title}: {why} (view='cell' draws its "
+                "convolutions and weights, view='unrolled' its chain)"
+            )
 
 
 def _handovers(model, specs):

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import activations
 from .activations import *  # noqa: F403 (the activations were first defined here)
-from .activations import VALUE_ONLY, inplace
+from .activations import inplace
 from .convolution import (
     Geometry,
     channels_last,
@@ -43,6 +43,7 @@ from .convolution import (
 )
 from .merging import merge, merge_backward
 from .records import BidirectionalSpec, CellSpec, RNNSpec
+from .tape import NO_TAPE, RECORDED, Tape
 
 __all__ = [
     *activations.__all__,
@@ -83,25 +84,6 @@ def lstm_order(units: int) -> np.ndarray:
     in-place call covers them."""
     u = units
     return np.r_[0 : 2 * u, 3 * u : 4 * u, 2 * u : 3 * u]
-
-
-class _NoTape:
-    """The fast path's tape: records nothing (one object, so the steps read the
-    same with and without recording)."""
-
-    recording = False
-
-    def _nothing(self, *args):
-        """Keep nothing: the fast path records no values."""
-
-    keep_pre = keep_acts = keep_states = keep_h = keep_aux = _nothing
-
-    def cell_state(self, t, c_new):
-        """A copy of c' for ``act(c')`` to overwrite."""
-        return c_new.copy()
-
-
-NO_TAPE = _NoTape()
 
 
 class CellRunner:
@@ -205,6 +187,23 @@ class CellRunner:
         return (dA2 @ WT).reshape(T, -1, WT.shape[1])
 
 
+class _StepProjection:
+    """``x_t W + b`` computed when step ``t`` asks for it, into one buffer reused
+    across steps (each step reads it once, before the next is asked for)."""
+
+    def __init__(self, rows, W, b):
+        self.rows, self.W, self.b = rows, W, b
+        self.dtype = np.result_type(rows, W)
+        self.shape = (rows.shape[0], rows.shape[1], W.shape[1])
+        self._out = np.empty(self.shape[1:], dtype=self.dtype)
+
+    def __getitem__(self, t):
+        out = np.matmul(self.rows[t], self.W, out=self._out)
+        if self.b is not None:
+            out += self.b
+        return out
+
+
 class ConvRunner(CellRunner):
     """A ConvLSTM cell for the engine: the LSTM's step on ``batch * pixels`` rows,
     with the input's and the state's convolutions as products of patches
@@ -217,6 +216,7 @@ class ConvRunner(CellRunner):
 
     def __init__(self, cell: CellSpec, dtype, tape: bool = False, spatial=()):
         super().__init__(cell, dtype, tape)
+        self.taping = tape
         self.conv = conv = cell.conv
         self.g_in = Geometry.of_input(conv, spatial)
         self.out_spatial = self.g_in.out
@@ -226,19 +226,21 @@ class ConvRunner(CellRunner):
         self._rows = {}
 
     def project(self, x):
-        """Every step's input convolution at once: x (T, B, *spatial, C), channels
-        last, into (T, B * pixels, 4u)."""
+        """The input convolution of every step: x (T, B, *spatial, C), channels last,
+        into (T, B * pixels, 4u). Recording, all steps at once (the tape keeps them);
+        otherwise step by step as the loop asks (:class:`_StepProjection`): a
+        ConvLSTM's projections of a whole sequence are large, and fresh memory costs
+        a page fault per page (measured: most of the forward pass at 16 x 10 x 32 x 32)."""
         T, B = x.shape[:2]
         self.batch = B
         rows = patches(x.reshape(T * B, *x.shape[2:]), self.g_in)
         rows = rows.reshape(T, B * self.g_in.n_pixels, -1)
-        xw = np.empty((T, rows.shape[1], self.W.shape[1]), dtype=np.result_type(rows, self.W))
-        # one product per step: a (T * B * pixels) x 4u result at once would leave the
-        # cache for every bias added (measured: 2 to 3 times slower)
+        lazy = _StepProjection(rows, self.W, self.b_in)
+        if not self.taping:
+            return lazy
+        xw = np.empty(lazy.shape, dtype=lazy.dtype)
         for t in range(T):
-            np.matmul(rows[t], self.W, out=xw[t])
-            if self.b_in is not None:
-                xw[t] += self.b_in
+            xw[t] = lazy[t]
         return xw
 
     def recurrent(self, h, U, tape=NO_TAPE, t=0):
@@ -282,81 +284,6 @@ class ConvRunner(CellRunner):
         """Rows (..., batch * pixels, u) back to the layer's (..., batch, *state)."""
         a = s.reshape(*s.shape[:-2], self.batch, *self.out_spatial, self.u)
         return layer_layout(a, self.conv, s.ndim - 1)
-
-
-class Tape(_NoTape):
-    """What one cell's forward pass over a sequence recorded, for the backward
-    pass and for :func:`rnnguide.gates`. Arrays are (T, B, ...) in processing
-    order; gate columns in the runner's order (LSTM: i, f, o, g).
-
-    ``acts``: the gate values (SimpleRNN: h); ``pre``: the pre-activations
-    (only where an activation's derivative needs them, else None); ``prev``:
-    each state before each step; ``H``: the h each step computed (before a mask
-    kept the old state); ``outputs``: what the cell returned at each step
-    (after the mask); LSTM ``C`` and ``TC`` (c and act(c)); GRU ``aux``
-    (reset_after: ``h U_g + b'_g``; else ``r * h``).
-    """
-
-    recording = True
-
-    def __init__(self, runner: CellRunner, seq, xw, mask, spec: RNNSpec, n_states: int):
-        T, B = xw.shape[:2]
-        u, G, dt = runner.u, runner.W.shape[1], xw.dtype
-        self.runner = runner
-        self.X = seq
-        self.mask = mask
-        self.zero_output_for_mask = spec.zero_output_for_mask
-        self.masked_start = spec.masked_start
-        cell = runner.spec
-        names = [cell.activation] + [cell.recurrent_activation] * (runner.kind != "SimpleRNN")
-        # kept in the projected input's buffer, overwritten step by step
-        self.pre = None if all(n in VALUE_ONLY for n in names) else xw
-        self.acts = np.empty((T, B, G), dtype=dt)
-        self.prev = [np.empty((T, B, u), dtype=dt) for _ in range(n_states)]
-        self.H = self.acts if runner.kind == "SimpleRNN" else np.empty((T, B, u), dtype=dt)
-        self.outputs = None
-        if runner.kind == "LSTM":
-            self.C = np.empty((T, B, u), dtype=dt)
-            self.TC = np.empty((T, B, u), dtype=dt)
-        if runner.kind == "GRU":
-            self.aux = np.empty((T, B, u), dtype=dt)
-
-    def keep_pre(self, t, values, cols=slice(None)):
-        if self.pre is not None:
-            self.pre[t][:, cols] = values
-
-    def keep_acts(self, t, values, cols=slice(None)):
-        self.acts[t][:, cols] = values
-
-    def keep_states(self, t, states):
-        for kept, s in zip(self.prev, states):
-            kept[t] = s
-
-    def keep_h(self, t, h):
-        self.H[t] = h
-
-    def keep_aux(self, t, values):
-        self.aux[t] = values
-
-    def cell_state(self, t, c_new):
-        self.C[t] = c_new
-        tc = self.TC[t]
-        tc[...] = c_new
-        return tc
-
-    def values(self) -> dict:
-        """``{name: (batch, timesteps, units)}`` in ``RECORDED`` order, gates in
-        rnnguide's names."""
-        u = self.runner.u
-        blocks = {"SimpleRNN": ("h",), "LSTM": ("i", "f", "o", "g"), "GRU": ("z", "r", "g")}
-        kind = self.runner.kind
-        found = {n: self.acts[:, :, k * u : (k + 1) * u] for k, n in enumerate(blocks[kind])}
-        found["h"] = self.H
-        if kind == "LSTM":
-            found["c"] = self.C
-        if self.runner.conv is not None:  # (T, B * pixels, u): the layer's images
-            return {n: self.runner.unflat(found[n]).swapaxes(0, 1) for n in RECORDED[kind]}
-        return {n: found[n].transpose(1, 0, 2) for n in RECORDED[kind]}
 
 
 # -- one step, per kind -------------------------------------------------------------------
@@ -449,14 +376,6 @@ STEPS = {
     ("LSTM", None): _lstm_step,
     ("GRU", True): _gru_reset_after_step,
     ("GRU", False): _gru_reset_before_step,
-}
-
-
-#: what gates() records per kind, in order: gate activations, then the states
-RECORDED = {
-    "SimpleRNN": ("h",),
-    "LSTM": ("i", "f", "g", "o", "c", "h"),
-    "GRU": ("z", "r", "g", "h"),
 }
 
 

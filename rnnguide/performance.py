@@ -53,13 +53,13 @@ def flops_per_step(
     for cell in cells_of(spec):
         d = cell.known_input_dim()
         if cell.conv is not None:
-            total += _conv_flops(cell, spec, d, input_shape)
+            total += _conv_flops(cell, d, input_shape)
             continue
         total += 2 * cell.kind.n_gates * cell.units * (d + cell.units)
     return total * batch
 
 
-def _conv_flops(cell, spec, channels: int, input_shape) -> int:
+def _conv_flops(cell, channels: int, input_shape) -> int:
     """A ConvLSTM step: per output pixel, the input's window (prod(kernel) x
     channels) and the state's (prod(kernel) x filters), times 4 gates x filters."""
     conv = cell.conv

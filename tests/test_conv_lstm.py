@@ -228,6 +228,11 @@ def test_describe_and_diagram(keras):
     svg = rg.diagram(model.layers[0], view="cell").svg
     assert "kernel (3, 3, 1, 12)" in svg and "* is a convolution" in svg
     assert "(None, 8, 8, 3)" in rg.diagram(model.layers[0]).svg
+    with pytest.raises(UnsupportedError, match="PyTorch has no ConvLSTM"):
+        rg.diagram(model.layers[0], view="weights")
+    x = np.zeros((1, 4, 8, 8, 1), "float32")
+    with pytest.raises(UnsupportedError, match="its states are images"):
+        rg.diagram(model.layers[0], x=x, view="steps")
 
 
 # -- the patches, against a convolution written pixel by pixel -----------------------------------
