@@ -16,7 +16,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+def _tools() -> Path:
+    """tools/ beside docs/, else beside the rnnguide package this build documents
+    (a copy of docs/ elsewhere, as tests/test_docs_strict.py makes)."""
+    here = Path(__file__).resolve().parents[2] / "tools"
+    if (here / "execute_pages.py").exists():
+        return here
+    import rnnguide
+
+    return Path(rnnguide.__file__).resolve().parents[1] / "tools"
 
 
 def _with_safe_kernels(run, manager):
@@ -33,8 +42,9 @@ def install() -> None:
     """Patch MyST-NB's two executors (cache and direct mode); idempotent."""
     from myst_nb.core.execute import cache, direct
 
-    if str(TOOLS) not in sys.path:
-        sys.path.insert(0, str(TOOLS))
+    tools = str(_tools())
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
     from execute_pages import SafeKernelManager
 
     for module in (cache, direct):
