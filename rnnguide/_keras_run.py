@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._keras_walk import keras_module, label_of, layer_halves, to_numpy
+from . import dropout
+from ._keras_walk import keras_module, label_of, layer_halves, leaf_cells, to_numpy
 from .errors import UnsupportedError
 
 __all__ = [
     "BACKEND_GRADIENTS",
     "build_if_needed",
+    "call_recording_masks",
     "compiled",
     "framework_gradients",
     "restore_states",
@@ -184,3 +186,33 @@ def uncapture(layer, original):
         object.__delattr__(layer, "call")
     if layer.call != original:  # the bound method was stored on the instance
         object.__setattr__(layer, "call", original)
+
+
+#: a cell's cached dropout masks (dropout_rnn_cell.py): kept by a cell called directly
+_CACHED_MASKS = ("_dropout_mask", "_recurrent_dropout_mask")
+
+
+def call_recording_masks(layer, args, kwargs, compile=True):
+    """``layer(*args, **kwargs)`` with the dropout masks its cells used recorded
+    (:func:`rnnguide.dropout.recording`): returns ``(result, {id(cell): {"input":
+    ..., "recurrent": ...}})`` in numpy. The result is the layer's own, unchanged.
+    ``compile``: inside the layer's ``tf.function`` (:func:`compiled`), the masks
+    returned from it as further outputs. A cell called directly keeps the masks
+    it draws (Keras resets them only in ``RNN.call``): its cached masks are put
+    back as they were, so the call leaves nothing behind."""
+    cells = leaf_cells(layer)
+
+    def recording_call(*a, **k):
+        with dropout.recording(cells) as found:
+            out = layer(*a, **k)
+        return out, found
+
+    recording_call.__name__ = "__call__recording_masks"
+    cached = [(c, name, c.__dict__.get(name)) for c in cells for name in _CACHED_MASKS]
+    run = compiled(layer, recording_call) if compile else recording_call
+    try:
+        out, found = run(*args, **kwargs)
+    finally:
+        for c, name, value in cached:
+            object.__setattr__(c, name, value)
+    return out, dropout.to_numpy_masks(found, to_numpy)

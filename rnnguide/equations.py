@@ -141,11 +141,53 @@ class CellRunner:
         if self.kind == "GRU" and not self.reset_after:
             self.U_zr = np.ascontiguousarray(self.U[:, : 2 * u])
             self.U_h = np.ascontiguousarray(self.U[:, 2 * u :])
+        self._dropout(cell, dtype)
+
+    def _dropout(self, cell: CellSpec, dtype):
+        """The dropout masks of a training-mode call (``cell.masks``,
+        :class:`rnnguide.dropout.CellMasks`): ``in_masks`` / ``rec_masks`` are None,
+        one mask shared by every gate, or one per gate (Keras' order, the
+        values Keras drew, cast to the compute dtype); ``gate_cols`` the engine's
+        columns of each of Keras' gate blocks (the LSTM's are reordered)."""
+        masks = cell.masks
+        self.in_masks = self.rec_masks = None
+        if masks is None:
+            return
+        u = self.u
+        inv = np.argsort(self.order) if self.order is not None else np.arange(self.W.shape[1])
+        n = self.W.shape[1] // u
+        self.gate_cols = [slice(int(inv[k * u]), int(inv[k * u]) + u) for k in range(n)]
+        if masks.input is not None:
+            self.in_masks = [np.asarray(m, dtype=dtype) for m in masks.input]
+        if masks.recurrent is not None:
+            self.rec_masks = [np.asarray(m, dtype=dtype) for m in masks.recurrent]
+
+    def masked_state(self, h, gate):
+        """``h * m`` with the recurrent mask of Keras' gate block ``gate`` (h when none)."""
+        if self.rec_masks is None:
+            return h
+        return h * self.rec_masks[gate if len(self.rec_masks) > 1 else 0]
 
     def project(self, x):
-        """x W + b for every step at once (x may be (B, D) or (T, B, D))."""
+        """x W + b for every step at once (x may be (B, D) or (T, B, D)); in training
+        mode, with each gate's input dropout mask (the same at every step)."""
+        if self.in_masks is not None and len(self.in_masks) > 1:
+            return self._project_per_gate(x)
+        if self.in_masks is not None:  # one mask shared by every gate
+            x = x * self.in_masks[0]
         # one (T*B, D) x (D, G) product, not T small ones
         xw = (x.reshape(-1, x.shape[-1]) @ self.W).reshape(*x.shape[:-1], self.W.shape[1])
+        if self.b_in is not None:
+            xw += self.b_in
+        return xw
+
+    def _project_per_gate(self, x):
+        """``(x * m_k) W_k + b_k`` per gate block k (implementation=1's untied masks)."""
+        G = self.W.shape[1]
+        xw = np.empty((*x.shape[:-1], G), dtype=np.result_type(x, self.W))
+        for m, cols in zip(self.in_masks, self.gate_cols):
+            xm = (x * m).reshape(-1, x.shape[-1])
+            xw[..., cols] = (xm @ self.W[:, cols]).reshape(*x.shape[:-1], -1)
         if self.b_in is not None:
             xw += self.b_in
         return xw
@@ -155,13 +197,21 @@ class CellRunner:
         are not returned as states: a fresh array per step would be a new
         allocation, and page faults, on every step); into the tape's gate
         values at step ``t`` when recording."""
+        if self.rec_masks is not None:  # per gate block: (h * m_k) U_k
+            out = tape.acts[t] if tape.recording else self._buffer(h, U)
+            for k, cols in enumerate(self.gate_cols[: U.shape[1] // self.u]):
+                out[:, cols] = self.masked_state(h, k) @ U[:, cols]
+            return out
         if tape.recording:
             return np.matmul(h, U, out=tape.acts[t])
+        return np.matmul(h, U, out=self._buffer(h, U))
+
+    def _buffer(self, h, U):
         buf, dtype = self._buffers.get(id(U)), np.result_type(h, U)
         if buf is None or buf.shape[0] != h.shape[0] or buf.dtype != dtype:
             buf = np.empty((h.shape[0], U.shape[1]), dtype=dtype)
             self._buffers[id(U)] = buf
-        return np.matmul(h, U, out=buf)
+        return buf
 
     def step(self, xw, states, tape=NO_TAPE, t=0):
         """One step from a projected input; returns (output, new states)."""
@@ -290,7 +340,7 @@ class ConvRunner(CellRunner):
 
 
 def _simple_rnn_step(c: CellRunner, xw, states, tape, t):
-    z = states[0] @ c.U
+    z = c.masked_state(states[0], 0) @ c.U
     z += xw
     tape.keep_pre(t, z)
     h_new = c.act(z)
@@ -359,7 +409,7 @@ def _gru_reset_before_step(c: CellRunner, xw, states, tape, t):
     u, h = c.u, states[0]
     zr = c.recurrent(h, c.U_zr)
     z, r = _update_and_reset(c, zr, xw, tape, t)
-    rh = r * h  # the reset gate scales h, before the product
+    rh = r * c.masked_state(h, 2)  # the reset gate scales h, before the product
     tape.keep_aux(t, rh)
     g = rh @ c.U_h
     g += xw[:, 2 * u :]

@@ -1,0 +1,289 @@
+"""Training mode: the dropout masks Keras drew, recorded, and handed to the equations.
+
+In Keras 3.8 and later (keras/src/layers/rnn/dropout_rnn_cell.py, rnn.py, lstm.py,
+gru.py, simple_rnn.py, conv_lstm.py) a cell with ``dropout`` / ``recurrent_dropout``
+draws ``random.dropout(ones_like(x), rate)``: masks of 0 and ``1 / (1 - rate)``
+(rounded to the compute dtype: float16 under ``mixed_float16``), one per sample,
+the same at every step. ``RNN.call`` draws them before the loop and clears them
+after, so each layer call has fresh masks; a cell called directly keeps its masks
+until they are reset. LSTM and GRU draw one mask per gate (4 or 3) with
+``implementation=1`` (which any ``recurrent_dropout`` forces) and one mask shared
+by every gate with ``implementation=2``; SimpleRNN draws one of each. LSTM, GRU
+and ConvLSTM apply a mask only for ``0 < rate < 1``; SimpleRNN whenever one was
+drawn (``rate > 0``). GRU's carried state ``z * h + (1 - z) * g`` is never masked.
+
+:func:`recording` wraps a cell's ``get_dropout_mask`` /
+``get_recurrent_dropout_mask`` on the instance while a call runs (the values pass
+through unchanged), and :func:`with_masks` puts what was recorded on the spec's
+cells (:class:`CellMasks`), where the engine reads it. Keras itself is never
+imported here: the objects are Keras', handed in.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .errors import RNNGuideError, UnsupportedError, describe_shape
+from .records import BidirectionalSpec, CellSpec, RNNSpec, cells_of
+
+__all__ = [
+    "FIRST_VERSION",
+    "CellMasks",
+    "check_version",
+    "describe",
+    "has_dropout",
+    "recording",
+    "replaying",
+    "to_numpy_masks",
+    "with_masks",
+]
+
+#: the first Keras whose training-mode dropout the equations here describe
+FIRST_VERSION = (3, 8)
+
+#: what Keras draws, per mask slot, and the attribute that returns it
+_SLOTS = (("input", "get_dropout_mask"), ("recurrent", "get_recurrent_dropout_mask"))
+
+#: the gate names of each kind's masks, in Keras' order (rnnguide's names)
+_GATES = {"LSTM": ("i", "f", "g", "o"), "GRU": ("z", "r", "g"), "SimpleRNN": ("h",)}
+
+
+@dataclass
+class CellMasks:
+    """The dropout masks one cell call applied, in Keras' gate order.
+
+    ``input`` and ``recurrent`` are None (no mask applied), one array (shared by
+    every gate: ``implementation=2``, and SimpleRNN) or one array per gate
+    (``implementation=1``): (batch, input_dim) and (batch, units), the values
+    Keras drew (0 or ``1 / (1 - rate)`` in the compute dtype).
+    """
+
+    #: the cell's ``dropout`` and ``recurrent_dropout``
+    rate: float
+    recurrent_rate: float
+    input: list | None = None
+    recurrent: list | None = None
+    #: the kind's name (``"LSTM"``, ``"GRU"``, ``"SimpleRNN"``), for the gate names
+    kind: str = ""
+
+    @property
+    def gates(self) -> tuple:
+        return _GATES.get(self.kind, ())
+
+    def _one(self, what, masks, rate) -> str:
+        if masks is None:
+            return f"{what}: none" + (f" (rate {rate:g} not applied)" if rate else "")
+        shape = describe_shape(np.shape(masks[0]))
+        kept = float(np.mean([np.mean(np.asarray(m) != 0) for m in masks]))
+        scale = sorted({float(v) for m in masks for v in np.unique(np.asarray(m)) if v != 0})
+        values = "0 or " + ", ".join(f"{v:.9g}" for v in scale) if scale else "all 0"
+        if len(masks) == 1:
+            how = "1 mask shared by every gate" if len(self.gates) > 1 else "1 mask"
+        else:
+            how = f"{len(masks)} masks, one per gate ({', '.join(self.gates)})"
+        return f"{what}: {how}, {shape}, rate {rate:g}, values {values}, kept {kept:.0%}"
+
+    def describe(self) -> str:
+        """One line: ``input: 4 masks, one per gate (i, f, g, o), (8, 3), rate 0.3 ...``."""
+        return (
+            self._one("input", self.input, self.rate)
+            + "; "
+            + self._one("recurrent", self.recurrent, self.recurrent_rate)
+        )
+
+    __repr__ = describe
+
+
+def has_dropout(spec) -> bool:
+    """Whether any cell of a spec has a dropout rate."""
+    return any(c.dropout > 0 or c.recurrent_dropout > 0 for c in cells_of(spec))
+
+
+def check_version(version: str, what: str) -> None:
+    """Refuse training-mode checks on a Keras whose dropout is not the one described here."""
+    try:
+        parts = tuple(int(p) for p in version.split(".")[:2])
+    except ValueError:
+        parts = FIRST_VERSION
+    if parts >= FIRST_VERSION:
+        return
+    raise UnsupportedError(
+        f"{what}: Keras {version} draws its training-mode dropout differently from the "
+        "Keras 3.8+ equations rnnguide has (before 3.8: one mask for all gates, and "
+        "GRU's recurrent mask also scaled the carried state, keras-team/keras#20276; "
+        "before 3.2 the recurrent mask used the dropout rate): expected Keras >= 3.8, "
+        f"got {version}; upgrade Keras, or verify with training=False"
+    )
+
+
+# -- recording what Keras drew ---------------------------------------------------------
+
+
+def _unique(cells):
+    return list({id(c): c for c in cells}.values())
+
+
+def _wrap(cell, attr, fn):
+    saved = cell.__dict__.get(attr)
+    object.__setattr__(cell, attr, fn)  # on the instance, not tracked by Keras
+    return cell, attr, saved
+
+
+def _unwrap(patched):
+    for cell, attr, saved in reversed(patched):
+        if saved is None:
+            object.__delattr__(cell, attr)
+        else:
+            object.__setattr__(cell, attr, saved)
+
+
+@contextmanager
+def recording(cells):
+    """Record the masks each cell's ``get_dropout_mask`` / ``get_recurrent_dropout_mask``
+    returns while the block runs: yields ``{id(cell): {"input": value, "recurrent":
+    value}}`` (the last value returned; a list per gate for ``implementation=1``).
+    The values pass through unchanged; the instances are restored afterwards."""
+    found: dict = {}
+    patched = []
+    try:
+        for cell in _unique(cells):
+            for slot, attr in _SLOTS:
+                original = getattr(cell, attr, None)
+                if original is None:
+                    continue
+
+                key = id(cell)
+
+                def fn(step_input, _original=original, _key=key, _slot=slot):
+                    value = _original(step_input)
+                    if value is not None:
+                        found.setdefault(_key, {})[_slot] = value
+                    return value
+
+                patched.append(_wrap(cell, attr, fn))
+        yield found
+    finally:
+        _unwrap(patched)
+
+
+@contextmanager
+def replaying(cells, masks: dict):
+    """While the block runs, each cell's mask getters return the masks recorded
+    before (``masks`` as :func:`recording` gave them, converted by the caller to
+    the backend's tensors): the same call again, with the same masks as constants."""
+    patched = []
+    try:
+        for cell in _unique(cells):
+            for slot, attr in _SLOTS:
+                value = masks.get(id(cell), {}).get(slot)
+                if value is None or getattr(cell, attr, None) is None:
+                    continue
+                patched.append(_wrap(cell, attr, lambda step_input, _v=value: _v))
+        yield
+    finally:
+        _unwrap(patched)
+
+
+def to_numpy_masks(found: dict, to_numpy) -> dict:
+    """:func:`recording`'s values as numpy arrays (lists stay lists)."""
+
+    def conv(v):
+        return [to_numpy(m) for m in v] if isinstance(v, (list, tuple)) else to_numpy(v)
+
+    return {k: {slot: conv(v) for slot, v in d.items()} for k, d in found.items()}
+
+
+# -- the masks on the spec -------------------------------------------------------------
+
+
+def _applied(cell: CellSpec, rate: float, value, training: bool) -> bool:
+    if not training or value is None:
+        return False
+    if cell.kind.base == "SimpleRNN":  # simple_rnn.py: applied whenever one was drawn
+        return True
+    return 0.0 < rate < 1.0  # lstm.py, gru.py, conv_lstm.py: `0.0 < self.dropout < 1.0`
+
+
+def _as_list(value, cell: CellSpec, slot: str, batch, width, owner):
+    masks = [np.asarray(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+    n_gates = len(_GATES[cell.kind.base])
+    if len(masks) not in (1, n_gates):
+        raise UnsupportedError(
+            f"{owner}: expected 1 or {n_gates} {slot} dropout masks for {cell.label}, "
+            f"got {len(masks)}"
+        )
+    want = (batch, width)
+    for m in masks:
+        if tuple(m.shape) != want:
+            raise UnsupportedError(
+                f"{owner}: expected the {slot} dropout mask Keras drew for {cell.label} "
+                f"to have the shape of this call's {slot} {describe_shape(want)}, got "
+                f"{describe_shape(m.shape)} (a cell keeps its mask between direct calls "
+                "until reset_dropout_mask()): rnnguide cannot say what Keras broadcast"
+            )
+    return masks
+
+
+def _cell_masks(cell: CellSpec, found: dict | None, training: bool, batch, owner) -> CellMasks:
+    found = found or {}
+    if cell.conv is not None and training and (cell.dropout or cell.recurrent_dropout):
+        raise UnsupportedError(
+            f"{owner}: {cell.label} is a ConvLSTM cell with dropout in training mode, which "
+            "rnnguide does not model yet (its masks are images, one per gate); expected "
+            "SimpleRNN, LSTM or GRU cells, or training=False"
+        )
+    masks = CellMasks(cell.dropout, cell.recurrent_dropout, kind=cell.kind.base)
+    for slot, rate, width in (
+        ("input", cell.dropout, cell.input_dim),
+        ("recurrent", cell.recurrent_dropout, cell.units),
+    ):
+        value = found.get(slot)
+        if rate > 0 and training and value is None and _applied(cell, rate, 0, True):
+            raise RNNGuideError(
+                f"{owner}: expected Keras to draw {slot} dropout masks for {cell.label} "
+                f"(rate {rate:g}, training=True), but none was drawn during the call"
+            )
+        if _applied(cell, rate, value, training):
+            setattr(masks, slot, _as_list(value, cell, slot, batch, width, owner))
+    return masks
+
+
+def with_masks(spec, cells, found: dict, training: bool, batch: int, owner: str):
+    """``spec`` with each cell's applied masks (:class:`CellMasks`) on a copy of its
+    CellSpec; ``cells`` are the Keras cells in the order of ``cells_of(spec)``
+    (``_keras.leaf_cells``), ``found`` what :func:`recording` gave (numpy).
+    Returns ``(spec, {cell label: CellMasks})`` (only cells with a dropout rate)."""
+    copies: dict = {}
+    used: dict = {}
+    n_forward = len(spec.forward.cells) if isinstance(spec, BidirectionalSpec) else None
+    for k, (keras_cell, cell) in enumerate(zip(cells, cells_of(spec))):
+        if id(cell) in copies:
+            continue
+        masks = _cell_masks(cell, found.get(id(keras_cell)), training, batch, owner)
+        copies[id(cell)] = replace(cell, masks=masks)
+        if cell.dropout or cell.recurrent_dropout:
+            half = "" if n_forward is None else ("forward " if k < n_forward else "backward ")
+            used[half + cell.label] = masks
+    return _rebuild(spec, copies), used
+
+
+def _rebuild(spec, copies):
+    if isinstance(spec, CellSpec):
+        return copies[id(spec)]
+    if isinstance(spec, BidirectionalSpec):
+        return replace(
+            spec, forward=_rebuild(spec.forward, copies), backward=_rebuild(spec.backward, copies)
+        )
+    assert isinstance(spec, RNNSpec)
+    return replace(spec, cells=[copies[id(c)] for c in spec.cells])
+
+
+def describe(used: dict) -> str:
+    """The report's note: which masks each cell applied."""
+    if not used:
+        return ""
+    lines = [f"\n  {label}: {m.describe()}" for label, m in used.items()]
+    return "training=True, with the dropout masks Keras drew for this call:" + "".join(lines)
