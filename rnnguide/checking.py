@@ -182,15 +182,11 @@ def _verify_training(layer, spec, prepared, args, kwargs, tolerance, gradients, 
     report = judge(spec, got, want, prepared, tolerance, label, note, compute)
     report.masks = used
     if gradients:
+        given = is_cell or kwargs.get("initial_state") is not None
         report.rows += layer_gradient_rows(
-            layer, prepared, prepared.mask, args_have_state(args, kwargs, is_cell), atol, rtol,
-            None, masks=found,
-        )  # fmt: skip
+            layer, prepared, prepared.mask, given, atol, rtol, None, masks=found
+        )
     return report
-
-
-def args_have_state(args, kwargs, is_cell) -> bool:
-    return is_cell or kwargs.get("initial_state") is not None
 
 
 def _same_rnn(prepared, spec):

@@ -32,6 +32,7 @@ from .records import BidirectionalSpec, CellSpec, RNNSpec, cells_of
 __all__ = [
     "FIRST_VERSION",
     "CellMasks",
+    "apply_masks",
     "check_version",
     "describe",
     "has_dropout",
@@ -258,16 +259,46 @@ def with_masks(spec, cells, found: dict, training: bool, batch: int, owner: str)
     Returns ``(spec, {cell label: CellMasks})`` (only cells with a dropout rate)."""
     copies: dict = {}
     used: dict = {}
-    n_forward = len(spec.forward.cells) if isinstance(spec, BidirectionalSpec) else None
-    for k, (keras_cell, cell) in enumerate(zip(cells, cells_of(spec))):
+    for label, keras_cell, cell in zip(_labels(spec), cells, cells_of(spec)):
         if id(cell) in copies:
             continue
         masks = _cell_masks(cell, found.get(id(keras_cell)), training, batch, owner)
         copies[id(cell)] = replace(cell, masks=masks)
         if cell.dropout or cell.recurrent_dropout:
-            half = "" if n_forward is None else ("forward " if k < n_forward else "backward ")
-            used[half + cell.label] = masks
+            used[label] = masks
     return _rebuild(spec, copies), used
+
+
+def _labels(spec) -> list:
+    """How reports name each cell of ``cells_of(spec)``: its label, after
+    ``forward`` / ``backward`` in a Bidirectional."""
+    cells = cells_of(spec)
+    if not isinstance(spec, BidirectionalSpec):
+        return [c.label for c in cells]
+    n = len(spec.forward.cells)
+    return [("forward " if k < n else "backward ") + c.label for k, c in enumerate(cells)]
+
+
+def apply_masks(spec, masks: dict, batch: int, owner: str):
+    """``spec`` with the masks of a report (``report.masks``: ``{cell label:
+    CellMasks}``) on copies of its cells, checked against this call's batch."""
+    copies: dict = {}
+    labels = _labels(spec)
+    unknown = set(masks) - set(labels)
+    if unknown:
+        raise RNNGuideError(
+            f"{owner}: expected masks for the cells {', '.join(labels)}, got masks for "
+            f"{', '.join(sorted(unknown))}"
+        )
+    for label, cell in zip(labels, cells_of(spec)):
+        given = masks.get(label)
+        if given is not None:
+            for slot, width in (("input", cell.input_dim), ("recurrent", cell.units)):
+                value = getattr(given, slot)
+                if value is not None:
+                    _as_list(value, cell, slot, batch, width, owner)
+        copies.setdefault(id(cell), replace(cell, masks=given))
+    return _rebuild(spec, copies)
 
 
 def _rebuild(spec, copies):

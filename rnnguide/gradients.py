@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import _keras
+from . import _keras, dropout
 from .activations import DERIVATIVES
 from .backprop import Gradients, LayerRun, check_derivatives, grad_call
 from .comparison import (
@@ -108,7 +108,7 @@ def _keras_weights(layer, grads: Gradients, spec) -> Gradients:
 
 
 def reference_grad(
-    layer, x, upstream=None, *, mask=None, initial_state=None, dtype="float64"
+    layer, x, upstream=None, *, mask=None, initial_state=None, dtype="float64", masks=None
 ) -> Gradients:
     """Backpropagation through time in numpy, from the layer's own weights.
 
@@ -137,7 +137,9 @@ def reference_grad(
     (discontinuous: refused with :class:`~rnnguide.UnsupportedError`). A cell
     (or StackedRNNCells) is called as ``reference_grad(cell, x_t, upstream,
     initial_state=states)``: its result is ``(output, new_states)``. Dropout
-    is off (the inference weights).
+    is off (the inference weights) unless ``masks=report.masks`` (from
+    ``verify(layer, x, training=True)``) gives the masks of a training-mode
+    call: they are constants of it, as in the framework's autodiff.
 
     >>> import numpy as np, keras
     >>> keras.utils.set_random_seed(0)
@@ -153,6 +155,9 @@ def reference_grad(
     (['i', 'f', 'g', 'o'], (4, 4))
     """
     spec = resolve(layer)
+    if masks is not None:
+        owner = f"reference_grad({spec.label})"
+        spec = dropout.apply_masks(spec, dict(masks), np.shape(x)[0], owner)
     grads = grad_spec(spec, x, upstream, mask, initial_state, _check_dtype(dtype))
     if is_keras(layer):
         grads = _keras_weights(layer, grads, spec)
@@ -313,9 +318,14 @@ def gradient_rows(
     return layer_gradient_rows(layer, call, mask, initial_state is not None, atol, rtol, upstream)
 
 
-def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstream) -> list:
+def layer_gradient_rows(
+    layer, call: Call, mask, states_given, atol, rtol, upstream, masks=None
+) -> list:
     """:func:`gradient_rows` for a layer already read and a call already prepared
-    (``verify(..., gradients=True)`` passes its own: nothing is read twice)."""
+    (``verify(..., gradients=True)`` passes its own: nothing is read twice).
+    ``masks``: training mode, with the dropout masks :func:`rnnguide.dropout.recording`
+    gave for ``call`` (whose spec carries them): the framework's call is made with
+    ``training=True`` and those masks replayed as constants."""
     keras = _keras.keras_module()
     spec = call.spec
     check_derivatives(spec)
@@ -340,9 +350,9 @@ def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstr
         xt, *st = tensors
         keras_states = _keras_states(spec, st, arr.shape[0]) if feed_states else None
         if is_cell:
-            out = call(xt, keras_states, training=False)
+            out = call(xt, keras_states, training=training)
         else:
-            kwargs = {"training": False, "initial_state": keras_states}
+            kwargs = {"training": training, "initial_state": keras_states}
             if mask is not None:
                 kwargs["mask"] = ops.convert_to_tensor(np.asarray(mask))
             out = call(xt, **kwargs)
@@ -356,9 +366,24 @@ def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstr
                 total = total + ops.sum(o * ops.convert_to_tensor(np.asarray(u), o.dtype))
         return total
 
+    training = masks is not None
+    replay = {}
+    if training:  # the recorded masks, as the backend's tensors in the cells' dtype
+        for cell in _keras.leaf_cells(layer):
+            for slot, value in masks.get(id(cell), {}).items():
+                dt = cell.compute_dtype
+
+                def tensor(m, dt=dt):
+                    return keras.ops.convert_to_tensor(np.asarray(m), dt)
+
+                one = isinstance(value, (list, tuple))
+                replay.setdefault(id(cell), {})[slot] = (
+                    [tensor(m) for m in value] if one else tensor(value)
+                )
     saved = _keras.snapshot_states(layer)
     try:
-        got = _keras.framework_gradients(layer, loss_of, [arr.astype(compute), *state_values])
+        with dropout.replaying(_keras.leaf_cells(layer), replay):
+            got = _keras.framework_gradients(layer, loss_of, [arr.astype(compute), *state_values])
     finally:
         _keras.restore_states(saved)
     names = (

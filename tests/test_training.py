@@ -314,3 +314,56 @@ def test_cells_in_a_python_loop_keep_their_masks(keras):
     # the four steps of one call used the same masks
     ((title, section),) = report.sections
     assert "4 calls" in title and section.masks
+
+
+def test_gates_and_reference_call_take_the_recorded_masks(keras):
+    L = keras.layers
+    x = np.random.default_rng(10).normal(size=(3, 6, 2)).astype("float32")
+    layer = L.LSTM(4, dropout=0.4, recurrent_dropout=0.4, return_sequences=True)
+    report = rg.verify(layer, x, training=True)
+    with_masks = rg.reference_call(layer, x, masks=report.masks)
+    g = rg.gates(layer, x, masks=report.masks)
+    np.testing.assert_allclose(g["h"], with_masks, atol=1e-6)
+    # the inference gates differ; a fresh draw (training=True) differs again
+    assert np.max(np.abs(rg.gates(layer, x)["h"] - with_masks)) > 1e-3
+    fresh = rg.gates(layer, x, training=True)
+    assert fresh["h"].shape == with_masks.shape
+    assert np.max(np.abs(fresh["h"] - with_masks)) > 1e-4
+    with pytest.raises(RNNGuideError, match="expected the input dropout mask"):
+        rg.gates(layer, x[:2], masks=report.masks)
+
+
+GRADIENT_LAYERS = {
+    "simple_rnn": lambda L: L.SimpleRNN(3, dropout=0.3, recurrent_dropout=0.3, return_state=True),
+    "lstm_1": lambda L: L.LSTM(3, dropout=0.3, recurrent_dropout=0.4, return_sequences=True),
+    "lstm_2": lambda L: L.LSTM(3, dropout=0.4, go_backwards=True),
+    "gru": lambda L: L.GRU(3, dropout=0.3, recurrent_dropout=0.4, return_state=True),
+    "gru_before": lambda L: L.GRU(3, dropout=0.3, recurrent_dropout=0.4, reset_after=False),
+    "gru_2_before": lambda L: L.GRU(3, dropout=0.5, reset_after=False),
+    "bidirectional": lambda L: L.Bidirectional(L.LSTM(2, dropout=0.3, recurrent_dropout=0.3)),
+    "stacked": lambda L: L.RNN(
+        [L.GRUCell(3, dropout=0.2, recurrent_dropout=0.3), L.LSTMCell(2, recurrent_dropout=0.5)]
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENT_LAYERS))
+def test_training_gradients_match_the_frameworks_with_the_same_masks(keras, name):
+    layer = GRADIENT_LAYERS[name](keras.layers)
+    x = np.random.default_rng(11).normal(size=(4, 5, 2)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0]] * 2 + [[1, 1, 1, 1, 1]] * 2, bool)
+    report = rg.verify(layer, x, mask=mask, training=True, gradients=True)
+    assert report.ok, report
+    assert any(r.name.startswith("d/d") for r in report.rows)
+    # the masks matter for the gradients too
+    with_masks = rg.reference_grad(layer, x, mask=mask, masks=report.masks)
+    without = rg.reference_grad(layer, x, mask=mask)
+    assert np.max(np.abs(with_masks.weights[0] - without.weights[0])) > 1e-3
+
+
+def test_training_gradients_of_a_cell(keras):
+    cell = keras.layers.GRUCell(3, dropout=0.3, recurrent_dropout=0.3, reset_after=False)
+    x = np.random.default_rng(12).normal(size=(4, 2)).astype("float32")
+    h = np.random.default_rng(13).normal(size=(4, 3)).astype("float32")
+    report = rg.verify(cell, x, [h], training=True, gradients=True)
+    assert report.ok, report
