@@ -41,6 +41,7 @@ _LAZY = {
     "ExportReport": "exported",
     "assert_exported": "exported",
     "verify_exported": "exported",
+    "watch": "watching",
 }
 
 
@@ -99,5 +100,6 @@ __all__ = [
     "verify",
     "verify_exported",
     "verify_model",
+    "watch",
     "weight_shapes",
 ]

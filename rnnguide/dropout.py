@@ -36,6 +36,7 @@ __all__ = [
     "check_version",
     "describe",
     "has_dropout",
+    "rebuild",
     "recording",
     "replaying",
     "to_numpy_masks",
@@ -266,7 +267,7 @@ def with_masks(spec, cells, found: dict, training: bool, batch: int, owner: str)
         copies[id(cell)] = replace(cell, masks=masks)
         if cell.dropout or cell.recurrent_dropout:
             used[label] = masks
-    return _rebuild(spec, copies), used
+    return rebuild(spec, copies), used
 
 
 def _labels(spec) -> list:
@@ -298,15 +299,16 @@ def apply_masks(spec, masks: dict, batch: int, owner: str):
                 if value is not None:
                     _as_list(value, cell, slot, batch, width, owner)
         copies.setdefault(id(cell), replace(cell, masks=given))
-    return _rebuild(spec, copies)
+    return rebuild(spec, copies)
 
 
-def _rebuild(spec, copies):
+def rebuild(spec, copies):
+    """``spec`` with each cell replaced by ``copies[id(cell)]`` (tied cells stay tied)."""
     if isinstance(spec, CellSpec):
         return copies[id(spec)]
     if isinstance(spec, BidirectionalSpec):
         return replace(
-            spec, forward=_rebuild(spec.forward, copies), backward=_rebuild(spec.backward, copies)
+            spec, forward=rebuild(spec.forward, copies), backward=rebuild(spec.backward, copies)
         )
     assert isinstance(spec, RNNSpec)
     return replace(spec, cells=[copies[id(c)] for c in spec.cells])

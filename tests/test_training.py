@@ -222,9 +222,12 @@ def test_mixed_precision_uses_the_float16_mask_values(keras):
     report = rg.verify(layer, x, training=True)
     assert report.ok, report
     (masks,) = report.masks.values()
-    values = set(np.unique(masks.input[0]).tolist()) - {0.0}
-    # 1 / 0.7 rounded to float16, not the float32 1.4285715
-    assert values == {float(np.float16(1 / 0.7))} == {1.4287109375}
+    (value,) = set(np.unique(masks.input[0]).tolist()) - {0.0}
+    # a float16 number near 1 / 0.7, not the float32 1.4285715: 1.4287109375 on
+    # TensorFlow, 1.427734375 on JAX (which rounds 0.7 to float16 first); the
+    # equations use what was drawn
+    assert value == float(np.float16(value)) != float(np.float32(1 / 0.7))
+    assert abs(value - 1 / 0.7) < 2e-3
 
 
 def test_a_cell_called_directly_keeps_no_mask_after_verify(keras):
