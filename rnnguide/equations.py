@@ -151,6 +151,7 @@ class CellRunner:
         columns of each of Keras' gate blocks (the LSTM's are reordered)."""
         masks = cell.masks
         self.in_masks = self.rec_masks = None
+        self._gate_blocks = {}
         if masks is None:
             return
         u = self.u
@@ -199,8 +200,15 @@ class CellRunner:
         values at step ``t`` when recording."""
         if self.rec_masks is not None:  # per gate block: (h * m_k) U_k
             out = tape.acts[t] if tape.recording else self._buffer(h, U)
-            for k, cols in enumerate(self.gate_cols[: U.shape[1] // self.u]):
-                out[:, cols] = self.masked_state(h, k) @ U[:, cols]
+            blocks = self._gate_blocks.get(id(U))
+            if blocks is None:  # each gate's columns, contiguous, made once
+                n = U.shape[1] // self.u
+                blocks = [(c, np.ascontiguousarray(U[:, c])) for c in self.gate_cols[:n]]
+                self._gate_blocks[id(U)] = blocks
+            hm = np.empty_like(h)
+            for k, (cols, Uk) in enumerate(blocks):
+                np.multiply(h, self.rec_masks[k if len(self.rec_masks) > 1 else 0], out=hm)
+                out[:, cols] = hm @ Uk
             return out
         if tape.recording:
             return np.matmul(h, U, out=tape.acts[t])
