@@ -27,6 +27,7 @@ from .checking import (
     _Call,
     _check_mask_value,
     _section,
+    _subclass_note,
     _verify_call,
     compute_dtype_of,
 )
@@ -68,8 +69,6 @@ class _Layer:
         self.unique = list({id(c): c for c in self.cells}.values())
         self.spec = _keras.spec_from(layer, allow_subclass=True)
         self.compute = compute_dtype_of(layer)
-        from .checking import _subclass_note
-
         self.note = _subclass_note(layer)
         self.original = layer.call
 
@@ -180,10 +179,12 @@ class watch:
         self._retrace()
 
     def _retrace(self):
-        """The next train step is traced again (with or without the hooks)."""
+        """The next train step (and validation or prediction step) is traced again,
+        with or without the hooks."""
         model = self.model
-        if getattr(model, "train_function", None) is not None:
-            model.train_function = None
+        for name in ("train_function", "test_function", "predict_function"):
+            if getattr(model, name, None) is not None:
+                setattr(model, name, None)
 
     def _callback(self):
         keras = _keras.keras_module()
@@ -207,6 +208,9 @@ class watch:
             self._unhook()
             # the rest of fit runs the train step traced without the hooks
             self.model.make_train_function(force=True)
+            for name in ("test_function", "predict_function"):
+                if getattr(self.model, name, None) is not None:
+                    setattr(self.model, name, None)
 
     def _hook(self):
         for hooked in self._layers:

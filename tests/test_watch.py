@@ -51,6 +51,9 @@ def test_watched_fit_is_checked_and_unchanged(keras):
     # hooks removed: the instance has its class's call and fit again
     assert "call" not in model.layers[1].__dict__ and "fit" not in model.__dict__
     assert _fit(model)  # and fits again without them
+    calls = w.calls
+    model.evaluate(X, Y, verbose=0)
+    assert w.calls == calls  # no hook left in the test function either
 
 
 def test_a_layer_off_in_training_is_caught_in_fit(keras):
