@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rnnguide as rg
-from tests.helpers import keras_activation
+from tests.helpers import keras_activation, needs_keras_dropout
 
 pytestmark = pytest.mark.keras
 
@@ -83,6 +83,7 @@ def test_implementation_1_with_input_dropout_trains_with_use_cudnn_auto(keras, k
     # LSTM.inner_loop / GRU.inner_loop try the cuDNN path when recurrent_dropout is 0
     # and broadcast get_dropout_mask(), a list of one mask per gate under
     # implementation=1, to the sequence's shape (keras/src/layers/rnn/lstm.py, gru.py)
+    needs_keras_dropout()  # before 3.8 implementation=1 drew one mask, not a list
     layer = getattr(keras.layers, kind)(3, dropout=0.3, implementation=1)
     layer(np.ones((2, 4, 2), "float32"), training=True)
 
@@ -91,5 +92,6 @@ def test_implementation_1_with_input_dropout_trains_with_use_cudnn_auto(keras, k
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 def test_implementation_1_with_input_dropout_trains_without_cudnn(keras, kind):
     # the way out, and what rnnguide checks instead
+    needs_keras_dropout()
     layer = getattr(keras.layers, kind)(3, dropout=0.3, implementation=1, use_cudnn=False)
     assert rg.verify(layer, np.ones((2, 4, 2), "float32"), training=True).ok

@@ -15,12 +15,18 @@ from hypothesis import strategies as st
 
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, UnsupportedError
-from tests.helpers import examples, flatten, random_case
+from tests.helpers import examples, flatten, needs_keras_dropout, random_case
 from tests.strategies import Config, configs
 
 pytestmark = [pytest.mark.keras, pytest.mark.backends]
 
 RATES = [0.0, 0.2, 0.5, 0.9, 1.0]
+
+
+@pytest.fixture(autouse=True)
+def _keras_3_8(request):
+    if request.node.name != "test_older_keras_is_refused":
+        needs_keras_dropout()
 
 
 @dataclass

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, RNNGuideTypeError
+from tests.helpers import needs_keras_dropout
 
 pytestmark = pytest.mark.keras
 
@@ -242,6 +243,7 @@ def test_a_mixed_bfloat16_model_is_verified(keras):
 
 
 def test_a_call_in_training_mode_with_dropout_is_checked_with_its_masks(keras):
+    needs_keras_dropout()
     L = keras.layers
 
     class Holder(L.Layer):

@@ -5,11 +5,17 @@ import pytest
 
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, UnsupportedError
+from tests.helpers import needs_keras_dropout
 
 pytestmark = [pytest.mark.keras, pytest.mark.backends]
 
 X = np.random.default_rng(0).normal(size=(16, 5, 3)).astype("float32")
 Y = np.random.default_rng(1).normal(size=(16, 1)).astype("float32")
+
+
+@pytest.fixture(autouse=True)
+def _keras_3_8():
+    needs_keras_dropout()
 
 
 def _model(keras, lstm=None, **compile_kwargs):
