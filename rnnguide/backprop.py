@@ -46,7 +46,7 @@ from .activations import Activation
 from .comparison import flatten
 from .convolution import layer_layout
 from .equations import Tape, input_order, merge, merge_backward, run_bidirectional, run_rnn
-from .errors import RNNGuideError, RNNGuideTypeError, describe_shape
+from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, describe_shape
 from .prepare import as_array, widen
 from .records import BidirectionalSpec, RNNSpec, cells_of, map_cells
 from .reference import gate_pieces
@@ -83,6 +83,12 @@ class _CellBackward:
         if r.kind != "SimpleRNN":
             self.rec = Activation(cell.recurrent_activation, r.u, label, "recurrent_activation")
         self._step = BACKWARD_STEPS[(cell.kind.base, cell.kind.reset_after)]
+        if r.conv is not None and (r.in_masks is not None or r.rec_masks is not None):
+            raise UnsupportedError(
+                f"{label}: gradients of a ConvLSTM in training mode (with its dropout "
+                "masks) are not modelled yet; expected training=False for its gradients "
+                "(its training-mode outputs are checked)"
+            )
 
     def pre(self, t, cols=slice(None)):
         """The pre-activations at step ``t`` (None where no derivative needs them)."""

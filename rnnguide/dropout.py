@@ -219,7 +219,12 @@ def _as_list(value, cell: CellSpec, slot: str, batch, width, owner):
         )
     want = (batch, width)
     for m in masks:
-        if tuple(m.shape) != want:
+        if cell.conv is not None:  # an image per sample: (batch, *spatial, channels)
+            ok = m.ndim == cell.conv.rank + 2 and m.shape[0] == batch
+            ok = ok and width in (m.shape[1], m.shape[-1])
+        else:
+            ok = tuple(m.shape) == want
+        if not ok:
             raise UnsupportedError(
                 f"{owner}: expected the {slot} dropout mask Keras drew for {cell.label} "
                 f"to have the shape of this call's {slot} {describe_shape(want)}, got "
@@ -231,12 +236,6 @@ def _as_list(value, cell: CellSpec, slot: str, batch, width, owner):
 
 def _cell_masks(cell: CellSpec, found: dict | None, training: bool, batch, owner) -> CellMasks:
     found = found or {}
-    if cell.conv is not None and training and (cell.dropout or cell.recurrent_dropout):
-        raise UnsupportedError(
-            f"{owner}: {cell.label} is a ConvLSTM cell with dropout in training mode, which "
-            "rnnguide does not model yet (its masks are images, one per gate); expected "
-            "SimpleRNN, LSTM or GRU cells, or training=False"
-        )
     masks = CellMasks(cell.dropout, cell.recurrent_dropout, kind=cell.kind.base)
     for slot, rate, width in (
         ("input", cell.dropout, cell.input_dim),

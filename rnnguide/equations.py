@@ -283,6 +283,14 @@ class ConvRunner(CellRunner):
         self.batch = 0
         self._rows = {}
 
+    def _conv_masks(self):
+        """A ConvLSTM's dropout masks (one per gate, in the layer's data format) as
+        the engine holds them: the input's channels last, the state's as rows."""
+        if self.in_masks is not None:
+            self.in_masks = [channels_last(m, self.conv, 1) for m in self.in_masks]
+        if self.rec_masks is not None:
+            self.rec_masks = [self.flat(m) for m in self.rec_masks]
+
     def project(self, x):
         """The input convolution of every step: x (T, B, *spatial, C), channels last,
         into (T, B * pixels, 4u). Recording, all steps at once (the tape keeps them);
@@ -291,6 +299,18 @@ class ConvRunner(CellRunner):
         a page fault per page (measured: most of the forward pass at 16 x 10 x 32 x 32)."""
         T, B = x.shape[:2]
         self.batch = B
+        if self.spec.masks is not None and not getattr(self, "_masks_ready", False):
+            self._conv_masks()
+            self._masks_ready = True
+        if self.in_masks is not None:  # training mode: (x * m_k) convolved per gate
+            xw = np.empty((T, B * self.g_in.n_pixels, self.W.shape[1]), self.W.dtype)
+            for m, cols in zip(self.in_masks, self.gate_cols):
+                xm = (x * m).reshape(T * B, *x.shape[2:])
+                rows = patches(xm, self.g_in).reshape(T, B * self.g_in.n_pixels, -1)
+                xw[..., cols] = rows @ self.W[:, cols]
+            if self.b_in is not None:
+                xw += self.b_in
+            return xw
         rows = patches(x.reshape(T * B, *x.shape[2:]), self.g_in)
         rows = rows.reshape(T, B * self.g_in.n_pixels, -1)
         lazy = _StepProjection(rows, self.W, self.b_in)
@@ -310,6 +330,13 @@ class ConvRunner(CellRunner):
             bufs = (rows, *padded_buffer(self.batch, self.u, self.g_rec, h.dtype))
             self._rows[h.dtype] = bufs
         rows, hp, inside = bufs
+        if self.rec_masks is not None:  # training mode: (h * m_k) convolved per gate
+            out = tape.acts[t] if tape.recording else np.empty((h.shape[0], U.shape[1]), h.dtype)
+            for m, cols in zip(self.rec_masks, self.gate_cols):
+                hp[inside] = (h * m).reshape(self.batch, *self.out_spatial, self.u)
+                patches(hp, self.g_rec, rows, padded=True)
+                out[:, cols] = rows @ U[:, cols]
+            return out
         hp[inside] = h.reshape(self.batch, *self.out_spatial, self.u)
         patches(hp, self.g_rec, rows, padded=True)
         return super().recurrent(rows, U, tape, t)

@@ -256,12 +256,44 @@ def test_stateful_and_go_backwards(keras):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.states[0]), before)
 
 
-def test_conv_lstm_dropout_in_training_is_refused_clearly(keras):
+CONV_LAYERS = {
+    "1d same": (lambda L: L.ConvLSTM1D(
+        2, 3, dropout=0.3, recurrent_dropout=0.4, padding="same", return_sequences=True
+    ), (2, 3, 6, 2)),
+    "2d channels_first": (lambda L: L.ConvLSTM2D(
+        3, 2, dropout=0.3, recurrent_dropout=0.4, return_state=True,
+        data_format="channels_first",
+    ), (2, 3, 2, 5, 4)),
+    "2d strides backwards": (lambda L: L.ConvLSTM2D(
+        2, 3, dropout=0.5, strides=2, go_backwards=True
+    ), (2, 3, 7, 7, 1)),
+    "3d recurrent only": (lambda L: L.ConvLSTM3D(
+        2, 2, recurrent_dropout=0.5, padding="same"
+    ), (1, 2, 3, 3, 3, 1)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(CONV_LAYERS))
+def test_conv_lstm_in_training_mode_with_its_image_masks(keras, name):
+    make, shape = CONV_LAYERS[name]
+    layer = make(keras.layers)
+    x = np.random.default_rng(14).normal(size=shape).astype("float32")
+    report = rg.verify(layer, x, training=True)
+    assert report.ok, report
+    (masks,) = report.masks.values()
+    drawn = masks.input if masks.input is not None else masks.recurrent
+    assert len(drawn) == 4 and drawn[0].shape[0] == shape[0]  # one image per gate
+    got = flatten(layer(x, training=True))[0]
+    want = flatten(rg.reference_call(layer, x))[0]
+    assert np.max(np.abs(keras.ops.convert_to_numpy(got) - want)) > 1e-3
+
+
+def test_conv_lstm_training_gradients_are_refused_clearly(keras):
     layer = keras.layers.ConvLSTM1D(2, 3, dropout=0.3)
     x = np.ones((2, 3, 5, 1), "float32")
-    with pytest.raises(UnsupportedError, match="ConvLSTM cell with dropout in training mode"):
-        rg.verify(layer, x, training=True)
-    assert rg.verify(layer, x).ok
+    with pytest.raises(UnsupportedError, match="gradients of a ConvLSTM in training mode"):
+        rg.verify(layer, x, training=True, gradients=True)
+    assert rg.verify(layer, x, training=True).ok
 
 
 def test_verify_model_in_training_mode(keras):
