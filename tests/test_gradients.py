@@ -7,10 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
-from rnnguide.equations import ACTIVATIONS, DERIVATIVES
-from rnnguide.gradients import grad_spec, gradient_rows
-from rnnguide.reference import call_spec
-from rnnguide.spec import cells_of, layer_spec, resolve
+from rnnguide.equations.activations import ACTIVATIONS, DERIVATIVES
+from rnnguide.reference.forward import call_spec
+from rnnguide.spec.build import layer_spec, resolve
+from rnnguide.spec.records import cells_of
+from rnnguide.verification.gradients import grad_spec, gradient_rows
 from tests.helpers import examples, flatten, random_case, randomize_weights
 from tests.strategies import KINDS, configs
 

@@ -1,0 +1,6 @@
+"""Every touch of a Keras object, and nothing else.
+
+- ``objects``: what a Keras object is and what is inside it (layers, cells, halves).
+- ``read``: a Keras layer or cell read into a spec (weights become numpy, once).
+- ``run``: building, compiled calls, state snapshots and the framework's own gradients.
+"""
