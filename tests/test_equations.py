@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnguide.equations.activations import ACTIVATIONS
-from rnnguide.spec.build import resolve
+from rnnguide.keras_bridge.resolve import resolve
 
 X = np.linspace(-6, 6, 241, dtype="float32")
 

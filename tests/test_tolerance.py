@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
-from rnnguide.spec.build import resolve
+from rnnguide.keras_bridge.resolve import resolve
 from rnnguide.verification.checking import compute_dtype_of
-from rnnguide.verification.compare import measured_rounding
 from rnnguide.verification.gradients import gradient_rows
+from rnnguide.verification.rounding import measured_rounding
 
 pytestmark = pytest.mark.keras
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import RNNGuideError
 from ..keras_bridge import objects as keras_objects
-from ..spec.build import resolve
+from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, halves, is_keras
 from ..tables import html_table, text_table
 from .shapes import default_input_shape, shapes_of, state_shapes

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ..errors import RNNGuideError, RNNGuideTypeError
-from ..spec.build import resolve
+from ..keras_bridge.resolve import resolve
 from ..spec.kinds import check_units
 from ..spec.records import BidirectionalSpec, RNNSpec, cells_of, is_step
 from ..tables import html_table, text_table

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import RNNGuideError, RNNGuideTypeError, describe_shape
-from ..spec.build import resolve
+from ..keras_bridge.resolve import resolve
+from ..spec.geometry import conv_input_words, conv_state_shape
 from ..spec.kinds import check_units
 from ..spec.records import (
     STACKED_CELLS,
@@ -23,8 +24,6 @@ from ..spec.records import (
 )
 
 __all__ = [
-    "conv_input_words",
-    "conv_state_shape",
     "count_params",
     "default_input_shape",
     "output_shapes",
@@ -34,12 +33,6 @@ __all__ = [
     "weight_shapes",
     "with_input_shape",
 ]
-
-
-def conv_input_words(cell: CellSpec) -> str:
-    """``a 5D input (batch, timesteps, rows, cols, channels)`` for a ConvLSTM2D cell."""
-    conv = cell.conv
-    return f"a {conv.rank + 3}D input (batch, timesteps, {conv.layout()[1:]}"
 
 
 def _check_shape(input_shape, ndim: int, conv_cell: CellSpec | None = None):
@@ -63,16 +56,6 @@ def _check_shape(input_shape, ndim: int, conv_cell: CellSpec | None = None):
                 f"got shape {describe_shape(shape)}"
             )
     return shape
-
-
-def conv_state_shape(cell: CellSpec, batch, spatial=None) -> tuple:
-    """A ConvLSTM state's shape: the input convolution's output, ``filters``
-    channels, in the layer's data format (``None`` where the input's spatial
-    dimensions are not known)."""
-    conv = cell.conv
-    spatial = conv.spatial if spatial is None else spatial
-    out = (None,) * conv.rank if spatial is None else conv.out_spatial(spatial)
-    return (batch, *conv.join(out, cell.units))
 
 
 def _conv_shapes(spec: RNNSpec, input_shape):

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from ..arithmetic.shapes import with_input_shape
 from ..errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
-from ..spec.build import resolve
+from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, cells_of, halves, is_keras
 from .canvas import VIEWS, Diagram, _as_sequence, _below, _Canvas, _diagram
 from .panels import _cell_panel, _input_view, _layers, _weights_panel

@@ -6,7 +6,7 @@ import math
 
 from ..arithmetic.shapes import shapes_of, with_input_shape
 from ..errors import RNNGuideError, RNNGuideTypeError
-from ..spec.build import resolve
+from ..keras_bridge.resolve import resolve
 from ..spec.kinds import ONNX_BLOCKS
 from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec, cells_of, halves, is_keras
 from .canvas import Diagram, _as_sequence, _below, _Canvas, _diagram, _fmt_shape, _input_shape, _sub

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 from ..errors import RNNGuideError
-from ..spec.build import resolve
+from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, halves
 from .canvas import STEPS_STYLE, Diagram, _as_sequence, _esc, _fmt_shape, _ids
 

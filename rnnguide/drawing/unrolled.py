@@ -80,7 +80,7 @@ def _gradient_norms(obj, targets, x, mask, gradient):
             )
         import numpy as np
 
-        from ..verification.gradients import state_jacobian_norms
+        from ..reference.gradients import state_jacobian_norms
 
         if mask is not None and np.ndim(mask) == 1:  # per-step booleans: every sequence
             mask = np.broadcast_to(np.asarray(mask, dtype=bool), np.shape(x)[:2])

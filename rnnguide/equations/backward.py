@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import RNNGuideError, RNNGuideTypeError, describe_shape
-from ..reference.forward import gate_pieces
 from ..spec.call import as_array, widen
 from ..spec.records import BidirectionalSpec, RNNSpec, cells_of, map_cells
-from ..verification.compare import flatten
+from ..spec.returns import flatten
 from .activations import Activation
+from .blocks import gate_pieces
 from .convolution import layer_layout
 from .engine import input_order, run_bidirectional, run_rnn
 from .merging import merge, merge_backward

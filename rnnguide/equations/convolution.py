@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..spec.records import ConvSpec
+if TYPE_CHECKING:
+    from ..spec.records import ConvSpec
 
 __all__ = [
     "Geometry",

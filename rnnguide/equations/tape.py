@@ -14,7 +14,6 @@ from .activations import VALUE_ONLY
 
 if TYPE_CHECKING:
     from ..spec.records import RNNSpec
-    from .engine import CellRunner
 
 __all__ = ["NO_TAPE", "RECORDED", "Tape"]
 
@@ -60,8 +59,9 @@ class Tape(_NoTape):
     """
 
     recording = True
+    # ``runner`` is the engine's CellRunner (not imported: the engine imports this module)
 
-    def __init__(self, runner: CellRunner, seq, xw, mask, spec: RNNSpec, n_states: int):
+    def __init__(self, runner, seq, xw, mask, spec: RNNSpec, n_states: int):
         T, B = xw.shape[:2]
         u, G, dt = runner.u, runner.W.shape[1], xw.dtype
         self.runner = runner

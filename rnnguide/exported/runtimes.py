@@ -22,8 +22,8 @@ from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
 from ..keras_bridge import run as keras_run
 from ..reference.forward import prepare_reference, run_call
+from ..spec.returns import flatten
 from ..verification.checking import _bind, _check_mask_value, _numpy_tree
-from ..verification.compare import flatten
 
 __all__ = ["EXTRA", "Artifact", "equations_outputs", "open_artifact", "require"]
 

@@ -30,7 +30,7 @@ import numpy as np
 from ..equations.engine import bias_halves
 from ..errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 from ..keras_bridge.objects import layer_halves
-from ..spec.build import resolve
+from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_keras
 from .equations import (
     TORCH_LETTER,

@@ -1,10 +1,10 @@
-"""Specs from a kind name and sizes, and :func:`resolve`, the one way to a spec.
+"""Specs from a kind name and sizes.
 
 :func:`cell_spec` and :func:`layer_spec` build the records of
-:mod:`rnnguide.spec.records` from a kind name and sizes; :func:`resolve` turns a kind
-name or a Keras layer or cell into one (a Keras object through
-:mod:`rnnguide.keras_bridge.read`, which converts its weights to numpy once). The records
-and their traversals are re-exported here, where they were first defined.
+:mod:`rnnguide.spec.records` from a kind name and sizes, :func:`from_kind` from
+what a public function was given (a kind name or a list of cell kinds, sizes and
+options). :func:`rnnguide.keras_bridge.resolve.resolve` is the one door that also
+takes a Keras layer or cell.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from .records import (
     CellSpec,
     ConvSpec,
     RNNSpec,
-    is_keras,
-    with_input_dim,
 )
 
 __all__ = [
@@ -32,9 +30,9 @@ __all__ = [
     "cell_spec",
     "check_options",
     "conv_spec",
+    "from_kind",
     "is_conv_name",
     "layer_spec",
-    "resolve",
 ]
 
 #: the options a kind name accepts (besides ``units`` and ``input_dim``), as in Keras
@@ -338,36 +336,15 @@ def layer_spec(
     return BidirectionalSpec(fw, bw, merge_mode)
 
 
-def resolve(kind_or_layer, units=None, input_dim=None, **options):
-    """The spec of a Keras layer or cell (read once: weights become numpy), or of a
-    kind name and sizes. Public functions call this once; everything after takes
-    the spec.
+def from_kind(kind, units=None, input_dim=None, **options) -> RNNSpec:
+    """The spec of a kind name (or a list of cell kinds) and sizes.
 
-    >>> resolve("GRU", units=4, input_dim=3).cells[0].kind.label
+    >>> from_kind("GRU", units=4, input_dim=3).cells[0].kind.label
     'GRU(reset_after=True)'
     """
-    if is_keras(kind_or_layer):
-        # here, not at the top: the reader needs numpy, and the arithmetic that
-        # imports this module (shapes, parameter counts) stays numpy-free
-        from ..keras_bridge import read as keras_read
-
-        if units is not None or options:
-            given = ", ".join(["units"] * (units is not None) + sorted(options))
-            raise RNNGuideError(
-                f"got a Keras object and also {given}: the layer's own config is used, "
-                "so pass the layer alone (or a kind name with its sizes)"
-            )
-        spec = keras_read.spec_from(kind_or_layer)
-        with_input_dim(spec, input_dim)  # sizes an unbuilt layer, or checks a built one
-        return spec
-    if isinstance(kind_or_layer, (str, list, tuple)):
-        check_options(kind_or_layer, options)
-        if is_conv_name(kind_or_layer):
-            return _conv_layer_spec(kind_or_layer, units, input_dim, dict(options))
-        if units is None:
-            raise RNNGuideError(f"expected units=... for kind {kind_or_layer!r}, got none")
-        return layer_spec(kind_or_layer, units, input_dim, **options)
-    raise RNNGuideTypeError(
-        "expected a kind name ('SimpleRNN', 'LSTM', 'GRU', or a list of cell kinds) or a "
-        f"Keras recurrent layer or cell, got {type(kind_or_layer).__name__}"
-    )
+    check_options(kind, options)
+    if is_conv_name(kind):
+        return _conv_layer_spec(kind, units, input_dim, dict(options))
+    if units is None:
+        raise RNNGuideError(f"expected units=... for kind {kind!r}, got none")
+    return layer_spec(kind, units, input_dim, **options)

@@ -13,11 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arithmetic.shapes import conv_input_words, conv_state_shape
 from ..errors import RNNGuideError, RNNGuideTypeError, describe_shape
-from ..keras_bridge import objects as keras_objects
-from ..keras_bridge import read as keras_read
-from ..keras_bridge import run as keras_run
+from .geometry import conv_input_words, conv_state_shape
 from .records import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_step
 
 __all__ = [
@@ -30,7 +27,6 @@ __all__ = [
     "need_weights",
     "prepare",
     "prepare_call",
-    "read_built",
     "rnn_states",
     "state_shape",
     "widen",
@@ -360,25 +356,3 @@ def prepare_call(spec, x, initial_state=None, mask=None, dtype=None, purpose="eq
         st, b = rnn_states(rnn, initial_state, batch, keep, owner if step else "")
         states, bare = [st], [b]
     return Call(spec, rnn, arr, m, states, bare, run_dtype)
-
-
-def read_built(layer, x, *, allow_subclass=False, cell_over_sequence=False):
-    """The spec of a Keras layer or cell, built for ``x`` first when it is not built.
-
-    An unbuilt layer is read before it is built (so what rnnguide cannot read is
-    refused before anything is built: no weights to convert yet), built for
-    ``x``'s shape, then read again: every weight is converted to numpy once. A
-    cell is built for a step input (batch, features); ``cell_over_sequence``: for
-    the features of a sequence ``x`` (``gates`` runs a cell as ``RNN(cell)``).
-    """
-    spec = keras_read.spec_from(layer, allow_subclass=allow_subclass)
-    if getattr(layer, "built", True):
-        return spec
-    is_cell = keras_objects.is_cell(layer)
-    ndim = input_ndim(spec, is_cell and not cell_over_sequence)
-    first = cells_of(spec)[0]
-    shape = check_input(x, ndim, None, spec.label, first).shape
-    keras_run.build_if_needed(
-        layer, (shape[0], shape[2]) if cell_over_sequence and is_cell else shape
-    )
-    return keras_read.spec_from(layer, allow_subclass=allow_subclass)

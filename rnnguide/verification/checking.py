@@ -14,9 +14,11 @@ from ..errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
 from ..keras_bridge import run as keras_run
+from ..keras_bridge.built import read_built
 from ..reference.forward import prepare_reference, run_call
-from ..spec.call import check_input, input_ndim, read_built
+from ..spec.call import check_input, input_ndim
 from ..spec.records import cells_of, is_keras, is_step
+from ..spec.returns import flatten
 from .beside import beside
 from .compare import (
     ModelReport,
@@ -24,12 +26,11 @@ from .compare import (
     as_float,
     check_tolerance,
     equations_label,
-    flatten,
-    judge,
     lowest_precision,
     tolerances,
 )
 from .gradients import layer_gradient_rows
+from .rounding import judge
 
 __all__ = ["assert_equations", "compute_dtype_of", "verify", "verify_model"]
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import RNNGuideError
-from ..reference.forward import prepare_reference, run_call
-from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec, cells_of, is_step
+from ..spec.records import BidirectionalSpec, RNNSpec, cells_of
+from ..spec.returns import flatten, names_of
 from ..tables import html_table, text_table
 
 __all__ = [
@@ -30,15 +30,10 @@ __all__ = [
     "compare",
     "compare_gradient",
     "default_tolerance",
+    "eps_of",
     "equations_label",
-    "flatten",
     "gradient_tolerance",
-    "judge",
     "lowest_precision",
-    "measured_rounding",
-    "names_of",
-    "rounding_of",
-    "state_names",
     "tolerances",
 ]
 
@@ -232,7 +227,7 @@ class ModelReport:
 # -- tolerance -------------------------------------------------------------------
 
 
-def _eps(dtype) -> float:
+def eps_of(dtype) -> float:
     name = str(getattr(dtype, "name", dtype))
     if name == "bfloat16":
         return 2.0**-7
@@ -274,14 +269,14 @@ def default_tolerance(compute_dtype="float32", steps: int | None = None) -> floa
     >>> default_tolerance("bfloat16")
     0.03125
     """
-    eps = _eps(compute_dtype)
+    eps = eps_of(compute_dtype)
     k = 4 if eps > 1e-5 else 128
     return k * eps
 
 
 def lowest_precision(dtypes) -> str:
     """The dtype with the largest epsilon among ``dtypes`` (names)."""
-    return sorted(set(dtypes), key=_eps, reverse=True)[0]
+    return sorted(set(dtypes), key=eps_of, reverse=True)[0]
 
 
 # -- comparing -------------------------------------------------------------------
@@ -290,40 +285,6 @@ def lowest_precision(dtypes) -> str:
 def as_float(arr):
     """bfloat16 (ml_dtypes, which numpy cannot compute in) widened exactly."""
     return arr.astype(np.float32) if arr is not None and arr.dtype.kind == "V" else arr
-
-
-def flatten(value):
-    if isinstance(value, (list, tuple)):
-        out = []
-        for v in value:
-            out.extend(flatten(v))
-        return out
-    return [value]
-
-
-def state_names(spec) -> list[str]:
-    """Names of the states a layer or cell returns, flat, in the order it returns
-    them: ``h``, ``c``; ``cell 1 h`` for stacked cells; ``forward h`` for a
-    Bidirectional's halves."""
-    if isinstance(spec, BidirectionalSpec):
-        return [f"forward {n}" for n in state_names(spec.forward)] + [
-            f"backward {n}" for n in state_names(spec.backward)
-        ]
-    if isinstance(spec, CellSpec):
-        return list(spec.kind.states)
-    if spec.stacked:
-        return [f"cell {i} {s}" for i, c in enumerate(spec.cells) for s in c.kind.states]
-    return list(spec.cells[0].kind.states)
-
-
-def names_of(spec) -> list[str]:
-    """Names of the flat list of tensors a layer or cell returns."""
-    if isinstance(spec, BidirectionalSpec):
-        outs = ["output"] if spec.merge_mode is not None else ["forward output", "backward output"]
-        return outs + state_names(spec) if spec.return_state else outs
-    if is_step(spec) or spec.return_state:
-        return ["output", *state_names(spec)]
-    return ["output"]
 
 
 def equations_label(spec) -> str:
@@ -456,65 +417,6 @@ def tolerances(compute, atol, rtol):
         note,
         derived,
     )
-
-
-def _numpy_dtype(name: str):
-    if name == "bfloat16":
-        try:  # ships with TensorFlow and JAX; numpy has no bfloat16
-            import ml_dtypes
-
-            return ml_dtypes.bfloat16
-        except ImportError:  # pragma: no cover - without it the floor alone holds
-            return np.float32
-    return np.dtype(name).type
-
-
-def _per_step(diff):
-    """The largest difference at each step of a (batch, timesteps, units)
-    tensor (over batch and units), or over everything for other tensors."""
-    diff = np.where(np.isfinite(diff), diff, 0.0)
-    if diff.ndim == 3:
-        return diff.max(axis=(0, 2), keepdims=True) if diff.size else diff
-    return diff.max() if diff.size else 0.0
-
-
-def measured_rounding(spec, x, initial_state, mask, compute):
-    """``(exact, widen)``: the equations in float64 and, per returned tensor,
-    ``ROUNDING_FACTOR`` times the difference between them and the same
-    equations run in ``compute`` (per step for sequences): how far the layer's
-    own rounding can take it. See :func:`default_tolerance`."""
-    return rounding_of(prepare_reference(spec, x, initial_state, mask), compute)
-
-
-def rounding_of(call, compute):
-    """:func:`measured_rounding` of a prepared :class:`~rnnguide.spec.call.Call`."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        exact = flatten(run_call(call, np.float64))
-        low = flatten(run_call(call, _numpy_dtype(compute)))
-        widen = [
-            ROUNDING_FACTOR * _per_step(np.abs(np.asarray(lo, np.float64) - e))
-            for lo, e in zip(low, exact)
-        ]
-    return exact, widen
-
-
-def judge(spec, got, want, call, tolerance, label, note, compute):
-    """compare(), then, for a derived tolerance that the layer exceeds, compare
-    again with the float64 equations and the measured rounding: a mismatch only
-    where the layer is off by more than ROUNDING_FACTOR times its own rounding."""
-    atol, rtol, tol_note, derived = tolerance
-    report = compare(spec, got, want, atol, rtol, label, tol_note, note)
-    if report.ok or not derived or _eps(compute) < 1e-10:
-        return report
-    exact, widen = rounding_of(call, compute)
-    largest = max((float(np.max(w)) for w in widen if np.size(w)), default=0.0)
-    if largest <= atol:  # the rounding is within the floor: nothing to widen
-        return report
-    tol_note += (
-        f"; widened to {ROUNDING_FACTOR}x the equations' own {compute} rounding "
-        f"(measured against float64) where larger: up to {largest:.2g}"
-    )
-    return compare(spec, got, exact, atol, rtol, label, tol_note, note, widen)
 
 
 # -- gradients -----------------------------------------------------------------------
