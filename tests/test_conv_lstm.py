@@ -13,7 +13,7 @@ from hypothesis import given, settings
 
 import rnnguide as rg
 from rnnguide import RNNGuideError, UnsupportedError
-from rnnguide.convolution import Geometry, patches, patches_transpose
+from rnnguide.equations.convolution import Geometry, patches, patches_transpose
 from tests.helpers import examples, flatten, randomize_weights
 from tests.strategies import conv_configs
 

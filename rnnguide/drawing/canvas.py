@@ -1,0 +1,272 @@
+"""rg.diagram's drawing primitives: the Diagram result, an SVG canvas, the styles."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import RNNGuideError
+from ..spec.records import CellSpec, RNNSpec
+
+VIEWS = ("unrolled", "cell", "steps", "layers", "weights", "input")
+#: at most this many steps are drawn; longer sequences get an ellipsis
+MAX_STEPS = 6
+
+STYLE = (
+    ".rgd{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:12px;"
+    "--rgd-out:#d9480f;--rgd-c:#2b8a3e;--rgd-gate:#1971c2;--rgd-bw:#9c36b5;--rgd-grad:#c2255c}"
+    "body[data-jp-theme-light='false'] .rgd,html[data-theme='dark'] .rgd{"
+    "--rgd-out:#ff922b;--rgd-c:#69db7c;--rgd-gate:#74c0fc;--rgd-bw:#e599f7;--rgd-grad:#f783ac}"
+    ".rgd text{fill:currentColor;stroke:none}"
+    ".rgd .rgd-box{fill:currentColor;fill-opacity:.06;stroke:currentColor;stroke-width:1.3}"
+    ".rgd .rgd-frame{fill:currentColor;fill-opacity:.03;stroke:currentColor;"
+    "stroke-opacity:.5;stroke-dasharray:4 3}"
+    ".rgd .rgd-wire{fill:none;stroke:currentColor;stroke-width:1.4}"
+    ".rgd .rgd-head{fill:currentColor;stroke:none}"
+    ".rgd .rgd-node{fill:none;stroke:currentColor;stroke-width:1.3}"
+    ".rgd .rgd-small{font-size:10px;opacity:.8}"
+    ".rgd .rgd-title{font-size:13px;font-weight:600}"
+    ".rgd .rgd-bold{font-weight:700}"
+    ".rgd .rgd-returned{color:var(--rgd-out)}"
+    ".rgd .rgd-returned .rgd-box{fill-opacity:.14;stroke-width:2}"
+    ".rgd .rgd-returned .rgd-wire{stroke-width:2.2}"
+    ".rgd .rgd-dropped{opacity:.45}"
+    ".rgd .rgd-masked{opacity:.4}"
+    ".rgd .rgd-masked .rgd-box{stroke-dasharray:4 3}"
+    ".rgd .rgd-c{color:var(--rgd-c)}"
+    ".rgd .rgd-gate{color:var(--rgd-gate)}"
+    ".rgd .rgd-gate .rgd-box{fill-opacity:.14}"
+    ".rgd .rgd-backward{color:var(--rgd-bw)}"
+    ".rgd .rgd-grad{color:var(--rgd-grad)}"
+)
+
+STEPS_STYLE = (
+    ".rgd-steps{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+    "font-size:13px;border:1px solid rgba(128,128,128,.45);border-radius:6px;padding:8px;"
+    "max-width:100%;overflow-x:auto;box-sizing:border-box}"
+    ".rgd-steps:focus-visible{outline:2px solid rgba(25,113,194,.8)}"
+    ".rgd-steps .rgd-controls{display:flex;flex-wrap:wrap;gap:6px;align-items:center;"
+    "margin-bottom:6px}"
+    ".rgd-steps button{font:inherit;color:inherit;background:rgba(128,128,128,.12);"
+    "border:1px solid rgba(128,128,128,.5);border-radius:4px;padding:2px 10px;cursor:pointer}"
+    ".rgd-steps input[type=range]{flex:1 1 120px;min-width:100px}"
+    ".rgd-steps table{border-collapse:collapse;margin:4px 0 8px;font-variant-numeric:tabular-nums}"
+    ".rgd-steps th,.rgd-steps td{border:1px solid rgba(128,128,128,.35);padding:2px 6px;"
+    "text-align:right;white-space:nowrap}"
+    ".rgd-steps th{text-align:left;font-weight:600}"
+    ".rgd-steps caption{text-align:left;font-weight:600;caption-side:top}"
+    ".rgd-steps .rgd-note{font-size:12px;opacity:.8}"
+)
+
+_ids = itertools.count(1)
+
+
+def _esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _fmt_shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+@dataclass
+class Diagram:
+    """A picture made by :func:`diagram`.
+
+    ``svg`` is the SVG text (with a viewBox; ``None`` for a step-through),
+    ``html`` what notebooks show: the picture in a box that scrolls sideways
+    when it is wider than the page (a step-through: its controls and tables).
+    """
+
+    svg: str | None
+    html: str
+    view: str
+    title: str = ""
+
+    def _repr_svg_(self):
+        return self.svg
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return f"<Diagram {self.view}: {self.title}>"
+
+    def save(self, path) -> Path:
+        """Write the SVG (``.svg``) or the HTML (``.html``) to ``path``."""
+        path = Path(path)
+        if path.suffix.lower() in (".html", ".htm"):
+            text = f"<!doctype html><meta charset='utf-8'><title>{_esc(self.title)}</title>"
+            text += self.html
+        elif self.svg is None:
+            raise RNNGuideError(
+                f"expected a .html path for a step-through (it is HTML, not SVG), got {path.name!r}"
+            )
+        else:
+            text = '<?xml version="1.0" encoding="UTF-8"?>\n' + self.svg
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+# --------------------------------------------------------------------------- canvas
+
+
+class _Canvas:
+    """SVG elements with their extent tracked, so the viewBox fits them."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.width = 0.0
+        self.height = 0.0
+        #: named points other drawings join (a chain's first and last states)
+        self.anchors: dict = {}
+
+    def _grow(self, x, y):
+        self.width = max(self.width, x)
+        self.height = max(self.height, y)
+
+    def open(self, cls: str = "", **data):
+        attrs = f' class="{cls}"' if cls else ""
+        attrs += "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
+        self.parts.append(f"<g{attrs}>")
+
+    def close(self):
+        self.parts.append("</g>")
+
+    def rect(self, x, y, w, h, cls="rgd-box", rx=5):
+        self._grow(x + w, y + h)
+        self.parts.append(
+            f'<rect class="{cls}" x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}" rx="{rx:g}"/>'
+        )
+
+    def circle(self, x, y, r, cls="rgd-node"):
+        self._grow(x + r, y + r)
+        self.parts.append(f'<circle class="{cls}" cx="{x:g}" cy="{y:g}" r="{r:g}"/>')
+
+    def op(self, x, y, symbol):
+        """A pointwise operation node (x, +, 1-) on a wire."""
+        self.circle(x, y, 9)
+        self.text(x, y + 4, symbol, "rgd-bold")
+
+    def text(self, x, y, content, cls="", anchor="middle", raw=False, **data):
+        """Text at (x, y); ``raw`` content may hold tspans (subscripts)."""
+        body = content if raw else html.escape(str(content), quote=False)
+        n = len(_plain(body))
+        left = {"middle": x - 3.5 * n, "end": x - 7 * n}.get(anchor, x)
+        self._grow(left + 7 * n, y + 4)
+        attrs = f' class="{cls}"' if cls else ""
+        attrs += "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
+        self.parts.append(f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"{attrs}>{body}</text>')
+
+    def wire(self, points, cls="", arrow=True, dashed=False, width=None):
+        """A polyline; ``width`` sets its stroke width (the arrow head grows with it)."""
+        self._grow(max(p[0] for p in points), max(p[1] for p in points))
+        line = list(points)
+        s = 7 + (width or 0)
+        if arrow and width:  # a wide line stops inside the head, which covers its end
+            (x0, y0), (x1, y1) = points[-2], points[-1]
+            a = math.atan2(y1 - y0, x1 - x0)
+            line[-1] = (x1 - 0.7 * s * math.cos(a), y1 - 0.7 * s * math.sin(a))
+        pts = " ".join(f"{x:g},{y:g}" for x, y in line)
+        dash = ' stroke-dasharray="5 4"' if dashed else ""
+        if width is not None:  # a style attribute: it wins over the class's stroke-width
+            dash += f' style="stroke-width:{width:.2f}px"'
+        self.parts.append(f'<polyline class="rgd-wire {cls}" points="{pts}"{dash}/>')
+        if arrow:
+            (x0, y0), (x1, y1) = points[-2], points[-1]
+            a = math.atan2(y1 - y0, x1 - x0)
+            head = [
+                (x1, y1),
+                (x1 - s * math.cos(a - 0.45), y1 - s * math.sin(a - 0.45)),
+                (x1 - s * math.cos(a + 0.45), y1 - s * math.sin(a + 0.45)),
+            ]
+            hp = " ".join(f"{x:.1f},{y:.1f}" for x, y in head)
+            self.parts.append(f'<polygon class="rgd-head {cls}" points="{hp}"/>')
+
+    def svg(self, title: str, pad: float = 10) -> str:
+        w, h = math.ceil(self.width + pad), math.ceil(self.height + pad)
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="rgd" viewBox="0 0 {w} {h}" '
+            f'width="{w}" height="{h}" role="img">'
+            f"<title>{_esc(title)}</title><style>{STYLE}</style>" + "".join(self.parts) + "</svg>"
+        )
+
+
+def _plain(body: str) -> str:
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", body))
+
+
+def _sub(name, index) -> str:
+    """``h`` with subscript ``t-1``, as SVG tspans (the baseline restored after)."""
+    name, index = (html.escape(str(v), quote=False) for v in (name, index))
+    return f'{name}<tspan dy="4" font-size="9">{index}</tspan><tspan dy="-4"></tspan>'
+
+
+def _wrap(svg: str, title: str) -> str:
+    """The picture in a box of its own that scrolls sideways on a narrow page."""
+    w = int(svg.split('width="', 1)[1].split('"', 1)[0])
+    shrink = max(1, int(w * 0.7))
+    svg = svg.replace(
+        'role="img">',
+        f'role="img" style="width:{w}px;max-width:100%;min-width:{min(shrink, w)}px;'
+        'height:auto;display:block">',
+        1,
+    )
+    return (
+        f'<div class="rgd-figure" style="max-width:100%;overflow-x:auto;overflow-y:hidden" '
+        f'aria-label="{_esc(title)}">{svg}</div>'
+    )
+
+
+def _diagram(canvas: _Canvas, view: str, title: str) -> Diagram:
+    svg = canvas.svg(title)
+    return Diagram(svg, _wrap(svg, title), view, title)
+
+
+def _below(canvases, gap) -> _Canvas:
+    """Canvases one below the other, ``gap`` apart, in one canvas."""
+    out = _Canvas()
+    y = 0.0
+    for canvas in canvases:
+        out.parts.append(f'<g transform="translate(0,{y:g})">' + "".join(canvas.parts) + "</g>")
+        out._grow(canvas.width, y + canvas.height)
+        y += canvas.height + gap
+    return out
+
+
+def _as_sequence(spec):
+    """A cell (or bare StackedRNNCells) as ``RNN(cell)`` runs it over a sequence."""
+    if isinstance(spec, CellSpec):
+        return RNNSpec(cells=[spec], class_name=f"RNN({spec.class_name})", wrapper=True)
+    if isinstance(spec, RNNSpec) and spec.step:
+        return replace(spec, step=False, class_name=f"RNN({spec.class_name})", wrapper=True)
+    return spec
+
+
+def _input_shape(input_shape, spec):
+    conv = spec.cells[0].conv if isinstance(spec, RNNSpec) else None
+    if conv is not None:  # a ConvLSTM's images, in its data format
+        if input_shape is None:
+            spatial = conv.spatial or (None,) * conv.rank
+            return (None, None, *conv.join(spatial, spec.input_dim))
+        if len(input_shape) != conv.rank + 3:
+            raise RNNGuideError(
+                f"expected input_shape=(batch, timesteps, {conv.layout()[1:]}, got "
+                f"{_fmt_shape(tuple(input_shape))}"
+            )
+        return tuple(input_shape)
+    if input_shape is None:
+        return (None, None, spec.input_dim)
+    shape = tuple(input_shape)
+    if len(shape) == 2:  # a cell's (batch, features): one step, drawn over a sequence
+        shape = (shape[0], None, shape[1])
+    if len(shape) != 3:
+        raise RNNGuideError(
+            f"expected input_shape=(batch, timesteps, features), got {_fmt_shape(shape)}"
+        )
+    return shape

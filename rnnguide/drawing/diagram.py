@@ -1,0 +1,330 @@
+"""Pictures of recurrent layers, drawn from the same spec ``verify`` checks.
+
+``diagram(obj, view=...)`` returns a :class:`Diagram`: SVG text written here
+(no Graphviz, no new dependency), shown inline by notebooks and saved with
+``.save(path)``. The views:
+
+- ``"unrolled"``: the chain over the timesteps, ``x_t`` in, ``h_0`` in, ``h_t``
+  out; the tensors the layer returns are highlighted and labelled with the
+  shapes :func:`rnnguide.output_shapes` computes for the same configuration;
+  ``go_backwards``, Bidirectional (two chains and the merge), stacked cells
+  (one row per cell, each with its states) and masks (greyed steps, the state
+  carried across) are drawn as Keras runs them.
+- ``"cell"``: one step inside the cell, with rnnguide's gate letters (LSTM
+  ``i, f, g, o``; GRU ``z, r, g``) and the Keras weight blocks under it,
+  ``kernel (features, 4*units)`` split ``i | f | c | o``.
+- ``"steps"`` (a Keras layer and an input ``x``): a step-through of the real
+  computation, from :func:`rnnguide.gates`: HTML, CSS and a little JavaScript,
+  self-contained, usable with the keyboard.
+- ``"layers"``: a model's layers as rows, input at the bottom, each with its
+  parameter count (a recurrent layer's from :func:`rnnguide.count_params`, with
+  the formula's numbers) and its share of the total.
+- ``"weights"``: Keras' ``kernel``, ``recurrent_kernel`` and ``bias`` gate
+  blocks above PyTorch's ``weight_ih``, ``weight_hh``, ``bias_ih``/``bias_hh``
+  blocks (transposed; GRU ``z | r | h`` becomes ``r | z | n``), each Keras block
+  joined to the one :func:`rnnguide.to_torch` moves it to.
+- ``"input"`` (an array): the ``(batch, timesteps, features)`` input as grids,
+  a row per timestep and a column per feature, with the values.
+
+The unrolled view of a model also draws the states one layer hands another as
+``initial_state`` (an encoder's final ``h, c`` becoming a decoder's ``h_0, c_0``),
+read from the model's graph; ``gradient=`` adds the gradient flowing back along
+the chain (``|d h_T / d h_t|``, :func:`rnnguide.state_jacobian_norms`).
+
+Every colour is ``currentColor`` or a CSS variable on the ``rgd`` class, so a
+picture follows the page's light or dark theme (``docs/_static/rnnguide.css``).
+A kind name needs no TensorFlow: this module imports neither Keras nor numpy
+until a Keras object or an input array is handed to it.
+"""
+
+from __future__ import annotations
+
+from ..arithmetic.shapes import with_input_shape
+from ..errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
+from ..keras_bridge.resolve import resolve
+from ..spec.records import BidirectionalSpec, cells_of, halves, is_keras
+from .canvas import VIEWS, Diagram, _as_sequence, _below, _Canvas, _diagram
+from .panels import _cell_panel, _input_view, _layers, _weights_panel
+from .steps import _steps
+from .unrolled import _gradient_norms, _unrolled
+
+__all__ = ["diagram"]
+
+
+# --------------------------------------------------------------------------- specs
+
+
+def _targets(obj, config, x):
+    """``[(title, spec, input_shape)]``: one entry per recurrent layer drawn."""
+    if is_keras(obj):
+        if config:
+            raise RNNGuideError(
+                f"got a Keras object and also {', '.join(sorted(config))}: the layer's own "
+                "config is used, so pass the layer alone (or a kind name with its sizes)"
+            )
+        from ..keras_bridge import objects as keras_objects
+
+        if keras_objects.is_model(obj):
+            layers = keras_objects.recurrent_layers(obj)
+        else:
+            layers = [obj]
+        out = []
+        for layer in layers:
+            spec = resolve(layer)
+            shape = tuple(x.shape) if x is not None and len(layers) == 1 else None
+            shape = shape or keras_objects.input_shape_of(layer)
+            if shape is not None:
+                with_input_shape(spec, shape)
+            out.append((f"{spec.label}", spec, shape))
+        return out
+    if isinstance(obj, (str, list, tuple)):
+        config = dict(config)
+        units = config.pop("units", None)
+        input_dim = config.pop("input_dim", None)
+        input_shape = config.pop("input_shape", None)
+        if input_shape is None and x is not None:
+            input_shape = tuple(x.shape)
+        spec = resolve(obj, units, input_dim, **config)
+        if input_shape is not None:
+            with_input_shape(spec, input_shape)
+        return [(_config_title(obj, units, spec), spec, input_shape)]
+    raise RNNGuideTypeError(
+        "expected a kind name ('SimpleRNN', 'LSTM', 'GRU', or a list of cell kinds), a Keras "
+        f"recurrent layer or cell, or a model, got {type(obj).__name__}"
+    )
+
+
+def _config_title(obj, units, spec) -> str:
+    if isinstance(obj, (list, tuple)):
+        return f"RNN(StackedRNNCells([{', '.join(map(str, obj))}]), units={list(units)})"
+    if isinstance(spec, BidirectionalSpec):
+        return f"Bidirectional({obj}({units}), merge_mode={spec.merge_mode!r})"
+    return f"{obj}({units})"
+
+
+def diagram(
+    obj=None,
+    *,
+    view="unrolled",
+    timesteps=None,
+    x=None,
+    mask=None,
+    gradient=None,
+    to="torch",
+    **config,
+) -> Diagram:
+    """A picture of a recurrent layer, drawn from the spec :func:`verify` checks.
+
+    ``obj`` is a kind name with the configuration :func:`output_shapes` takes
+    (``units``, ``input_shape``, ``return_sequences``, ``return_state``,
+    ``go_backwards``, ``bidirectional``, ``merge_mode``, ``reset_after``, a list
+    of cell kinds for stacked cells ...), a Keras layer or cell, or a model (its
+    recurrent layers, in order). ``view`` is ``"unrolled"`` (the chain over
+    ``timesteps``, returned tensors highlighted with their shapes; for a model,
+    a layer's returned states that another takes as ``initial_state`` are
+    joined to that layer's first step), ``"cell"`` (one step inside: gates and
+    weight blocks), ``"steps"`` (a step-through of a Keras layer on the input
+    ``x``, values from :func:`gates`), ``"layers"`` (one row per layer with its
+    parameter count, from :func:`count_params`; Keras' own count for the other
+    layers of a model), ``"weights"`` (Keras' gate blocks joined to PyTorch's,
+    as :func:`to_torch` moves them; with ``to="onnx"``, to the ONNX LSTM / GRU /
+    RNN operator's ``W``, ``R``, ``B``, as :func:`verify_exported` reads them) or ``"input"`` (an array ``obj`` or ``x``,
+    (batch, timesteps, features), drawn as grids of its values; optional
+    ``step_labels=`` and ``feature_labels=`` name the rows and columns). ``mask``
+    (per-step booleans, or a (batch, timesteps) array: its first row is drawn)
+    greys the masked steps. A kind name imports no TensorFlow.
+
+    ``gradient`` (unrolled view, one chain) draws the gradient flowing back
+    from the last state along the chain, under it: at each state ``h_t`` the
+    norm of ``d h_T / d h_t``, and each backward arrow as wide as the norm it
+    reaches (on a log scale between the smallest and the largest). ``True``
+    (or ``"h"``, or ``"c"`` for an LSTM's cell state) measures it with
+    :func:`state_jacobian_norms` (``ord=2``, so ``h_T`` itself is 1) on the
+    Keras layer and ``x`` (and ``mask``); a sequence of ``T + 1`` numbers
+    draws those norms (``norms[t]`` for t = 0 .. T, processing order), for a
+    kind name too.
+
+    >>> d = diagram("LSTM", units=7, input_shape=(None, 3, 5), return_sequences=True)
+    >>> d.svg.startswith("<svg") and "(None, 3, 7)" in d.svg
+    True
+    >>> "kernel (5, 28)" in diagram("LSTM", units=7, input_dim=5, view="cell").svg
+    True
+    >>> "291,840 params" in diagram("LSTM", units=256, input_dim=28, view="layers").svg
+    True
+    >>> "weight_ih_l0 (9, 2)" in diagram("GRU", units=3, input_dim=2, view="weights").svg
+    True
+    >>> "W[0] (12, 2)" in diagram("LSTM", units=3, input_dim=2, view="weights", to="onnx").svg
+    True
+    >>> 'data-value="1"' in diagram(view="input", x=[[[0, 1], [1, 0]]]).svg
+    True
+    >>> g = diagram("SimpleRNN", units=2, input_shape=(None, 3, 1), gradient=[0.2, 0.4, 0.7, 1])
+    >>> 'data-norm="0.2"' in g.svg
+    True
+    >>> diagram("GRU", units=3, view="side")
+    Traceback (most recent call last):
+    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got 'side'
+    """
+    if view not in VIEWS:
+        raise RNNGuideError(
+            "expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got "
+            + repr(view)
+        )
+    if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
+        raise RNNGuideError(
+            f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
+        )
+    if view == "input":
+        return _input_view(obj if x is None else x, config, timesteps, mask)
+    if view == "steps":
+        if x is None:
+            raise RNNGuideError(
+                "expected x=..., an input (batch, timesteps, features), for view='steps', got none"
+            )
+        if not is_keras(obj):
+            raise RNNGuideError(
+                "expected a Keras layer or cell for view='steps' (it runs the layer's "
+                f"equations on its weights), got {type(obj).__name__} {obj!r}"
+            )
+        if config or timesteps is not None:
+            given = sorted(config) + ["timesteps"] * (timesteps is not None)
+            raise RNNGuideError(
+                f"expected only x= and mask= with view='steps', got {', '.join(given)}"
+            )
+        _refuse_conv(_targets(obj, {}, None) if is_keras(obj) else [], view)
+        return _steps(obj, x, mask)
+    if timesteps is not None and (
+        isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1
+    ):
+        raise RNNGuideTypeError(f"expected timesteps to be a positive integer, got {timesteps!r}")
+    targets = _targets(obj, config, x)
+    if gradient is not None and view != "unrolled":
+        raise RNNGuideError(f"expected gradient= only with view='unrolled', got view={view!r}")
+    if view == "cell":
+        return _stack_panels([_cell_panel(t, s) for t, s, _ in targets], "cell")
+    if view == "layers":
+        return _layers(obj, targets)
+    if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
+        raise RNNGuideError(
+            f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
+        )
+    if view == "weights":
+        _refuse_conv(targets, view)
+        # a model's k-th recurrent layer is PyTorch's layer k (to_torch: num_layers)
+        panels, depth = [], 0
+        for t, s, _ in targets:
+            panels.append(_weights_panel(t, s, depth, to))
+            depth += max(len(h.cells) for h in halves(_as_sequence(s)))
+        return _stack_panels(panels, "weights")
+    norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
+    panels = []
+    for title, spec, shape in targets:
+        panels.append(_unrolled(title, spec, shape, timesteps, mask, norms))
+    if len(panels) > 1:
+        joins = _handovers(obj, [t[1] for t in targets])
+        if joins:
+            return _handover_panels(panels, joins)
+    return _stack_panels(panels, "unrolled")
+
+
+def _refuse_conv(targets, view) -> None:
+    """A ConvLSTM has no PyTorch weights to draw, and its states are images, not the
+    vectors the step-through draws: both views refused, saying so."""
+    for title, spec, _ in targets:
+        if any(c.conv is not None for c in cells_of(spec)):
+            why = (
+                "PyTorch has no ConvLSTM, so there are no PyTorch weights to draw"
+                if view == "weights"
+                else "its states are images, and the step-through draws vectors"
+            )
+            raise UnsupportedError(
+                f"view={view!r} does not draw {title}: {why} (view='cell' draws its "
+                "convolutions and weights, view='unrolled' its chain)"
+            )
+
+
+def _handovers(model, specs):
+    """``[(src, state, dst, state)]``: a layer's returned state that another layer of
+    the model takes as ``initial_state`` (an encoder's h, c handed to a decoder),
+    read from the model's graph (the tensors each call received)."""
+    from ..keras_bridge import objects as keras_objects
+
+    layers = keras_objects.recurrent_layers(model)
+    index = {id(layer): i for i, layer in enumerate(layers)}
+    found = []
+    for dst, layer in enumerate(layers):
+        spec = specs[dst]
+        if isinstance(spec, BidirectionalSpec) or spec.stacked:
+            continue
+        for node in getattr(layer, "_inbound_nodes", []):
+            args = getattr(node, "arguments", None)
+            if args is None:
+                continue
+            init = args.kwargs.get("initial_state")
+            if init is None and len(args.args) > 1:
+                init = args.args[1]
+            if init is None:
+                continue
+            init = list(init) if isinstance(init, (list, tuple)) else [init]
+            for j, tensor in enumerate(init):
+                history = getattr(tensor, "_keras_history", None)
+                op = getattr(history, "operation", None)
+                src = index.get(id(op))
+                if src is None or j >= len(spec.cells[0].kind.states):
+                    continue
+                src_spec = specs[src]
+                if isinstance(src_spec, BidirectionalSpec) or src_spec.stacked:
+                    continue
+                k = history.tensor_index - 1  # Keras returns (output, *states)
+                src_states = src_spec.cells[0].kind.states
+                if 0 <= k < len(src_states):
+                    found.append((src, src_states[k], dst, spec.cells[0].kind.states[j]))
+    return found
+
+
+def _handover_panels(panels, joins) -> Diagram:
+    """Panels one below the other, each state handed over drawn as a wire from the end
+    of one chain, round the right and left margins, into the start of the other."""
+    dx, lane = 36, 12
+    out = _Canvas()
+    right = max(c.width for _, c in panels)
+    y, tops = 0.0, []
+    for _title, canvas in panels:
+        tops.append(y)
+        out.parts.append(f'<g transform="translate({dx},{y:g})">' + "".join(canvas.parts) + "</g>")
+        out._grow(canvas.width + dx, y + canvas.height)
+        y += canvas.height + 24 + lane * len(joins)
+    for k, (src, s_state, dst, d_state) in enumerate(joins):
+        src_cv, dst_cv = panels[src][1], panels[dst][1]
+        if ("end", s_state) not in src_cv.anchors or ("start", d_state) not in dst_cv.anchors:
+            continue
+        (ex, ey), (sx, sy) = src_cv.anchors["end", s_state], dst_cv.anchors["start", d_state]
+        ey, sy = ey + tops[src], sy + tops[dst]
+        xr = dx + right - 16 + lane * k
+        gap = tops[src] + src_cv.height + 12 + lane * k
+        xl = 6 + lane * k
+        cls = "rgd-handover" + (" rgd-c" if s_state == "c" else "")
+        out.open(cls, handover=f"{src}.{s_state}->{dst}.{d_state}", src=src, dst=dst,
+                 src_state=s_state, dst_state=d_state)  # fmt: skip
+        if dst > src:
+            points = [(dx + ex + 4, ey), (xr, ey), (xr, gap), (xl, gap), (xl, sy), (dx + sx, sy)]
+        else:  # back up to an earlier layer: round the left margin only
+            points = [(dx + ex + 4, ey), (xr, ey), (xr, 2), (xl, 2), (xl, sy), (dx + sx, sy)]
+        out.wire(points)
+        out.close()
+    out._grow(dx + right + lane * len(joins), 0)
+    pairs = sorted({(panels[d][0], panels[s][0]) for s, _, d, _ in joins})
+    note = "initial_state: " + "; ".join(
+        f"{d} starts from the final states of {s}" for d, s in pairs
+    )
+    out.text(dx + 10, y - lane * len(joins), note, "rgd-small", "start")
+    title = " / ".join(t for t, _ in panels)
+    return _diagram(out, "unrolled", title)
+
+
+def _stack_panels(panels, view) -> Diagram:
+    """Panels (title, canvas) one below the other in one SVG."""
+    if len(panels) == 1:
+        title, canvas = panels[0]
+        return _diagram(canvas, view, title)
+    out = _below([canvas for _, canvas in panels], gap=24)
+    return _diagram(out, view, " / ".join(t for t, _ in panels))
