@@ -422,14 +422,23 @@ def compare(spec, got, want, atol, rtol, label, tolerance_note="", note="", wide
         )
         return report
     widen = [None] * len(got_flat) if widen is None else widen
-    # a ConvLSTM's tensors are images: a sequence is the output with return_sequences
-    conv = any(c.conv is not None for c in cells_of(spec))
-    for name, g, w, wd in zip(names, got_flat, want_flat, widen):
-        sequence = None
-        if conv:
-            sequence = name.endswith("output") and bool(spec.return_sequences)
+    for name, g, w, wd, sequence in zip(
+        names, got_flat, want_flat, widen, sequences(spec, want_flat)
+    ):
         report.rows.append(_compare_arrays(name, g, w, atol, rtol, wd, sequence))
     return report
+
+
+def sequences(spec, arrays) -> list[bool]:
+    """Per returned tensor (flat, in ``names_of`` order): whether it has a time
+    axis (axis 1). A recurrent layer's (batch, timesteps, units) is 3D; a
+    ConvLSTM's tensors are images, and its sequence is the output with
+    ``return_sequences``."""
+    names = names_of(spec)
+    if not any(c.conv is not None for c in cells_of(spec)):
+        return [np.ndim(a) == 3 for a in arrays]
+    seq = bool(getattr(spec, "return_sequences", False)) and not is_step(spec)
+    return [seq and name.endswith("output") for name, _ in zip(names, arrays)]
 
 
 def check_tolerance(name: str, value) -> None:
@@ -469,12 +478,14 @@ def _numpy_dtype(name: str):
     return np.dtype(name).type
 
 
-def _per_step(diff):
-    """The largest difference at each step of a (batch, timesteps, units)
-    tensor (over batch and units), or over everything for other tensors."""
+def _per_step(diff, sequence):
+    """The largest difference at each step of a sequence (batch, timesteps, ...)
+    (over every axis but the time axis: a ConvLSTM's images too), or over
+    everything for other tensors."""
     diff = np.where(np.isfinite(diff), diff, 0.0)
-    if diff.ndim == 3:
-        return diff.max(axis=(0, 2), keepdims=True) if diff.size else diff
+    if sequence:
+        rest = tuple(k for k in range(diff.ndim) if k != 1)
+        return diff.max(axis=rest, keepdims=True) if diff.size else diff
     return diff.max() if diff.size else 0.0
 
 
@@ -492,8 +503,8 @@ def rounding_of(call, compute):
         exact = flatten(run_call(call, np.float64))
         low = flatten(run_call(call, _numpy_dtype(compute)))
         widen = [
-            ROUNDING_FACTOR * _per_step(np.abs(np.asarray(lo, np.float64) - e))
-            for lo, e in zip(low, exact)
+            ROUNDING_FACTOR * _per_step(np.abs(np.asarray(lo, np.float64) - e), seq)
+            for lo, e, seq in zip(low, exact, sequences(call.spec, exact))
         ]
     return exact, widen
 
