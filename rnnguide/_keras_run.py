@@ -7,20 +7,66 @@ the active Keras backend is ever imported (rnnguide never imports one itself).
 
 from __future__ import annotations
 
+import threading
+import weakref
+from contextlib import contextmanager
+
 import numpy as np
 
-from ._keras_walk import keras_module, label_of, layer_halves, to_numpy
+from ._keras_walk import all_layers, keras_module, label_of, layer_halves, to_numpy
 from .errors import UnsupportedError
 
 __all__ = [
     "BACKEND_GRADIENTS",
     "build_if_needed",
     "compiled",
+    "exclusive",
     "framework_gradients",
     "restore_states",
     "snapshot_states",
     "uncapture",
 ]
+
+
+#: per Keras object (by id, with a weak reference saying it is still that object):
+#: the lock that rnnguide holds while it wraps the object's call or runs it with
+#: its state put back afterwards
+_LOCKS: dict = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_of(obj):
+    for key in [k for k, (ref, _) in _LOCKS.items() if ref() is None]:
+        del _LOCKS[key]  # objects gone
+    ref, lock = _LOCKS.get(id(obj), (None, None))
+    if ref is None or ref() is not obj:
+        lock = threading.RLock()
+        _LOCKS[id(obj)] = (weakref.ref(obj), lock)
+    return lock
+
+
+@contextmanager
+def exclusive(objects):
+    """Hold the lock of every Keras object in ``objects`` (in one order, so two
+    threads never wait on each other): wrapping a layer's ``call`` and putting a
+    stateful layer's state back are changes every other thread sees, so calls of
+    rnnguide that make them on the same layers run one after the other (on other
+    layers, at once). Reentrant: a model's own code may call rnnguide again."""
+    every = {}
+    for obj in objects:  # and what is inside: cells, halves, wrapped layers
+        for o in [obj, *all_layers(obj)]:
+            every[id(o)] = o
+    with _LOCKS_GUARD:
+        locks = {id(lock): lock for lock in map(_lock_of, every.values())}
+    held = []
+    try:
+        for key in sorted(locks):
+            locks[key].acquire()
+            held.append(locks[key])
+        yield
+    finally:
+        for lock in reversed(held):
+            lock.release()
 
 
 def build_if_needed(layer, input_shape):

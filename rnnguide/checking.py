@@ -86,6 +86,13 @@ def verify(
         raise RNNGuideTypeError(f"expected gradients=True or False, got {gradients!r}")
     if not is_keras(layer):
         raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(layer).__name__}")
+    # other threads' calls of rnnguide on this layer wait: it is read, run and its
+    # state put back as one (verify_model may be wrapping its call meanwhile)
+    with _keras.exclusive([layer]):
+        return _verify(layer, x, initial_state, mask, atol, rtol, gradients)
+
+
+def _verify(layer, x, initial_state, mask, atol, rtol, gradients) -> Report:
     is_cell = _keras.is_cell(layer)
     spec = read_built(layer, x, allow_subclass=True)  # read once: weights converted once
     label = spec.label
@@ -287,19 +294,22 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             future = beside(_verify_call, *facts[key], call, atol, rtol)
         checks.append((call.obj, future))
 
-    saved = [s for layer in layers for s in _keras.snapshot_states(layer)]
-    originals = _capture(wrappers + layers, records, symbolic, start)
-    try:
-        model(x, training=False, **call_kwargs)
-    except Exception as exc:
-        raise RNNGuideError(
-            f"{_keras.label_of(model)} could not be called on the given input "
-            f"({_describe_input(x)}): {_first_line(exc)}"
-        ) from exc
-    finally:
-        for layer, original in originals:
-            _keras.uncapture(layer, original)
-        _keras.restore_states(saved)
+    # other threads' calls of rnnguide on these layers wait (the wrapped calls
+    # and the states put back are seen by every thread)
+    with _keras.exclusive(wrappers + layers):
+        saved = [s for layer in layers for s in _keras.snapshot_states(layer)]
+        originals = _capture(wrappers + layers, records, symbolic, start)
+        try:
+            model(x, training=False, **call_kwargs)
+        except Exception as exc:
+            raise RNNGuideError(
+                f"{_keras.label_of(model)} could not be called on the given input "
+                f"({_describe_input(x)}): {_first_line(exc)}"
+            ) from exc
+        finally:
+            for layer, original in originals:
+                _keras.uncapture(layer, original)
+            _keras.restore_states(saved)
     called = {id(r.obj) for r in records}
     called |= {id(r.obj.layer) for r in records if r.obj in wrappers}
     compiled = [o for o in layers if id(o) not in called and symbolic.get(id(o))]

@@ -356,11 +356,12 @@ def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstr
                 total = total + ops.sum(o * ops.convert_to_tensor(np.asarray(u), o.dtype))
         return total
 
-    saved = _keras.snapshot_states(layer)
-    try:
-        got = _keras.framework_gradients(layer, loss_of, [arr.astype(compute), *state_values])
-    finally:
-        _keras.restore_states(saved)
+    with _keras.exclusive([layer]):  # its state put back before another thread reads it
+        saved = _keras.snapshot_states(layer)
+        try:
+            got = _keras.framework_gradients(layer, loss_of, [arr.astype(compute), *state_values])
+        finally:
+            _keras.restore_states(saved)
     names = (
         ["d/d input"]
         + [f"d/d initial {n}" for n in state_names(spec)] * feed_states
