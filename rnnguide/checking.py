@@ -313,11 +313,19 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     called = {id(r.obj) for r in records}
     called |= {id(r.obj.layer) for r in records if r.obj in wrappers}
     compiled = [o for o in layers if id(o) not in called and symbolic.get(id(o))]
-    if compiled and not records:
+    # a function the model's code compiled and traced before this call runs its
+    # graph: the layers inside it are not even traced again, so not seen at all
+    functions = _compiled_functions(model) if not compiled else []
+    unseen = [o for o in layers if id(o) not in called and _keras.is_recurrent(o)]
+    if functions and unseen:
+        compiled = unseen
+    if compiled:
         raise RNNGuideError(
             f"expected {_keras.label_of(model)} to run its recurrent layers eagerly, got "
             f"{', '.join(_keras.label_of(o) for o in compiled)} run only inside a compiled "
-            "function (tf.function, jax.jit): rnnguide cannot see the values there; "
+            "function (tf.function, jax.jit"
+            + (f": {', '.join(functions)}" if functions else "")
+            + "): rnnguide cannot see the values there; "
             "call the model without compiling its call (or verify the layer itself)"
         )
     report = ModelReport(
@@ -349,6 +357,30 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             )
         report.sections.append((title, section))
     return report
+
+
+#: compiled functions Keras itself keeps on a model (model.fit, evaluate, predict)
+_KERAS_FUNCTIONS = {"train_function", "test_function", "predict_function"}
+
+
+def _compiled_functions(model) -> list[str]:
+    """The compiled functions (``tf.function``, ``jax.jit``) that the code of
+    the model or of its layers holds, as attributes of the instances or of
+    their classes outside Keras: ``"HalfCompiled.step"``."""
+    found = []
+    for obj in [model, *_keras.all_layers(model)]:
+        mine = [(k, v) for k, v in vars(obj).items() if k not in _KERAS_FUNCTIONS]
+        for cls in type(obj).__mro__:
+            if not cls.__module__.startswith(("keras", "builtins", "tensorflow")):
+                mine += list(vars(cls).items())
+        for name, value in mine:
+            # tf.function (get_concrete_function) or jax.jit (lower)
+            if callable(value) and (
+                hasattr(value, "get_concrete_function")
+                or (hasattr(value, "lower") and hasattr(value, "trace"))
+            ):
+                found.append(f"{type(obj).__name__}.{name}")
+    return list(dict.fromkeys(found))
 
 
 def _verify_wrapped(spec, compute, note, stateful, call: _Call, atol, rtol) -> Report:

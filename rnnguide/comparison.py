@@ -445,7 +445,7 @@ def check_tolerance(name: str, value) -> None:
     """Refuse an ``atol``/``rtol`` that is not a number >= 0 (``None`` is fine)."""
     if value is not None and (
         isinstance(value, bool)
-        or not isinstance(value, (int, float, np.floating))
+        or not isinstance(value, (int, float, np.floating, np.integer))
         or not value >= 0
     ):
         raise RNNGuideError(f"expected {name} to be a number >= 0, got {value!r}")
