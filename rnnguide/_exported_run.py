@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _keras
-from .checking import _bind, _check_mask_value, _numpy_tree
+from .checking import _bind, _check_mask_value, _first_argument, _numpy_tree
 from .comparison import flatten
 from .errors import RNNGuideError, UnsupportedError, describe_shape
 from .reference import prepare_reference, run_call
@@ -275,7 +275,7 @@ def equations_outputs(model, x) -> list:
             states = _keras.state_values(_layer)
             out = _original(*args, **kwargs)  # its structure (and Keras' own checks)
             arguments = _bind(_original, args, kwargs)
-            seq = _keras.to_numpy(arguments.get("sequences", arguments.get("inputs")))
+            seq = _keras.to_numpy(_first_argument(_original, arguments))
             mask = _check_mask_value(_numpy_tree(arguments.get("mask")))
             init = _keras.tree_map(_keras.to_numpy, arguments.get("initial_state"))
             spec = _keras.with_states(specs[id(_layer)], states)

@@ -146,6 +146,19 @@ def _bind(call, args, kwargs) -> dict:
     return dict(bound.arguments)
 
 
+def _first_argument(call, arguments):
+    """What a recurrent ``call`` got as its sequence (a cell: its step input): its
+    first argument, whatever its name (RNN.call names it ``sequences``, LSTMCell
+    and GRUCell ``inputs``, SimpleRNNCell ``sequence``; ``*args`` too)."""
+    param = next(iter(inspect.signature(call).parameters.values()), None)
+    if param is None:
+        return None
+    value = arguments.get(param.name)
+    if param.kind is inspect.Parameter.VAR_POSITIONAL:
+        return value[0] if value else None
+    return value
+
+
 #: what converting a symbolic tensor raises: TensorFlow's graph tensors
 #: (NotImplementedError), JAX tracers (a TypeError), torch's meta tensors
 _SYMBOLIC = (NotImplementedError, TypeError, RuntimeError, ValueError)
@@ -187,7 +200,7 @@ def _capture(objects, records, symbolic, recorded=None):
                 active.pop()
             arguments = _bind(_original, args, kwargs)
             try:
-                seq = _keras.to_numpy(arguments.get("sequences", arguments.get("inputs")))
+                seq = _keras.to_numpy(_first_argument(_original, arguments))
                 out_np = [as_float(_keras.to_numpy(o)) for o in flatten(out)]
                 mask = _check_mask_value(_numpy_tree(arguments.get("mask")))
                 given = arguments.get("initial_state", arguments.get("states"))

@@ -366,3 +366,30 @@ def test_bidirectional_with_a_backward_layer_of_another_kind_and_size(keras):
     assert rg.count_params(layer) == layer.count_params()
     row = rg.describe(layer).rows[0]
     assert row.output_shape == [(None, None, 4), (None, None, 5)]
+
+
+@pytest.mark.parametrize("cell", ["SimpleRNNCell", "GRUCell", "LSTMCell"])
+def test_a_cell_looped_by_the_models_code_whatever_its_call_names_the_input(keras, cell):
+    """SimpleRNNCell.call names its step input ``sequence``, GRUCell's ``inputs``: the step
+    input is found by position (issue 26)."""
+    L = keras.layers
+
+    class Loop(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.cell = getattr(L, cell)(3, name="cell")
+
+        def call(self, x):
+            states = [keras.ops.zeros((keras.ops.shape(x)[0], 3))] * (
+                2 if cell == "LSTMCell" else 1
+            )
+            for t in range(x.shape[1]):
+                h, states = self.cell(x[:, t], states)
+            return h
+
+    keras.utils.set_random_seed(0)
+    model = Loop()
+    x = np.random.default_rng(0).normal(size=(2, 4, 5)).astype("float32")
+    report = rg.verify_model(model, x)
+    assert report.ok, report
+    assert report.n_calls == 4 and report.sections[0][0].startswith("cell (4 calls")
