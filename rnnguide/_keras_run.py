@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ._keras_walk import all_layers, keras_module, label_of, layer_halves, to_numpy
-from .errors import UnsupportedError
+from .errors import RNNGuideError, UnsupportedError
 
 __all__ = [
     "BACKEND_GRADIENTS",
@@ -70,8 +70,27 @@ def exclusive(objects):
 
 
 def build_if_needed(layer, input_shape):
-    if not layer.built:
+    """Build an unbuilt layer for ``input_shape``. Where Keras cannot build it (an
+    initializer of the wrong shape), a clear error, and the parts that were
+    unbuilt and got no weight are marked unbuilt again: Keras leaves a cell marked
+    built without its weights, which a second call would meet as a missing
+    attribute."""
+    if layer.built:
+        return
+    unbuilt = [
+        (o, len(o.weights)) for o in [layer, *all_layers(layer)] if not getattr(o, "built", True)
+    ]
+    try:
         layer.build(tuple(input_shape))
+    except Exception as exc:
+        for obj, n_weights in unbuilt:
+            if len(obj.weights) == n_weights:
+                obj.built = False
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise RNNGuideError(
+            f"{label_of(layer)} could not be built for input shape {tuple(input_shape)}: "
+            f"Keras raised {type(exc).__name__}: {first}"
+        ) from exc
 
 
 def snapshot_states(layer):
@@ -87,15 +106,33 @@ def snapshot_states(layer):
 def _tensorflow_gradients(layer, loss_of, arrays, weights):
     import tensorflow as tf  # the active backend only, once Keras runs on it
 
-    tensors = [tf.constant(a) for a in arrays]
-    with tf.GradientTape() as tape:
-        tape.watch(tensors)
-        loss = loss_of(layer, tensors)
-    return tape.gradient(
-        loss,
-        [*tensors, *(w.value for w in weights)],
-        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+    def gradients():
+        tensors = [tf.constant(a) for a in arrays]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            loss = loss_of(layer, tensors)
+        return tape.gradient(
+            loss,
+            [*tensors, *(w.value for w in weights)],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+
+    # a layer made in a tf.distribute strategy's scope holds distributed variables,
+    # whose values exist in a replica's context only: differentiate in one (every
+    # replica computes the same, on the same arrays)
+    strategy = next(
+        (
+            s
+            for w in layer.weights
+            if (s := getattr(getattr(w, "value", None), "distribute_strategy", None))
+        ),
+        None,
     )
+    if strategy is None or not hasattr(strategy, "run"):
+        return gradients()
+    with strategy.scope():
+        got = strategy.run(gradients)
+    return [strategy.experimental_local_results(g)[0] for g in got]
 
 
 def _jax_gradients(layer, loss_of, arrays, weights):
