@@ -642,3 +642,16 @@ def test_inspect_verify_a_registered_subclass_that_calls_its_base(keras, capsys,
     assert "GRU (redefines PlainGRU.call)" in out
     assert "(None, 5, 3)  (None, 5, 4)" in out and f"{model.count_params():,}" in out
     assert "matches its equations" in out and "redefines PlainGRU.call" in out
+
+
+@pytest.mark.keras
+def test_subprocess_inspect_verify_prints_only_its_own_output(keras, tmp_path):
+    """No TensorFlow log lines (oneDNN, absl) on stderr, whatever the environment's
+    TF_CPP_MIN_LOG_LEVEL (issue 26); oneDNN itself left as it is."""
+    path = tmp_path / "embedding_lstm.keras"
+    _embedding_lstm(keras).save(path)
+    proc = python_m("inspect", str(path), "--verify")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.startswith("Sequential") and "matches its equations" in proc.stdout
+    assert "oneDNN" not in proc.stdout and "absl" not in proc.stdout
