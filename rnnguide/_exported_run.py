@@ -181,22 +181,33 @@ class LiteRTArtifact(Artifact):
             it.set_tensor(d["index"], a)
         it.invoke()
         outs = it.get_output_details()
-        return [np.array(it.get_tensor(o["index"])) for o in _output_order(it, outs)]
+        ordered, self.output_names = _output_order(it, outs)
+        return [np.array(it.get_tensor(o["index"])) for o in ordered]
 
 
 def _output_order(it, outs):
-    """The outputs in the model's order: by the serving signature's ``output_0,
-    output_1 ...`` (what Keras' export names them) when there is one."""
+    """The outputs in the model's order, and their names: by the serving
+    signature's ``output_0, output_1 ...`` (what Keras' export names them), or
+    a dict's keys, when there is one."""
     try:
         sig = it.get_signature_list()
         name = next(iter(sig))
         runner_outputs = it._get_full_signature_list()[name]["outputs"]
     except Exception:  # pragma: no cover - files without signatures
-        return outs
+        return outs, [o["name"] for o in outs]
     by_index = {o["index"]: o for o in outs}
     keys = sorted(runner_outputs, key=lambda k: (len(k), k))
-    ordered = [by_index[runner_outputs[k]] for k in keys if runner_outputs[k] in by_index]
-    return ordered if len(ordered) == len(outs) else outs
+    keys = [k for k in keys if runner_outputs[k] in by_index]
+    if len(keys) != len(outs):
+        return outs, [o["name"] for o in outs]
+    return [by_index[runner_outputs[k]] for k in keys], keys
+
+
+def input_name(name: str) -> str:
+    """A file's input name as the model's: ``serving_default_a:0`` (LiteRT) is ``a``."""
+    name = name.removeprefix("serving_default_")
+    head, sep, tail = name.rpartition(":")
+    return head if sep and tail.isdigit() else name
 
 
 def open_artifact(path) -> Artifact:
@@ -217,11 +228,18 @@ def open_artifact(path) -> Artifact:
 def arrays_for(artifact: Artifact, x, path) -> list:
     """``x`` as the artifact's inputs, in order; or what it expects against what came."""
     if isinstance(x, dict):
-        names = [i.name for i in artifact.inputs]
+        # by name, as Keras takes a dict: never by the dict's order
+        names = [input_name(i.name) for i in artifact.inputs]
         if set(x) == set(names):
             given = [x[n] for n in names]
-        else:
+        elif len(x) == 1 and len(names) == 1:
             given = list(x.values())
+        else:
+            raise RNNGuideError(
+                f"{Path(path).name} has the inputs {names}, got a dict of "
+                f"{sorted(x)}: expected the file's input names as the keys (inputs are "
+                "matched by name, as Keras matches them), or a list in the file's order"
+            )
     elif isinstance(x, (list, tuple)):
         given = list(x)
     else:
@@ -293,15 +311,26 @@ def equations_outputs(model, x) -> list:
         for layer, original in originals:
             _keras.uncapture(layer, original)
         _keras.restore_states(saved)
-    return [np.asarray(_keras.to_numpy(o)) for o in flatten(out)]
+    return [np.asarray(_keras.to_numpy(o)) for o in _flat_outputs(out)]
 
 
-def keras_outputs(model, x) -> list:
-    """``model(x, training=False)``, flat, in numpy; stateful states put back."""
+def _flat_outputs(out) -> list:
+    """A model's outputs, flat: a dict's by its keys, sorted (as keras.tree does)."""
+    return _keras.keras_module().tree.flatten(out)
+
+
+def output_keys(out) -> list | None:
+    """The keys of a model's dict output, in :func:`_flat_outputs`' order; else None."""
+    return sorted(out) if isinstance(out, dict) else None
+
+
+def keras_outputs(model, x):
+    """``(outputs, keys)``: ``model(x, training=False)``, flat, in numpy (stateful
+    states put back), and the keys of a dict output (else None)."""
     layers = _keras.recurrent_layers(model)
     saved = [s for layer in layers for s in _keras.snapshot_states(layer)]
     try:
         out = model(x, training=False)
     finally:
         _keras.restore_states(saved)
-    return [np.asarray(_keras.to_numpy(o)) for o in flatten(out)]
+    return [np.asarray(_keras.to_numpy(o)) for o in _flat_outputs(out)], output_keys(out)
