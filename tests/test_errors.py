@@ -283,3 +283,15 @@ def test_gradients_of_a_layer_made_in_a_distribution_strategy_scope(keras):
         assert len(report.rows) == 6
     # and outside the scope, the same distributed variables
     assert rg.verify(layer, x, gradients=True).ok
+
+
+@pytest.mark.parametrize("old", ["3.2.1", "3.0.0", "2.15.0"])
+def test_a_keras_older_than_the_tested_range_is_refused(keras, monkeypatch, lstm, old):
+    monkeypatch.setattr(keras, "__version__", old)
+    x = np.zeros((2, 5, 3), "float32")
+    with pytest.raises(
+        RNNGuideError, match=re.escape(f"expected Keras 3.3 or newer, got Keras {old}")
+    ):
+        rg.verify(lstm, x)
+    monkeypatch.undo()
+    assert rg.verify(lstm, x).ok
