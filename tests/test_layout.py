@@ -242,6 +242,7 @@ KNOWN_PRIVATE = {
     ("exported.onnx_file", "pytorch.convert", "_blocks"),
     ("exported.runtimes", "verification.checking", "_bind"),
     ("exported.runtimes", "verification.checking", "_check_mask_value"),
+    ("exported.runtimes", "verification.checking", "_first_argument"),
     ("exported.runtimes", "verification.checking", "_numpy_tree"),
 }
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import RNNGuideError
-from ..spec.records import CellSpec, RNNSpec
+from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec
 
 VIEWS = ("unrolled", "cell", "steps", "layers", "weights", "input")
 #: at most this many steps are drawn; longer sequences get an ellipsis
@@ -249,8 +249,9 @@ def _as_sequence(spec):
 
 
 def _input_shape(input_shape, spec):
-    conv = spec.cells[0].conv if isinstance(spec, RNNSpec) else None
-    if conv is not None:  # a ConvLSTM's images, in its data format
+    rnn = spec.forward if isinstance(spec, BidirectionalSpec) else spec
+    conv = rnn.cells[0].conv if isinstance(rnn, RNNSpec) else None
+    if conv is not None:  # a ConvLSTM's images (Bidirectional's too), in its data format
         if input_shape is None:
             spatial = conv.spatial or (None,) * conv.rank
             return (None, None, *conv.join(spatial, spec.input_dim))

@@ -89,6 +89,13 @@ def verify(
         raise RNNGuideTypeError(f"expected gradients=True or False, got {gradients!r}")
     if not is_keras(layer):
         raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(layer).__name__}")
+    # other threads' calls of rnnguide on this layer wait: it is read, run and its
+    # state put back as one (verify_model may be wrapping its call meanwhile)
+    with keras_run.exclusive([layer]):
+        return _verify(layer, x, initial_state, mask, atol, rtol, gradients)
+
+
+def _verify(layer, x, initial_state, mask, atol, rtol, gradients) -> Report:
     is_cell = keras_objects.is_cell(layer)
     spec = read_built(layer, x, allow_subclass=True)  # read once: weights converted once
     label = spec.label
@@ -142,6 +149,19 @@ def _bind(call, args, kwargs) -> dict:
     return dict(bound.arguments)
 
 
+def _first_argument(call, arguments):
+    """What a recurrent ``call`` got as its sequence (a cell: its step input): its
+    first argument, whatever its name (RNN.call names it ``sequences``, LSTMCell
+    and GRUCell ``inputs``, SimpleRNNCell ``sequence``; ``*args`` too)."""
+    param = next(iter(inspect.signature(call).parameters.values()), None)
+    if param is None:
+        return None
+    value = arguments.get(param.name)
+    if param.kind is inspect.Parameter.VAR_POSITIONAL:
+        return value[0] if value else None
+    return value
+
+
 #: what converting a symbolic tensor raises: TensorFlow's graph tensors
 #: (NotImplementedError), JAX tracers (a TypeError), torch's meta tensors
 _SYMBOLIC = (NotImplementedError, TypeError, RuntimeError, ValueError)
@@ -183,7 +203,7 @@ def _capture(objects, records, symbolic, recorded=None):
                 active.pop()
             arguments = _bind(_original, args, kwargs)
             try:
-                seq = keras_objects.to_numpy(arguments.get("sequences", arguments.get("inputs")))
+                seq = keras_objects.to_numpy(_first_argument(_original, arguments))
                 out_np = [as_float(keras_objects.to_numpy(o)) for o in flatten(out)]
                 mask = _check_mask_value(_numpy_tree(arguments.get("mask")))
                 given = arguments.get("initial_state", arguments.get("states"))
@@ -290,27 +310,38 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             future = beside(_verify_call, *facts[key], call, atol, rtol)
         checks.append((call.obj, future))
 
-    saved = [s for layer in layers for s in keras_run.snapshot_states(layer)]
-    originals = _capture(wrappers + layers, records, symbolic, start)
-    try:
-        model(x, training=False, **call_kwargs)
-    except Exception as exc:
-        raise RNNGuideError(
-            f"{keras_objects.label_of(model)} could not be called on the given input "
-            f"({_describe_input(x)}): {_first_line(exc)}"
-        ) from exc
-    finally:
-        for layer, original in originals:
-            keras_run.uncapture(layer, original)
-        keras_run.restore_states(saved)
+    # other threads' calls of rnnguide on these layers wait (the wrapped calls
+    # and the states put back are seen by every thread)
+    with keras_run.exclusive(wrappers + layers):
+        saved = [s for layer in layers for s in keras_run.snapshot_states(layer)]
+        originals = _capture(wrappers + layers, records, symbolic, start)
+        try:
+            model(x, training=False, **call_kwargs)
+        except Exception as exc:
+            raise RNNGuideError(
+                f"{keras_objects.label_of(model)} could not be called on the given input "
+                f"({_describe_input(x)}): {_first_line(exc)}"
+            ) from exc
+        finally:
+            for layer, original in originals:
+                keras_run.uncapture(layer, original)
+            keras_run.restore_states(saved)
     called = {id(r.obj) for r in records}
     called |= {id(r.obj.layer) for r in records if r.obj in wrappers}
     compiled = [o for o in layers if id(o) not in called and symbolic.get(id(o))]
-    if compiled and not records:
+    # a function the model's code compiled and traced before this call runs its
+    # graph: the layers inside it are not even traced again, so not seen at all
+    functions = _compiled_functions(model) if not compiled else []
+    unseen = [o for o in layers if id(o) not in called and keras_objects.is_recurrent(o)]
+    if functions and unseen:
+        compiled = unseen
+    if compiled:
         raise RNNGuideError(
             f"expected {keras_objects.label_of(model)} to run its recurrent layers eagerly, got "
             f"{', '.join(keras_objects.label_of(o) for o in compiled)} run only inside a compiled "
-            "function (tf.function, jax.jit): rnnguide cannot see the values there; "
+            "function (tf.function, jax.jit"
+            + (f": {', '.join(functions)}" if functions else "")
+            + "): rnnguide cannot see the values there; "
             "call the model without compiling its call (or verify the layer itself)"
         )
     report = ModelReport(
@@ -342,6 +373,30 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             )
         report.sections.append((title, section))
     return report
+
+
+#: compiled functions Keras itself keeps on a model (model.fit, evaluate, predict)
+_KERAS_FUNCTIONS = {"train_function", "test_function", "predict_function"}
+
+
+def _compiled_functions(model) -> list[str]:
+    """The compiled functions (``tf.function``, ``jax.jit``) that the code of
+    the model or of its layers holds, as attributes of the instances or of
+    their classes outside Keras: ``"HalfCompiled.step"``."""
+    found = []
+    for obj in [model, *keras_objects.all_layers(model)]:
+        mine = [(k, v) for k, v in vars(obj).items() if k not in _KERAS_FUNCTIONS]
+        for cls in type(obj).__mro__:
+            if not cls.__module__.startswith(("keras", "builtins", "tensorflow")):
+                mine += list(vars(cls).items())
+        for name, value in mine:
+            # tf.function (get_concrete_function) or jax.jit (lower)
+            if callable(value) and (
+                hasattr(value, "get_concrete_function")
+                or (hasattr(value, "lower") and hasattr(value, "trace"))
+            ):
+                found.append(f"{type(obj).__name__}.{name}")
+    return list(dict.fromkeys(found))
 
 
 def _verify_wrapped(spec, compute, note, stateful, call: _Call, atol, rtol) -> Report:
