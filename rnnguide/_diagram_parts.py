@@ -34,7 +34,10 @@ from .spec import (
 def _short_formula(spec) -> str:
     """``4 x 256*(28 + 256 + 1)``: the count's derivation with the numbers put in."""
     if isinstance(spec, BidirectionalSpec):
-        return "2 x (" + _short_formula(spec.forward) + ")"
+        fw, bw = _short_formula(spec.forward), _short_formula(spec.backward)
+        if fw == bw:  # the same kind, size and options: twice the one count
+            return "2 x (" + fw + ")"
+        return f"forward {fw} + backward {bw}"
     cells = cells_of(spec)
     unique = list({id(c): c for c in cells}.values())
     parts = [c.formula().split(" = ")[1] for c in unique]
@@ -114,7 +117,10 @@ def _layer_name(layer) -> str:
     name = type(layer).__name__
     inner = getattr(layer, "forward_layer", None)
     if inner is not None:
-        return f"Bidirectional({_layer_name(inner)})"
+        fw, bw = _layer_name(inner), _layer_name(layer.backward_layer)
+        if fw == bw:
+            return f"Bidirectional({fw})"
+        return f"Bidirectional({fw}, backward_layer={bw})"
     units = getattr(layer, "units", None)
     args = [str(units)] if units is not None else []
     if name == "Dropout":

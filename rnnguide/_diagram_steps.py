@@ -38,6 +38,7 @@ def _steps(layer, x, mask):
         m = np.broadcast_to(m, x.shape[:2])
     values = gates(layer, x, mask=m)  # processing order; builds the layer if needed
     spec = _as_sequence(resolve(layer))
+    initial = _initial_states(layer, x, m)
     sections = []
     for h_i, half in enumerate(halves(spec)):
         got = values["forward" if h_i == 0 else "backward"] if len(halves(spec)) > 1 else values
@@ -46,7 +47,8 @@ def _steps(layer, x, mask):
         below = x[0, order]
         for i, (cell, rec) in enumerate(zip(half.cells, per_cell)):
             keep = [True] * len(order) if m is None else [bool(m[0, t]) for t in order]
-            sections.append(_section(cell, rec, below, keep, order, h_i, i, half, spec))
+            start = initial[h_i][i]
+            sections.append(_section(cell, rec, below, keep, order, h_i, i, half, spec, start))
             below = np.asarray(rec["h"][0])  # the next cell reads this one's h_t
     uid = (
         "rgd-steps-"
@@ -57,23 +59,34 @@ def _steps(layer, x, mask):
     return Diagram(None, _steps_html(uid, data), "steps", title)
 
 
-def _section(cell, rec, inputs, keep, order, h_i, i, half, spec):
+def _initial_states(layer, x, mask):
+    """The states each cell starts from (per half, per cell, a tuple in the kind's
+    order h, c): zeros, or a stateful layer's stored states, as rnnguide.gates runs it."""
+    from .prepare import prepare_call
+    from .reference import _sequence_spec
+
+    call = prepare_call(_sequence_spec(layer, x), x, None, mask)
+    return [[tuple(st) for st in half] for half in call.states_in("float64")]
+
+
+def _section(cell, rec, inputs, keep, order, h_i, i, half, spec, start):
     import numpy as np
 
     kind = cell.kind
     names = list(kind.gates) if kind.name != "SimpleRNN" else []
     h = np.asarray(rec["h"][0], dtype=np.float64)
     c = np.asarray(rec["c"][0], dtype=np.float64) if "c" in rec else None
-    # the state each step starts from: zeros, then the last kept state (masks carry it)
+    # the state each step starts from: the layer's initial state (zeros, or a stateful
+    # layer's stored state), then the last kept state (masks carry it)
     h_prev, c_prev = [], []
-    state_h = np.zeros(cell.units)
-    state_c = np.zeros(cell.units)
+    state_h = np.asarray(start[0], dtype=np.float64)[0]
+    state_c = np.asarray(start[1], dtype=np.float64)[0] if len(start) > 1 else None
     for t in range(len(order)):
         h_prev.append(state_h.tolist())
-        c_prev.append(state_c.tolist())
+        c_prev.append(None if state_c is None else state_c.tolist())
         if keep[t]:
             state_h = h[t]
-            if c is not None:
+            if c is not None and state_c is not None:
                 state_c = c[t]
     rows = [["x_t", np.asarray(inputs, dtype=np.float64).tolist()], ["h_(t-1)", h_prev]]
     if c is not None:

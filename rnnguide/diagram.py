@@ -230,7 +230,9 @@ def diagram(
             f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
         )
     if view == "weights":
-        _refuse_conv(targets, view)
+        _refuse_conv(targets, view, to)
+        if to == "torch":  # what rg.to_torch refuses is not drawn either, for the same reason
+            _refuse_torch(targets)
         # a model's k-th recurrent layer is PyTorch's layer k (to_torch: num_layers)
         panels, depth = [], 0
         for t, s, _ in targets:
@@ -248,20 +250,45 @@ def diagram(
     return _stack_panels(panels, "unrolled")
 
 
-def _refuse_conv(targets, view) -> None:
-    """A ConvLSTM has no PyTorch weights to draw, and its states are images, not the
-    vectors the step-through draws: both views refused, saying so."""
+def _refuse_conv(targets, view, to="torch") -> None:
+    """A ConvLSTM has no PyTorch weights nor ONNX LSTM-operator weights to draw, and its
+    states are images, not the vectors the step-through draws: refused, saying so."""
     for title, spec, _ in targets:
         if any(c.conv is not None for c in cells_of(spec)):
-            why = (
-                "PyTorch has no ConvLSTM, so there are no PyTorch weights to draw"
-                if view == "weights"
-                else "its states are images, and the step-through draws vectors"
-            )
+            if view != "weights":
+                why = "its states are images, and the step-through draws vectors"
+            elif to == "onnx":
+                why = (
+                    "ONNX's LSTM operator multiplies by matrices and has no convolutions, "
+                    "so a ConvLSTM is exported as Conv and elementwise nodes, not as an "
+                    "operator with W, R, B gate blocks to join Keras' to"
+                )
+            else:
+                why = "PyTorch has no ConvLSTM, so there are no PyTorch weights to draw"
             raise UnsupportedError(
                 f"view={view!r} does not draw {title}: {why} (view='cell' draws its "
                 "convolutions and weights, view='unrolled' its chain)"
             )
+
+
+def _refuse_torch(targets) -> None:
+    """The PyTorch module rg.to_torch would build for these layers, or its refusal."""
+    from ._torch_rules import torch_levels
+
+    for _, spec, _ in targets:  # the diagram's own GRU message comes first
+        for cell in cells_of(spec):
+            if cell.kind.name == "GRU" and not cell.kind.reset_after:
+                raise RNNGuideError(
+                    "expected a GRU with reset_after=True for view='weights' (PyTorch's GRU "
+                    "is that variant only), got reset_after=False"
+                )
+    try:
+        torch_levels([_as_sequence(s) for _, s, _ in targets])
+    except UnsupportedError as e:
+        raise UnsupportedError(
+            f"view='weights' draws the PyTorch module rg.to_torch builds, and it builds none "
+            f"here: {e}"
+        ) from None
 
 
 def _handovers(model, specs):
