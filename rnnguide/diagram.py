@@ -46,6 +46,7 @@ from ._diagram_canvas import (
     _below,
     _Canvas,
     _diagram,
+    _lines,
 )
 from ._diagram_chain import (
     _gradient_norms,
@@ -222,7 +223,11 @@ def diagram(
     if gradient is not None and view != "unrolled":
         raise RNNGuideError(f"expected gradient= only with view='unrolled', got view={view!r}")
     if view == "cell":
-        return _stack_panels([_cell_panel(t, s) for t, s, _ in targets], "cell")
+        return _stack_panels(
+            [_cell_panel(t, s) for t, s, _ in targets],
+            "cell",
+            [_cell_panel(t, s, narrow=True) for t, s, _ in targets],
+        )
     if view == "layers":
         return _layers(obj, targets)
     if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
@@ -234,20 +239,24 @@ def diagram(
         if to == "torch":  # what rg.to_torch refuses is not drawn either, for the same reason
             _refuse_torch(targets)
         # a model's k-th recurrent layer is PyTorch's layer k (to_torch: num_layers)
-        panels, depth = [], 0
+        panels, small, depth = [], [], 0
         for t, s, _ in targets:
             panels.append(_weights_panel(t, s, depth, to))
+            small.append(_weights_panel(t, s, depth, to, narrow=True))
             depth += max(len(h.cells) for h in halves(_as_sequence(s)))
-        return _stack_panels(panels, "weights")
+        return _stack_panels(panels, "weights", small)
     norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
-    panels = []
+    panels, small = [], []
     for title, spec, shape in targets:
         panels.append(_unrolled(title, spec, shape, timesteps, mask, norms))
+        small.append(_unrolled(title, spec, shape, timesteps, mask, norms, narrow=True))
     if len(panels) > 1:
         joins = _handovers(obj, [t[1] for t in targets])
         if joins:
-            return _handover_panels(panels, joins)
-    return _stack_panels(panels, "unrolled")
+            wide = _handover_panels(panels, joins)
+            narrow = _handover_panels(small, joins, narrow=True)
+            return _diagram(wide, "unrolled", wide.title, narrow)
+    return _stack_panels(panels, "unrolled", small)
 
 
 def _refuse_conv(targets, view, to="torch") -> None:
@@ -330,11 +339,11 @@ def _handovers(model, specs):
     return found
 
 
-def _handover_panels(panels, joins) -> Diagram:
+def _handover_panels(panels, joins, narrow=False) -> _Canvas:
     """Panels one below the other, each state handed over drawn as a wire from the end
     of one chain, round the right and left margins, into the start of the other."""
-    dx, lane = 36, 12
-    out = _Canvas()
+    dx, lane = (16, 8) if narrow else (36, 12)
+    out = _Canvas(narrow)
     right = max(c.width for _, c in panels)
     y, tops = 0.0, []
     for _title, canvas in panels:
@@ -348,7 +357,7 @@ def _handover_panels(panels, joins) -> Diagram:
             continue
         (ex, ey), (sx, sy) = src_cv.anchors["end", s_state], dst_cv.anchors["start", d_state]
         ey, sy = ey + tops[src], sy + tops[dst]
-        xr = dx + right - 16 + lane * k
+        xr = dx + right + (2 if narrow else -16) + lane * k
         gap = tops[src] + src_cv.height + 12 + lane * k
         xl = 6 + lane * k
         cls = "rgd-handover" + (" rgd-c" if s_state == "c" else "")
@@ -365,15 +374,18 @@ def _handover_panels(panels, joins) -> Diagram:
     note = "initial_state: " + "; ".join(
         f"{d} starts from the final states of {s}" for d, s in pairs
     )
-    out.text(dx + 10, y - lane * len(joins), note, "rgd-small", "start")
-    title = " / ".join(t for t, _ in panels)
-    return _diagram(out, "unrolled", title)
+    for k, line in enumerate(_lines(note, 54) if narrow else [note]):
+        out.text(dx + 10 - 10 * narrow, y - lane * len(joins) + 14 * k, line, "rgd-small", "start")
+    out.title = " / ".join(t for t, _ in panels)
+    return out
 
 
-def _stack_panels(panels, view) -> Diagram:
-    """Panels (title, canvas) one below the other in one SVG."""
+def _stack_panels(panels, view, narrow=None) -> Diagram:
+    """Panels (title, canvas) one below the other in one SVG; ``narrow``: the same
+    panels laid out for a phone."""
+    small = None if narrow is None else _below([canvas for _, canvas in narrow], gap=24)
     if len(panels) == 1:
         title, canvas = panels[0]
-        return _diagram(canvas, view, title)
+        return _diagram(canvas, view, title, None if narrow is None else narrow[0][1])
     out = _below([canvas for _, canvas in panels], gap=24)
-    return _diagram(out, view, " / ".join(t for t, _ in panels))
+    return _diagram(out, view, " / ".join(t for t, _ in panels), small)
