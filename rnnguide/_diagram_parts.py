@@ -643,12 +643,22 @@ def _weight_blocks_narrow(cv: _Canvas, cell: CellSpec, y0: float, x0: float) -> 
     return y
 
 
-def _gate(cv, x, y, gate, act, w=54, h=34):
+def _gate(cv, x, y, gate, act, w=54, h=34, vals=None):
+    """A gate's box: its letter and activation (a step-through: its value there)."""
     cv.open("rgd-gate", gate=gate)
     cv.rect(x - w / 2, y - h / 2, w, h)
     cv.text(x, y - 2, gate, "rgd-bold")
-    cv.text(x, y + 11, _act(cv, act), "rgd-small")
+    if vals is None:
+        cv.text(x, y + 11, _act(cv, act), "rgd-small")
+    else:
+        cv.text(x, y + 11, vals.get(gate, ""), "rgd-small rgd-val", key=gate)
     cv.close()
+
+
+def _val(cv, x, y, key, vals, anchor="middle") -> None:
+    """A step-through's value of ``key`` (a row of rg.gates) on its wire."""
+    if vals is not None:
+        cv.text(x, y, vals.get(key, ""), "rgd-small rgd-val", anchor, key=key)
 
 
 def _cell_panel(title, spec, narrow=False):
@@ -674,7 +684,21 @@ def _cell_panel(title, spec, narrow=False):
     return title, cv
 
 
-def _simple_cell(cv: _Canvas, cell: CellSpec) -> float:
+def _step_cell(cell: CellSpec, vals: dict, narrow: bool) -> _Canvas:
+    """The cell's drawing (as view="cell" draws it, without the weight blocks) with a
+    value on each wire and gate: ``vals`` maps rg.gates' row names to text."""
+    cv = _Canvas(narrow)
+    squeeze = {"SimpleRNN": 0.75, "LSTM": 0.57, "GRU": 0.56}[cell.kind.name]
+    target = cv if not narrow else _XScaled(cv, squeeze, 0)
+    draw = {"SimpleRNN": _simple_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[cell.kind.name]
+    if cell.kind.name == "LSTM":
+        draw(target, cell, None, vals)
+    else:
+        draw(target, cell, vals)
+    return cv
+
+
+def _simple_cell(cv: _Canvas, cell: CellSpec, vals=None) -> float:
     """x_t W and h_(t-1) U summed with b, through the activation: h_t."""
     act = cell.activation
     y_h, x_sum = 120, 220
@@ -706,7 +730,10 @@ def _simple_cell(cv: _Canvas, cell: CellSpec) -> float:
     cv.op(x_sum, y_h, "+")
     # the activation: the new state
     cv.wire([(x_sum + 9, y_h), (262, y_h)])
-    _gate(cv, 290, y_h, "h", act, w=56)
+    _gate(cv, 290, y_h, "h", act, w=56, vals=None if vals is None else {"h": vals.get("h_t")})
+    _val(cv, 50, y_h + 16, "h_(t-1)", vals)
+    _val(cv, x_sum + 12, 256, "x_t", vals, "start")
+    _val(cv, 380, y_h - 8, "h_t", vals)
     cv.open("", path="h_out")
     cv.wire([(318, y_h), (410, y_h)])
     cv.text(420, y_h + 4, _sub("h", "t"), "", "start", raw=True)
@@ -724,7 +751,7 @@ def _simple_cell(cv: _Canvas, cell: CellSpec) -> float:
     return _formula_lines(cv, lines, 284) + 6
 
 
-def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None) -> float:
+def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None, vals=None) -> float:
     act, rec = cell.activation, cell.recurrent_activation
     cv.rect(70, 34, 420, 206, "rgd-frame")
     y_c, y_bus, y_g = 60, 218, 160
@@ -749,7 +776,12 @@ def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None) -> float:
     xs = {"f": 150, "i": 220, "g": 290, "o": 370}
     for gate, gx in xs.items():
         cv.wire([(gx, y_bus), (gx, y_g + 17)])
-        _gate(cv, gx, y_g, gate, act if gate == "g" else rec)
+        _gate(cv, gx, y_g, gate, act if gate == "g" else rec, vals=vals)
+    _val(cv, 40, y_c + 16, "c_(t-1)", vals)
+    _val(cv, 50, y_bus + 16, "h_(t-1)", vals)
+    _val(cv, 122, 278, "x_t", vals, "start")
+    _val(cv, 515, y_c - 8, "c_t", vals)
+    _val(cv, 515, y_bus - 8, "h_t", vals)
     cv.wire([(150, y_g - 17), (150, 90), (180, 90), (180, y_c + 9)])  # f x c
     cv.op(255, 108, "×")  # i * g
     cv.wire([(220, y_g - 17), (220, 108), (246, 108)])
@@ -781,7 +813,7 @@ def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None) -> float:
     return end + 10 if cv.narrow else 316
 
 
-def _gru_cell(cv: _Canvas, cell: CellSpec) -> float:
+def _gru_cell(cv: _Canvas, cell: CellSpec, vals=None) -> float:
     act, rec = cell.activation, cell.recurrent_activation
     after = cell.kind.reset_after
     cv.rect(70, 34, 440, 206, "rgd-frame")
@@ -807,7 +839,10 @@ def _gru_cell(cv: _Canvas, cell: CellSpec) -> float:
     xs = {"z": 150, "r": 220}
     for gate, gx in xs.items():
         cv.wire([(gx, y_bus), (gx, y_g + 17)])
-        _gate(cv, gx, y_g, gate, rec)
+        _gate(cv, gx, y_g, gate, rec, vals=vals)
+    _val(cv, 48, y_h + 16, "h_(t-1)", vals)
+    _val(cv, 132, 278, "x_t", vals, "start")
+    _val(cv, 525, y_h - 8, "h_t", vals)
     # z: z * h_{t-1} on the state path, (1 - z) * g towards the new state
     cv.wire([(150, y_g - 17), (150, y_h + 9)])
     cv.wire([(150, 105), (330, 105)], arrow=False)
@@ -817,7 +852,7 @@ def _gru_cell(cv: _Canvas, cell: CellSpec) -> float:
     cv.wire([(410, 96), (410, y_h + 9)])
     # the candidate g
     gx = 410
-    _gate(cv, gx, y_g, "g", act)
+    _gate(cv, gx, y_g, "g", act, vals=vals)
     cv.wire([(gx, y_g - 17), (gx, 114)])
     cv.wire([(300, y_bus), (gx, y_bus), (gx, y_g + 17)])  # x_t W_g
     if after:
