@@ -27,7 +27,7 @@ from .spec import (
 MAX_SAMPLES = 8
 
 
-def _steps(layer, x, mask):
+def _steps(layer, x, mask, unit=0, step_labels=None):
     import numpy as np
 
     from .reference import gates
@@ -40,6 +40,10 @@ def _steps(layer, x, mask):
     m = None if mask is None else np.asarray(mask).astype(bool)
     if m is not None and m.ndim == 1:
         m = np.broadcast_to(m, x.shape[:2])
+    if step_labels is not None and len(step_labels) != x.shape[1]:
+        raise RNNGuideError(
+            f"expected {x.shape[1]} step_labels (one per timestep), got {len(step_labels)}"
+        )
     values = gates(layer, x, mask=m)  # processing order; builds the layer if needed
     spec = _as_sequence(resolve(layer))
     initial = _initial_states(layer, x, m)
@@ -69,13 +73,17 @@ def _steps(layer, x, mask):
     )
     which = "sample 0" if n_samples == 1 else f"samples 0-{n_samples - 1}"
     title = f"{spec.label}: step through {x.shape[1]} steps ({which} of {x.shape[0]})"
+    units = max(c.units for c in cells)
+    if isinstance(unit, bool) or not isinstance(unit, int) or not 0 <= unit < units:
+        raise RNNGuideError(f"expected unit= an integer from 0 to {units - 1}, got {unit!r}")
     data = {
         "title": title,
         "steps": int(x.shape[1]),
         "samples": n_samples,
         "sections": sections,
     }
-    return Diagram(None, _steps_html(uid, data, cells), "steps", title)
+    labels = None if step_labels is None else [str(v) for v in step_labels]
+    return Diagram(None, _steps_html(uid, data, cells, unit, labels), "steps", title)
 
 
 def _initial_states(layer, x, mask):
@@ -210,8 +218,8 @@ _STEPS_JS = r"""
 """
 
 
-def _first_values(section: dict) -> dict:
-    """The text of each value at step 1, unit 0, sample 0: what shows without JS."""
+def _first_values(section: dict, unit: int) -> dict:
+    """The text of each value at step 1, sample 0, ``unit``: what shows without JS."""
 
     def fmt(v):
         return ("\u2212" if v < 0 else "") + f"{abs(v):.2f}"
@@ -223,11 +231,11 @@ def _first_values(section: dict) -> dict:
             shown = [fmt(v) for v in vals[:3]] + ["\u2026"] * (len(vals) > 3)
             out[name] = "[" + ", ".join(shown) + "]"
         else:
-            out[name] = fmt(vals[0])
+            out[name] = fmt(vals[min(unit, len(vals) - 1)])
     return out
 
 
-def _steps_html(uid: str, data: dict, cells) -> str:
+def _steps_html(uid: str, data: dict, cells, unit: int = 0, labels=None) -> str:
     from ._diagram_canvas import _diagram
     from ._diagram_parts import _step_cell
 
@@ -241,16 +249,19 @@ def _steps_html(uid: str, data: dict, cells) -> str:
         opts = "".join(f'<option value="{b}">{b}</option>' for b in range(data["samples"]))
         selects += f'<label>sample <select class="rgd-sample">{opts}</select></label>'
     if units > 1:
-        opts = "".join(f'<option value="{u}">{u}</option>' for u in range(units))
+        opts = "".join(
+            f'<option value="{u}"{" selected" * (u == unit)}>{u}</option>' for u in range(units)
+        )
         selects += f'<label>unit <select class="rgd-unit">{opts}</select></label>'
     chain = "".join(
         f'<span class="rgd-s{" rgd-on" * (k == 0)}{" rgd-off" * (not first["keep"][k])}" '
-        f'data-t="{k + 1}" title="step {k + 1}: reads x_{t}">{t}</span>'
+        f'data-t="{k + 1}" title="step {k + 1}: reads x_{t}">'
+        f"{_esc(labels[t - 1]) if labels else t}</span>"
         for k, t in enumerate(first["order"])
     )
     figures = []
     for s, (sec, cell) in enumerate(zip(data["sections"], cells)):
-        vals = _first_values(sec)
+        vals = _first_values(sec, unit)
         wide, narrow = _step_cell(cell, vals, False), _step_cell(cell, vals, True)
         picture = _diagram(wide, "steps", sec["title"], narrow).html
         figures.append(

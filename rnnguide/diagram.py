@@ -147,7 +147,10 @@ def diagram(
     a layer's returned states that another takes as ``initial_state`` are
     joined to that layer's first step), ``"cell"`` (one step inside: gates and
     weight blocks), ``"steps"`` (a step-through of a Keras layer on the input
-    ``x``, values from :func:`gates`), ``"layers"`` (one row per layer with its
+    ``x``: the cell's drawing with the value of each wire and gate at step t, for
+    a sample of ``x`` (the first 8 can be chosen) and a unit (``unit=``, 0 first),
+    from :func:`gates`, starting from the layer's initial state; ``step_labels=``
+    names the steps, such as the letters of a word), ``"layers"`` (one row per layer with its
     parameter count, from :func:`count_params`; Keras' own count for the other
     layers of a model), ``"weights"`` (Keras' gate blocks joined to PyTorch's,
     as :func:`to_torch` moves them; with ``to="onnx"``, to the ONNX LSTM / GRU /
@@ -208,13 +211,15 @@ def diagram(
                 "expected a Keras layer or cell for view='steps' (it runs the layer's "
                 f"equations on its weights), got {type(obj).__name__} {obj!r}"
             )
-        if config or timesteps is not None:
-            given = sorted(config) + ["timesteps"] * (timesteps is not None)
+        extra = sorted(set(config) - {"unit", "step_labels"})
+        if extra or timesteps is not None:
+            given = extra + ["timesteps"] * (timesteps is not None)
             raise RNNGuideError(
-                f"expected only x= and mask= with view='steps', got {', '.join(given)}"
+                "expected only x=, mask=, unit= and step_labels= with view='steps', got "
+                + ", ".join(given)
             )
         _refuse_conv(_targets(obj, {}, None) if is_keras(obj) else [], view)
-        return _steps(obj, x, mask)
+        return _steps(obj, x, mask, **config)
     if timesteps is not None and (
         isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1
     ):

@@ -126,3 +126,21 @@ def test_masks_are_per_sample():
     sec = steps_data(rg.diagram(layer, x=x, mask=mask, view="steps").html)["sections"][0]
     assert sec["keep"] == [True, True, False, True]
     assert sec["samples"][0]["keep"] == [True, False, True, True]
+
+
+def test_unit_and_step_labels():
+    import keras
+
+    layer = keras.layers.GRU(3)
+    x = np.random.default_rng(4).normal(size=(1, 4, 2)).astype("float32")
+    html = rg.diagram(layer, x=x, view="steps", unit=2, step_labels=list("hell")).html
+    g = rg.gates(layer, x)
+    assert first_values(html, 0)["z"] == fmt(g["z"][0, 0, 2])
+    assert '<option value="2" selected>' in html
+    assert [m for m in re.findall(r'class="rgd-s[^"]*"[^>]*>([^<]*)<', html)] == list("hell")
+    with rg.expect_error(rg.RNNGuideError, "expected unit= an integer from 0 to 2", "got 3"):
+        rg.diagram(layer, x=x, view="steps", unit=3)
+    with rg.expect_error(rg.RNNGuideError, "expected 4 step_labels", "got 2"):
+        rg.diagram(layer, x=x, view="steps", step_labels=["a", "b"])
+    with rg.expect_error(rg.RNNGuideError, "expected only x=, mask=, unit=", "got units"):
+        rg.diagram(layer, x=x, view="steps", units=3)
