@@ -137,7 +137,9 @@ def test_unit_and_step_labels():
     g = rg.gates(layer, x)
     assert first_values(html, 0)["z"] == fmt(g["z"][0, 0, 2])
     assert '<option value="2" selected>' in html
-    assert [m for m in re.findall(r'class="rgd-s[^"]*"[^>]*>([^<]*)<', html)] == list("hell")
+    assert [
+        m for m in re.findall(r'class="rgd-s(?: rgd-on)?(?: rgd-off)?"[^>]*>([^<]*)<', html)
+    ] == list("hell")
     with rg.expect_error(rg.RNNGuideError, "expected unit= an integer from 0 to 2", "got 3"):
         rg.diagram(layer, x=x, view="steps", unit=3)
     with rg.expect_error(rg.RNNGuideError, "expected 4 step_labels", "got 2"):
