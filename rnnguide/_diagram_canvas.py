@@ -14,7 +14,7 @@ from .spec import (
     RNNSpec,
 )
 
-VIEWS = ("unrolled", "cell", "steps", "layers", "weights", "input")
+VIEWS = ("unrolled", "cell", "steps", "layers", "weights", "input", "rolled", "backprop")
 #: at most this many steps are drawn; longer sequences get an ellipsis
 MAX_STEPS = 6
 

@@ -19,6 +19,13 @@
 - ``"layers"``: a model's layers as rows, input at the bottom, each with its
   parameter count (a recurrent layer's from :func:`rnnguide.count_params`, with
   the formula's numbers) and its share of the total.
+- ``"rolled"``: the cell with its states fed back into itself (the loop every
+  source starts from), beside the same layer unrolled.
+- ``"backprop"``: the computational graph of backpropagation through time for
+  one chain: x_t and h_(t-1) make h_t (through W and U), the loss reads the
+  returned outputs, and the gradient flows back from the loss and from h_(t+1)
+  through U to h_0; ``gradient=`` (as for ``"unrolled"``) makes each backward
+  arrow as wide as the norm ``|d h_T / d h_t|`` it reaches.
 - ``"weights"``: Keras' ``kernel``, ``recurrent_kernel`` and ``bias`` gate
   blocks above PyTorch's ``weight_ih``, ``weight_hh``, ``bias_ih``/``bias_hh``
   blocks (transposed; GRU ``z | r | h`` becomes ``r | z | n``), each Keras block
@@ -52,6 +59,7 @@ from ._diagram_chain import (
     _gradient_norms,
     _unrolled,
 )
+from ._diagram_loops import backprop_view, rolled_view
 from ._diagram_parts import (
     _cell_panel,
     _input_view,
@@ -156,11 +164,13 @@ def diagram(
     as :func:`to_torch` moves them; with ``to="onnx"``, to the ONNX LSTM / GRU /
     RNN operator's ``W``, ``R``, ``B``, as :func:`verify_exported` reads them) or ``"input"`` (an array ``obj`` or ``x``,
     (batch, timesteps, features), drawn as grids of its values; optional
-    ``step_labels=`` and ``feature_labels=`` name the rows and columns). ``mask``
+    ``step_labels=`` and ``feature_labels=`` name the rows and columns), ``"rolled"``
+    (the cell with its state fed back, beside the chain) or ``"backprop"`` (the
+    BPTT graph; ``gradient=`` weights its backward arrows). ``mask``
     (per-step booleans, or a (batch, timesteps) array: its first row is drawn)
     greys the masked steps. A kind name imports no TensorFlow.
 
-    ``gradient`` (unrolled view, one chain) draws the gradient flowing back
+    ``gradient`` (unrolled and backprop views, one chain) draws the gradient flowing back
     from the last state along the chain, under it: at each state ``h_t`` the
     norm of ``d h_T / d h_t``, and each backward arrow as wide as the norm it
     reaches (on a log scale between the smallest and the largest). ``True``
@@ -188,12 +198,12 @@ def diagram(
     True
     >>> diagram("GRU", units=3, view="side")
     Traceback (most recent call last):
-    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got 'side'
+    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell', 'steps', 'layers', 'weights', 'input', 'rolled' or 'backprop', got 'side'
     """
     if view not in VIEWS:
         raise RNNGuideError(
-            "expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got "
-            + repr(view)
+            "expected view='unrolled', 'cell', 'steps', 'layers', 'weights', 'input', "
+            "'rolled' or 'backprop', got " + repr(view)
         )
     if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
         raise RNNGuideError(
@@ -225,8 +235,21 @@ def diagram(
     ):
         raise RNNGuideTypeError(f"expected timesteps to be a positive integer, got {timesteps!r}")
     targets = _targets(obj, config, x)
-    if gradient is not None and view != "unrolled":
-        raise RNNGuideError(f"expected gradient= only with view='unrolled', got view={view!r}")
+    if gradient is not None and view not in ("unrolled", "backprop"):
+        raise RNNGuideError(
+            f"expected gradient= only with view='unrolled' or 'backprop', got view={view!r}"
+        )
+    if view in ("rolled", "backprop"):
+        norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
+        wide, small = [], []
+        for title, spec, shape in targets:
+            if view == "rolled":
+                wide.append(rolled_view(title, spec, shape, timesteps, mask))
+                small.append(rolled_view(title, spec, shape, timesteps, mask, narrow=True))
+            else:
+                wide.append(backprop_view(title, spec, shape, timesteps, norms))
+                small.append(backprop_view(title, spec, shape, timesteps, norms, narrow=True))
+        return _stack_panels(wide, view, small)
     if view == "cell":
         return _stack_panels(
             [_cell_panel(t, s) for t, s, _ in targets],

@@ -717,7 +717,7 @@ def test_two_step_throughs_have_their_own_ids():
 
 def test_errors():
     with rg.expect_error(rg.RNNGuideError, "expected view='unrolled', 'cell', 'steps'", "got"):
-        rg.diagram("LSTM", units=2, view="rolled")
+        rg.diagram("LSTM", units=2, view="unroled")
     with rg.expect_error(rg.RNNGuideError, "expected a Keras layer or cell", "got str"):
         rg.diagram("LSTM", units=2, view="steps", x=np.ones((1, 2, 3)))
     with rg.expect_error(rg.RNNGuideError, "expected x=", "got none"):

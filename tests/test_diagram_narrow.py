@@ -93,6 +93,15 @@ CASES = {
     ),
     "weights torch": lambda: rg.diagram("LSTM", units=256, input_dim=28, view="weights"),
     "weights onnx": lambda: rg.diagram("GRU", units=64, input_dim=28, view="weights", to="onnx"),
+    "rolled stacked": lambda: rg.diagram(
+        ["GRU", "LSTM"], units=[3, 2], input_shape=(None, 6, 2), view="rolled"
+    ),
+    "rolled bidirectional": lambda: rg.diagram(
+        "GRU", units=3, input_shape=(None, 6, 2), view="rolled", bidirectional=True
+    ),
+    "backprop": lambda: rg.diagram(
+        "LSTM", units=3, input_shape=(None, 30, 2), view="backprop", return_sequences=True
+    ),
     "input": lambda: rg.diagram(np.random.default_rng(0).normal(size=(3, 15, 20)), view="input"),
 }
 
