@@ -197,7 +197,7 @@ def backprop_view(title, spec, shape, timesteps, gradient=None, narrow=False):
             width = widths[p_to]
             data = {"t": p_to, "norm": f"{gradient[1][p_to]:.6g}", "width": f"{width:.3f}"}
         cv.open("rgd-grad", grad="U", **data)
-        gap = isinstance(t, int) and isinstance(to_t, int) and t - to_t > 1 or t == "T"
+        gap = (isinstance(t, int) and isinstance(to_t, int) and t - to_t > 1) or t == "T"
         cv.wire([(later_x - 6, y_g), (to_x + 8, y_g)], width=width, dashed=gap)
         cv.close()
     if gradient is not None:

@@ -1,6 +1,7 @@
 """view="rolled" (the loop beside the chain) and view="backprop" (the BPTT graph),
 drawn from the spec (issue 28)."""
 
+import itertools
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -91,7 +92,7 @@ def test_backprop_widths_follow_state_jacobian_norms():
         assert norm == pytest.approx(float(norms[t]), rel=1e-5)
     # a larger norm never gets a thinner arrow
     by_norm = sorted(got.values())
-    assert all(a[1] <= b[1] + 1e-9 for a, b in zip(by_norm, by_norm[1:]))
+    assert all(a[1] <= b[1] + 1e-9 for a, b in itertools.pairwise(by_norm))
 
 
 def test_backprop_of_two_chains_is_refused_saying_so():
