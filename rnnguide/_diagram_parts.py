@@ -673,7 +673,7 @@ def _cell_panel(title, spec, narrow=False):
     size = f"{cell.units} filters" if cell.conv is not None else f"{cell.units} units"
     cv.text(10, 16, f"{label} cell, one step ({size})", "rgd-title", "start")
     # a narrow box gets the same drawing squeezed sideways (its text keeps its size)
-    squeeze = {"SimpleRNN": 0.75, "LSTM": 0.57, "GRU": 0.56}[kind.name]
+    squeeze = {"SimpleRNN": 0.75, "GRU": 0.56}.get(kind.name, 0.57)  # LSTM, ConvLSTM: 0.57
     target = cv if not narrow else _XScaled(cv, squeeze, 14)
     if cell.conv is not None:
         y = conv_lstm_cell(target, cell, _lstm_cell)
@@ -688,7 +688,7 @@ def _step_cell(cell: CellSpec, vals: dict, narrow: bool) -> _Canvas:
     """The cell's drawing (as view="cell" draws it, without the weight blocks) with a
     value on each wire and gate: ``vals`` maps rg.gates' row names to text."""
     cv = _Canvas(narrow)
-    squeeze = {"SimpleRNN": 0.75, "LSTM": 0.57, "GRU": 0.56}[cell.kind.name]
+    squeeze = {"SimpleRNN": 0.75, "GRU": 0.56}.get(cell.kind.name, 0.57)
     target = cv if not narrow else _XScaled(cv, squeeze, 0)
     draw = {"SimpleRNN": _simple_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[cell.kind.name]
     if cell.kind.name == "LSTM":

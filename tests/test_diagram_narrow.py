@@ -88,6 +88,9 @@ CASES = {
         "GRU", units=3, input_dim=2, view="cell", reset_after=False
     ),
     "cell stacked": lambda: rg.diagram(["LSTM", "GRU"], units=[4, 2], input_dim=3, view="cell"),
+    "cell ConvLSTM2D": lambda: rg.diagram(
+        "ConvLSTM2D", filters=8, kernel_size=3, input_dim=1, view="cell"
+    ),
     "layers": lambda: rg.diagram(
         ["SimpleRNN", "GRU"], units=[6, 3], input_shape=(None, 5, 4), view="layers"
     ),
