@@ -9,7 +9,8 @@ their box on the desktop and scroll inside it on the phone, display equations
 fit or scroll inside their box, every rg.diagram picture and step-through has a
 size, nothing of it reaches past the viewport or scrolls sideways, and its text is
 at least MIN_TEXT (8) CSS px once scaled; every plot is shown at MIN_PLOT_SCALE of
-its size or more; rg.Table tables fit their column; exactly one search field is
+its size or more; rg.Table tables fit their column or scroll inside their own box
+(the landing page's fit: they wrap); exactly one search field is
 visible. Every step-through is clicked: its values must change.
 Then: the search page finds the GRU page for ``reset_after`` and the stacking
 page for ``StackedRNNCells``; screenshots of the landing, LSTM and training
@@ -233,12 +234,17 @@ async (phone) => {
       problems.push(`plot shrunk to ${Math.round(ratio * 100)}% of its size (${img.naturalWidth} px wide in ${Math.round(img.getBoundingClientRect().width)} px): ${img.getAttribute('alt') || img.getAttribute('src')}`.slice(0, 200));
     }
   });
-  // rg.Table tables (the landing page's cheat sheet) fit their column: they wrap
+  // rg.Table tables: inside their column; a wide one scrolls inside its own box,
+  // but the landing page's tables (the cheat sheet) fit without scrolling: they wrap
+  const landing = /(^|\/)(index\.html)?$/.test(location.pathname);
   document.querySelectorAll('table.rnnguide-table').forEach((t, i) => {
     const b = t.getBoundingClientRect();
     const column = t.parentElement.clientWidth;
+    const what = (t.innerText || '').trim().slice(0, 40);
     if (b.right > W + 1 || b.width > column + 1) {
-      problems.push(`table #${i} wider than its column (${Math.round(b.width)} px in ${column} px): ${(t.innerText || '').trim().slice(0, 40)}`);
+      problems.push(`table #${i} wider than its column (${Math.round(b.width)} px in ${column} px): ${what}`);
+    } else if (t.scrollWidth > t.clientWidth + 1 && (landing || !scrolls(t))) {
+      problems.push(`table #${i} wider than its column (${t.scrollWidth} px in ${t.clientWidth} px${landing ? ', on the landing page: it must wrap' : ', cut off'}): ${what}`);
     }
   });
   const visible = el => {
