@@ -269,6 +269,8 @@ def _steps_html(uid: str, data: dict, cells, unit: int = 0, labels=None) -> str:
             f"</div>{picture}</div>"
         )
     masked = "" if first["keep"][0] else ", masked: the state is carried"
+    gated = any(sec["kind"] != "SimpleRNN" for sec in data["sections"])
+    what = "Each wire and gate shows its value" if gated else "Each wire shows its value"
     return (
         f'<div class="rgd-steps" id="{uid}" tabindex="0" role="group" data-t="1" '
         f'aria-label="{_esc(data["title"])}">'
@@ -283,9 +285,7 @@ def _steps_html(uid: str, data: dict, cells, unit: int = 0, labels=None) -> str:
         f'<span class="rgd-t" aria-live="polite">t = 1 of {n} (reads x_{first["order"][0]}'
         f"{masked})</span></div>"
         f'<div class="rgd-chain" aria-label="the steps, in the order the layer runs them">'
-        f"{chain}</div>"
-        + "".join(figures)
-        + '<div class="rgd-note">Each wire and gate shows its value at step t for the '
+        f"{chain}</div>" + "".join(figures) + f'<div class="rgd-note">{what} at step t for the '
         "chosen unit (x_t: the input vector), from rnnguide.gates; the first step starts "
         "from the layer's initial state. Keys: left/right arrows, Home, End, space.</div>"
         f'<script type="application/json" class="rgd-data">{payload}</script>'

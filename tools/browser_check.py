@@ -144,7 +144,7 @@ MIN_PLOT_SCALE = 0.72
 
 LAYOUT_JS = r"""
 async (phone) => {
-  const MIN_TEXT = {MIN_TEXT}, MIN_PLOT_SCALE = {MIN_PLOT_SCALE};
+  const MIN_TEXT = __MIN_TEXT__, MIN_PLOT_SCALE = __MIN_PLOT_SCALE__;
   const problems = [];
   const mathNodes = document.querySelectorAll('.math');
   const deadline = Date.now() + 15000;
@@ -259,7 +259,7 @@ async (phone) => {
   if (search.length !== 1) problems.push(`${search.length} search fields visible, expected 1`);
   return problems;
 }
-""".replace("{MIN_TEXT}", str(MIN_TEXT)).replace("{MIN_PLOT_SCALE}", str(MIN_PLOT_SCALE))
+""".replace("__MIN_TEXT__", str(MIN_TEXT)).replace("__MIN_PLOT_SCALE__", str(MIN_PLOT_SCALE))
 
 
 def check_layout(browser, base: str, rels: list[str]) -> list[str]:
