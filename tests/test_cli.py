@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from rnnguide._keras import example_inputs as model_inputs
-from rnnguide.cli import main
+from rnnguide.cli.inputs import example_inputs as model_inputs
+from rnnguide.cli.main import main
 
 ERROR = "rnnguide: error: "
 
@@ -387,7 +387,7 @@ def test_inspect_mismatch_exits_1(keras, capsys, monkeypatch):
     mode, and ``describe`` refuses subclasses), so the loader hands ``inspect``
     an in-memory model whose LSTM has its ``call`` shifted on the instance.
     """
-    import rnnguide._keras
+    import rnnguide.cli.inputs
 
     L = keras.layers
     lstm = L.LSTM(4, name="shifted")
@@ -399,7 +399,7 @@ def test_inspect_mismatch_exits_1(keras, capsys, monkeypatch):
         return out + 0.01
 
     lstm.call = shifted
-    monkeypatch.setattr(rnnguide._keras, "load_model", lambda path: model)
+    monkeypatch.setattr(rnnguide.cli.inputs, "load_model", lambda path: model)
     code, out, err = run(capsys, "inspect", "in-memory.keras", "--verify")
     assert (code, err) == (1, ""), err
     assert "DOES NOT match its equations" in out and "[shifted] LSTM 'shifted'" in out
@@ -432,7 +432,8 @@ def test_model_inputs_refuse_open_feature_sizes(keras):
 
 
 def test_inspect_help_states_the_input_sizes_it_uses():
-    from rnnguide import _keras, cli
+    from rnnguide.cli import inputs as _keras
+    from rnnguide.cli import main as cli
 
     text = " ".join(cli._INSPECT_EXAMPLES.split())
     assert f"batch {_keras.DEFAULT_BATCH} and {_keras.DEFAULT_STEPS} timesteps" in text

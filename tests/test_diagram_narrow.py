@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 
 import rnnguide as rg
-from rnnguide._diagram_canvas import MIN_TEXT, NARROW, SMALLEST_FONT
+from rnnguide.drawing.canvas import MIN_TEXT, NARROW, SMALLEST_FONT
 from tests.test_diagram import name_configs, returned_shapes, shape_strings
 
 SVG = "{http://www.w3.org/2000/svg}"

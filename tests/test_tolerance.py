@@ -7,6 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
+from rnnguide.keras_bridge.resolve import resolve
+from rnnguide.verification.checking import compute_dtype_of
+from rnnguide.verification.gradients import gradient_rows
+from rnnguide.verification.rounding import measured_rounding
 
 pytestmark = pytest.mark.keras
 
@@ -46,9 +50,7 @@ def test_large_sums_within_the_layers_own_rounding_match(keras, make, x):
     report = rg.verify(layer, x)
     assert report.ok, report
     # and Keras really is within its rounding of a float64 run of the same equations
-    exact, widen = rg.verification.measured_rounding(
-        rg.spec.resolve(layer), x, None, None, layer.compute_dtype
-    )
+    exact, widen = measured_rounding(resolve(layer), x, None, None, layer.compute_dtype)
     got = np.asarray(layer(x), np.float64)
     floor = report.atol + report.rtol * np.abs(exact[0])
     assert (np.abs(got - exact[0]) <= np.maximum(floor, widen[0])).all()
@@ -78,19 +80,24 @@ def test_a_policy_set_on_the_wrapper_only_sets_the_tolerance(keras, make):
     layer = make(keras.layers)
     report = rg.verify(layer, _x((3, 6, 4), 1.0))
     assert report.ok, report
-    lowest = rg.verification.compute_dtype_of(layer)
+    lowest = compute_dtype_of(layer)
     assert lowest in ("float16", "bfloat16", "float32") and lowest in report.tolerance_note
 
 
 def test_gradients_get_their_own_tolerance(keras):
-    keras.utils.set_random_seed(4)
-    layer = keras.layers.SimpleRNN(32)
     x = _x((3, 6, 4), 1000.0)
-    report = rg.verify(layer, x, gradients=True)
-    assert report.ok, report
-    # the forward tolerance alone is too tight for them
-    rows = rg.gradients.gradient_rows(layer, x, atol=report.atol, rtol=report.rtol)
-    assert not all(r.ok for r in rows)
+    # weights drawn from a seed differ between Keras versions: look for a layer
+    # whose gradients the forward tolerance alone is too tight for
+    for seed in range(4, 12):
+        keras.utils.set_random_seed(seed)
+        layer = keras.layers.SimpleRNN(32)
+        report = rg.verify(layer, x, gradients=True)
+        assert report.ok, report
+        rows = gradient_rows(layer, x, atol=report.atol, rtol=report.rtol)
+        if not all(r.ok for r in rows):
+            break
+    else:
+        raise AssertionError("the forward tolerance held for every seed's gradients")
 
 
 @settings(max_examples=24, deadline=None)
