@@ -9,39 +9,41 @@ from __future__ import annotations
 
 import importlib
 
-from .diagram import Diagram, diagram
+from .arithmetic.performance import CudnnCheck, compare_ms, cudnn_conditions, flops_per_step
+from .arithmetic.shapes import count_params, output_shapes, param_formula, weight_shapes
+from .drawing.canvas import Diagram
+from .drawing.diagram import diagram
 from .errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, expect_error
-from .kinds import KINDS, Kind, get_kind
-from .performance import CudnnCheck, compare_ms, cudnn_conditions, flops_per_step
-from .shapes import count_params, output_shapes, param_formula, weight_shapes
+from .spec.kinds import KINDS, Kind, get_kind
 from .tables import Table
+from .version import __version__
 
 # The rest needs numpy (and loads in ~0.5 s on a small machine): it is imported
 # on first use, so `import rnnguide; rnnguide.count_params(...)` stays instant.
 _LAZY = {
-    "ACTIVATIONS": "equations",
-    "Description": "description",
-    "describe": "description",
-    "GateWeights": "reference",
-    "Gradients": "gradients",
-    "reference_grad": "gradients",
-    "state_jacobian_norms": "gradients",
-    "ModelReport": "verification",
-    "verify_model": "verification",
-    "TorchWeights": "interop",
-    "from_torch": "interop",
-    "to_torch": "interop",
-    "torch_reference_call": "interop",
-    "gates": "reference",
-    "reference_call": "reference",
-    "split_weights": "reference",
-    "Report": "verification",
-    "assert_equations": "verification",
-    "verify": "verification",
-    "ExportReport": "exported",
-    "assert_exported": "exported",
-    "verify_exported": "exported",
-    "watch": "watching",
+    "ACTIVATIONS": "equations.activations",
+    "Description": "arithmetic.describe",
+    "describe": "arithmetic.describe",
+    "GateWeights": "equations.blocks",
+    "Gradients": "equations.backward",
+    "reference_grad": "reference.gradients",
+    "state_jacobian_norms": "reference.gradients",
+    "ModelReport": "verification.compare",
+    "verify_model": "verification.checking",
+    "TorchWeights": "pytorch.equations",
+    "from_torch": "pytorch.convert",
+    "to_torch": "pytorch.convert",
+    "torch_reference_call": "pytorch.equations",
+    "gates": "reference.forward",
+    "reference_call": "reference.forward",
+    "split_weights": "reference.forward",
+    "Report": "verification.compare",
+    "assert_equations": "verification.checking",
+    "verify": "verification.checking",
+    "ExportReport": "exported.check",
+    "assert_exported": "exported.check",
+    "verify_exported": "exported.check",
+    "watch": "verification.watch",
 }
 
 
@@ -56,8 +58,6 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",

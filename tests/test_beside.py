@@ -1,5 +1,5 @@
 """verify runs the equations on a worker thread beside the layer's call
-(rnnguide/_beside.py): the layer stays on the caller's thread, numpy's BLAS is
+(rnnguide/verification/beside.py): the layer stays on the caller's thread, numpy's BLAS is
 held to one thread only while the equations run, and errors come through."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import rnnguide as rg
-from rnnguide._beside import beside
+from rnnguide.verification.beside import beside
 
 keras = pytest.importorskip("keras")
 

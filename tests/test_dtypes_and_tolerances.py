@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError
+from rnnguide.verification.compare import default_tolerance
 
 from .helpers import hits_known_keras_bug, randomize_weights
 from .strategies import configs
@@ -31,7 +32,7 @@ def test_low_and_high_precision_layers_match(keras, x, kind, dtype):
     assert report.ok, report
     compute = layer.compute_dtype
     assert compute in report.tolerance_note
-    assert report.atol == rg.verification.default_tolerance(compute, steps=x.shape[1])
+    assert report.atol == default_tolerance(compute, steps=x.shape[1])
 
 
 @settings(max_examples=60)
@@ -62,7 +63,7 @@ def test_a_mixed_precision_lstm_off_by_1e_2_is_a_mismatch(keras, x):
 
 
 def test_default_tolerance_follows_eps_not_steps():
-    tol = rg.verification.default_tolerance
+    tol = default_tolerance
     assert tol("float16") > tol("float32") > tol("float64")
     assert tol("bfloat16") > tol("float16")
     assert tol("float16") == 4 * float(np.finfo(np.float16).eps)
@@ -94,7 +95,7 @@ def test_equal_non_finite_values_match_and_the_error_stays_finite(keras):
 
 
 def test_non_finite_at_different_places_is_a_mismatch():
-    from rnnguide.verification import _compare_arrays
+    from rnnguide.verification.compare import _compare_arrays
 
     got = np.array([[1.0, np.nan, 3.0]])
     row = _compare_arrays("output", got, np.array([[1.0, 2.0, 3.0]]), 1e-5, 1e-5)

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from rnnguide.equations import CellRunner, run_rnn
-from rnnguide.spec import cells_of, layer_spec
+from rnnguide.equations.engine import CellRunner, run_rnn
+from rnnguide.spec.build import layer_spec
+from rnnguide.spec.records import cells_of
 
 
 def _with_weights(spec, rng):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-import rnnguide as rg
-from rnnguide.equations import ACTIVATIONS
+from rnnguide.equations.activations import ACTIVATIONS
+from rnnguide.keras_bridge.resolve import resolve
 from tests.helpers import keras_activation
 
 X = np.linspace(-6, 6, 241, dtype="float32")
@@ -23,11 +23,11 @@ def test_activation_matches_keras(keras, name):
 
 def test_simple_rnn_step_by_hand():
     # one unit, one feature: h' = tanh(w x + u h + b), computed with floats
-    spec = rg.shapes.resolve("SimpleRNN", units=1, input_dim=1).cells[0]
+    spec = resolve("SimpleRNN", units=1, input_dim=1).cells[0]
     spec.kernel = np.array([[0.5]])
     spec.recurrent_kernel = np.array([[2.0]])
     spec.bias = np.array([0.1])
-    from rnnguide.equations import cell_step
+    from rnnguide.equations.engine import cell_step
 
     out, (h,) = cell_step(spec, np.array([[1.0]]), [np.array([[0.25]])], dtype=np.float64)
     assert out[0, 0] == pytest.approx(np.tanh(0.5 * 1.0 + 2.0 * 0.25 + 0.1))
@@ -35,10 +35,10 @@ def test_simple_rnn_step_by_hand():
 
 
 def test_gru_reset_after_variants_differ_by_hand():
-    from rnnguide.equations import cell_step
+    from rnnguide.equations.engine import cell_step
 
     def spec(reset_after):
-        s = rg.shapes.resolve("GRU", units=1, input_dim=1, reset_after=reset_after).cells[0]
+        s = resolve("GRU", units=1, input_dim=1, reset_after=reset_after).cells[0]
         s.kernel = np.array([[0.0, 0.0, 1.0]])
         s.recurrent_kernel = np.array([[0.0, 0.0, 1.0]])
         s.bias = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.5]]) if reset_after else np.zeros(3)

@@ -7,10 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
-from rnnguide.equations import ACTIVATIONS, DERIVATIVES
-from rnnguide.gradients import grad_spec, gradient_rows
-from rnnguide.reference import call_spec
-from rnnguide.spec import cells_of, layer_spec, resolve
+from rnnguide.equations.activations import ACTIVATIONS, DERIVATIVES
+from rnnguide.keras_bridge.resolve import resolve
+from rnnguide.reference.forward import call_spec
+from rnnguide.reference.gradients import grad_spec
+from rnnguide.spec.build import layer_spec
+from rnnguide.spec.records import cells_of
+from rnnguide.verification.gradients import gradient_rows
 from tests.helpers import examples, flatten, keras_activation, random_case, randomize_weights
 from tests.strategies import KINDS, configs
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import rnnguide as rg
-from rnnguide.kinds import KINDS
+from rnnguide.spec.kinds import KINDS
 
 # The parameter counts printed by the tutorials this project grew from (model.summary()
 # in Keras 2), independent of rnnguide's formulas.
@@ -76,15 +76,15 @@ def test_version():
 
 
 def test_activation_names_and_equations_agree():
-    from rnnguide.equations import ACTIVATIONS
-    from rnnguide.kinds import ACTIVATION_NAMES
+    from rnnguide.equations.activations import ACTIVATIONS
+    from rnnguide.spec.kinds import ACTIVATION_NAMES
 
     assert set(ACTIVATIONS) == set(ACTIVATION_NAMES)
 
 
 def test_lazy_attributes():
-    import rnnguide.description
-    import rnnguide.verification  # noqa: F401  (importing a module must not shadow a function)
+    import rnnguide.arithmetic.describe
+    import rnnguide.verification.checking  # noqa: F401  (importing a module must not shadow a function)
 
     assert callable(rg.verify) and callable(rg.reference_call) and "verify" in dir(rg)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

@@ -8,6 +8,7 @@ import pytest
 
 import rnnguide as rg
 from rnnguide import RNNGuideError, RNNGuideTypeError, UnsupportedError
+from rnnguide.equations.activations import ACTIVATIONS
 from tests.helpers import keras_activation
 
 pytestmark = pytest.mark.keras
@@ -165,7 +166,7 @@ def test_sparsemax_is_applied_per_gate_as_keras_applies_it(keras, monkeypatch, c
     def keras_sparsemax(v):
         return keras.ops.convert_to_numpy(keras.activations.sparsemax(v)).astype(v.dtype)
 
-    monkeypatch.setitem(rg.equations.ACTIVATIONS, "sparsemax", keras_sparsemax)
+    monkeypatch.setitem(ACTIVATIONS, "sparsemax", keras_sparsemax)
     keras.utils.set_random_seed(0)
     layer = getattr(keras.layers, cls)(4, return_sequences=True, **{option: "sparsemax"})
     assert rg.verify(layer, X).ok
@@ -215,7 +216,7 @@ def test_tf_tanh_takes_the_cudnn_path_as_in_keras(keras):
 
 
 def test_tensorflow_functions_are_only_looked_up_once_tensorflow_is_imported(monkeypatch):
-    from rnnguide import _keras
+    from rnnguide.keras_bridge import read as _keras
 
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
     assert _keras._tf_activations() == {}
@@ -248,7 +249,11 @@ def test_user_subclass_of_conv_lstm(keras):
             return super().call(*args, **kwargs)
 
     with pytest.raises(UnsupportedError, match="MyConvLSTM, a subclass that redefines MyConv"):
-        rg.describe(MyConvLSTM(2, 3))
+        rg.count_params(MyConvLSTM(2, 3))
+    # describe shows a built one as Keras does, saying what it redefines (issue 26)
+    layer = MyConvLSTM(2, 3)
+    layer.build((None, 2, 5, 5, 1))
+    assert rg.describe(layer).rows[0].kind == "ConvLSTM2D (redefines MyConvLSTM.call)"
 
 
 def test_user_subclass_message_is_unchanged(keras):

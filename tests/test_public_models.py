@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import rnnguide as rg
-from rnnguide import cli
+from rnnguide.cli import main as cli
 from rnnguide.errors import UnsupportedError
 
 pytestmark = pytest.mark.keras

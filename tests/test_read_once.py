@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rnnguide as rg
-from rnnguide import _keras_read
+from rnnguide.keras_bridge import read as _keras_read
 
 pytestmark = pytest.mark.keras
 
@@ -49,7 +49,7 @@ def test_gates_and_reference_call_convert_each_weight_once(keras, monkeypatch):
 
 def test_verify_reads_a_built_layer_once(keras, monkeypatch):
     x = np.random.default_rng(0).normal(size=(3, 6, 4)).astype("float32")
-    from rnnguide import _keras
+    from rnnguide.keras_bridge import read as _keras
 
     layer = keras.layers.LSTM(3, return_state=True)
     layer.build(x.shape)

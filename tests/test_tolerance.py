@@ -7,6 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnguide as rg
+from rnnguide.keras_bridge.resolve import resolve
+from rnnguide.verification.checking import compute_dtype_of
+from rnnguide.verification.gradients import gradient_rows
+from rnnguide.verification.rounding import measured_rounding
 
 pytestmark = pytest.mark.keras
 
@@ -46,9 +50,7 @@ def test_large_sums_within_the_layers_own_rounding_match(keras, make, x):
     report = rg.verify(layer, x)
     assert report.ok, report
     # and Keras really is within its rounding of a float64 run of the same equations
-    exact, widen = rg.verification.measured_rounding(
-        rg.spec.resolve(layer), x, None, None, layer.compute_dtype
-    )
+    exact, widen = measured_rounding(resolve(layer), x, None, None, layer.compute_dtype)
     got = np.asarray(layer(x), np.float64)
     floor = report.atol + report.rtol * np.abs(exact[0])
     assert (np.abs(got - exact[0]) <= np.maximum(floor, widen[0])).all()
@@ -78,7 +80,7 @@ def test_a_policy_set_on_the_wrapper_only_sets_the_tolerance(keras, make):
     layer = make(keras.layers)
     report = rg.verify(layer, _x((3, 6, 4), 1.0))
     assert report.ok, report
-    lowest = rg.verification.compute_dtype_of(layer)
+    lowest = compute_dtype_of(layer)
     assert lowest in ("float16", "bfloat16", "float32") and lowest in report.tolerance_note
 
 
@@ -91,7 +93,7 @@ def test_gradients_get_their_own_tolerance(keras):
         layer = keras.layers.SimpleRNN(32)
         report = rg.verify(layer, x, gradients=True)
         assert report.ok, report
-        rows = rg.gradients.gradient_rows(layer, x, atol=report.atol, rtol=report.rtol)
+        rows = gradient_rows(layer, x, atol=report.atol, rtol=report.rtol)
         if not all(r.ok for r in rows):
             break
     else:
@@ -124,3 +126,26 @@ def test_a_correct_layer_is_ok_and_one_shifted_by_ten_tolerances_is_not(
     off = _shifted(keras, make, shift)(4, return_sequences=True, dtype=policy, **init)
     shifted = rg.verify(off, x)
     assert not shifted.ok and not any(r.ok for r in shifted.rows), shifted
+
+
+def test_a_mixed_float16_conv_lstm_off_at_step_0_is_a_mismatch(keras):
+    """The measured rounding is per step for a ConvLSTM's sequence too: large values at
+    the last steps do not widen the tolerance of the first (issue 26)."""
+
+    class OffAtStep0(keras.layers.ConvLSTM1D):
+        def call(self, *args, **kwargs):
+            out = super().call(*args, **kwargs)
+            return keras.ops.concatenate([out[:, :1] + 0.5, out[:, 1:]], axis=1)
+
+    x = _x((2, 8, 6, 3), 50.0)
+    x[:, 0] *= 0.002  # step 0 small, the later steps large (linear: the state grows)
+    config = dict(padding="same", activation="linear", return_sequences=True)
+    keras.utils.set_random_seed(0)
+    right = keras.layers.ConvLSTM1D(4, 3, dtype="mixed_float16", **config)
+    assert rg.verify(right, x).ok
+    assert np.abs(np.asarray(right(x), np.float32)[:, 0]).max() < 0.1
+    keras.utils.set_random_seed(0)
+    report = rg.verify(OffAtStep0(4, 3, dtype="mixed_float16", **config), x)
+    assert not report.ok, report
+    assert "from step 0" in report.rows[0].detail
+    assert report.rows[0].max_abs_error > 0.4

@@ -114,7 +114,7 @@ def _seeded(keras, make):
 
 
 def test_recording_leaves_the_output_bit_identical(keras):
-    from rnnguide import _keras
+    from rnnguide.keras_bridge import run as keras_run
 
     L = keras.layers
     x = np.random.default_rng(0).normal(size=(4, 6, 3)).astype("float32")
@@ -127,7 +127,7 @@ def test_recording_leaves_the_output_bit_identical(keras):
     watched.build(x.shape)
     watched.set_weights(plain.get_weights())
     want = keras.ops.convert_to_numpy(plain(x, training=True))
-    got, found = _keras.call_recording_masks(watched, (x,), {"training": True}, compile=False)
+    got, found = keras_run.call_recording_masks(watched, (x,), {"training": True}, compile=False)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(got), want)
     assert len(found[id(watched.cell)]["input"]) == 3  # one per gate
     # and the getters are the class's again

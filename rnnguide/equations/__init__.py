@@ -1,0 +1,11 @@
+"""The equations in numpy.
+
+- ``activations``: Keras' built-in activations and their derivatives.
+- ``convolution``: a ConvLSTM's convolutions as matrix products.
+- ``blocks``: weights cut by gate, in Keras' block order.
+- ``engine``: the cell steps and the time loop (the forward pass).
+- ``tape``: what the forward pass records for the backward pass.
+- ``merging``: Bidirectional's merge of its halves, forward and backward.
+- ``backward``: backpropagation through time over the tape.
+- ``dropout``: training mode: recorded dropout masks on a spec's cells (pure numpy).
+"""

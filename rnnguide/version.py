@@ -1,0 +1,3 @@
+"""The version of rnnguide (read by the build, shown by ``rnnguide --version``)."""
+
+__version__ = "0.1.0"
