@@ -1,6 +1,6 @@
 """Train many small recurrent models at once, each exactly as it would train alone.
 
-``fit_side_by_side(models, x, y, ...)`` is the loop
+``fit_side_by_side(models, x, y, ...)`` is the loop::
 
     for model in models:
         model.fit(x, y, batch_size=..., epochs=..., shuffle=False)
@@ -198,8 +198,8 @@ def _give_back(built) -> None:
             model.set_weights(list(weights))
 
 
-def fit_side_by_side(models, x, y, *, batch_size, epochs, each_epoch=None):
-    """Train every model on ``(x, y)`` as ``model.fit(..., shuffle=False)`` would, at once.
+def fit_side_by_side(models, x, y, *, batch_size, epochs, shuffle=False, each_epoch=None):
+    """Train every model on ``(x, y)`` as ``model.fit`` would, all at once.
 
     ``models``: compiled models of the supported form (module docstring), all
     with the mean squared error and one optimizer configuration; models of one
@@ -210,9 +210,12 @@ def fit_side_by_side(models, x, y, *, batch_size, epochs, each_epoch=None):
     evaluate them as the plain models they are). When it returns, the models
     hold their trained weights.
 
-    The models see the same batches in the same order, as ``fit`` with
-    ``shuffle=False``; the results equal training each alone up to float32
-    rounding (tests/test_side_by_side.py compares them).
+    The models see the same batches in the same order. With ``shuffle=False``
+    (the default) that is the order ``fit(..., shuffle=False)`` uses, and the
+    results equal training each model alone up to float32 rounding
+    (tests/test_many.py compares them); with ``shuffle=True`` the batches
+    are reshuffled every epoch, one order shared by all the models (``fit`` alone
+    would draw one per model).
     """
     import keras
     import numpy as np
@@ -267,7 +270,7 @@ def fit_side_by_side(models, x, y, *, batch_size, epochs, each_epoch=None):
     if each_epoch is not None:
         each_epoch(0)
     wide.fit(
-        x, targets, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0,
+        x, targets, batch_size=batch_size, epochs=epochs, shuffle=shuffle, verbose=0,
         callbacks=[_Back()],
     )  # fmt: skip
     _give_back(built)

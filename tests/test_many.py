@@ -1,4 +1,4 @@
-"""rnnguide.side_by_side trains many small models at once, each as it would train alone."""
+"""rnnguide.many trains many small models at once, each as it would train alone."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ keras = pytest.importorskip("keras")
 
 from rnnguide.data import adding_problem  # noqa: E402
 from rnnguide.errors import RNNGuideError  # noqa: E402
-from rnnguide.side_by_side import _wide_model, fit_side_by_side  # noqa: E402
+from rnnguide.many import _wide_model, fit_side_by_side  # noqa: E402
 
 T = 8
 
