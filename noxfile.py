@@ -85,7 +85,8 @@ def docs(session: nox.Session) -> None:
     env["RNNGUIDE_SITE_BUILT"] = "1"
     session.run(
         "pytest", "-p", "no:cacheprovider", "tests/test_docs_strict.py",
-        "tests/test_kernel_start.py", "tests/test_colab.py", env=env,
+        "tests/test_kernel_start.py", "tests/test_colab.py", "tests/test_built_site.py",
+        env=env,
     )  # fmt: skip
 
 
