@@ -163,6 +163,28 @@ def test_a_page_without_the_checks_line_is_found(tmp_path):
     assert pages_without_the_checks_line(html) == ["concepts/a.html"]
 
 
+def test_the_checks_line_counts_from_the_source():
+    checks_line = pytest.importorskip("checks_line")  # docs/_ext, on pytest's pythonpath
+    cell = "```{{code-cell}} ipython3\n{tags}{code}\n```\n"
+    text = "".join(
+        [
+            cell.format(tags=":tags: [remove-cell]\n", code="%xmode minimal"),
+            cell.format(tags="", code="x = 1\nassert x == 1\nprint(x)"),
+            cell.format(
+                tags=":tags: [remove-cell]\n", code="assert x\nfor i in [1]:\n    assert i"
+            ),
+            cell.format(tags=":tags: [raises-exception]\n", code="assert x == 2"),
+        ]
+    )
+    checks = checks_line.count_checks(text)
+    assert (checks.cells, checks.asserts, checks.removed) == (2, 3, 1)
+    assert checks_line.sentence(checks) == (
+        "Checked when this page was built: 2 cells with assert statements (3 in all) ran "
+        "without a failure; the one that shows nothing is not displayed here (it is in the "
+        "downloaded notebook)."
+    )
+
+
 # -- the built site ------------------------------------------------------------------
 
 built = pytest.mark.skipif(

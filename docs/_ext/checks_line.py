@@ -67,17 +67,20 @@ def count_checks(text: str) -> Checks:
 
 
 def sentence(checks: Checks) -> str:
-    cells = "1 cell" if checks.cells == 1 else f"{checks.cells} cells"
-    statements = "1" if checks.asserts == 1 else f"{checks.asserts} in all"
-    text = (
-        f"Checked when this page was built: {cells} with assert statements "
-        f"({statements}) ran without a failure"
-    )
-    if checks.removed:
-        shown = "the one" if checks.removed == 1 else f"the {checks.removed}"
+    if checks.asserts == 1:
+        found = "1 cell with an assert statement"
+    else:
+        cells = "1 cell" if checks.cells == 1 else f"{checks.cells} cells"
+        found = f"{cells} with assert statements ({checks.asserts} in all)"
+    text = f"Checked when this page was built: {found} ran without a failure"
+    if checks.removed == 1:
         text += (
-            f"; {shown} that show nothing {'is' if checks.removed == 1 else 'are'} "
-            "not displayed here (they are in the downloaded notebook)"
+            "; the one that shows nothing is not displayed here (it is in the downloaded notebook)"
+        )
+    elif checks.removed:
+        text += (
+            f"; the {checks.removed} that show nothing are not displayed here "
+            "(they are in the downloaded notebook)"
         )
     return text + "."
 
