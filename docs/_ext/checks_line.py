@@ -106,4 +106,5 @@ def _on_doctree_read(app, doctree) -> None:
 
 def setup(app):
     app.connect("doctree-read", _on_doctree_read)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    # a new wording must re-read every page (the line is put in at read time)
+    return {"env_version": 2, "parallel_read_safe": True, "parallel_write_safe": True}
