@@ -63,7 +63,7 @@ def test_a_mixed_float16_lstm_off_by_1e_2_over_256_steps_is_a_mismatch(keras):
     off = _shifted(keras, keras.layers.LSTM, 1e-2)(5, dtype="mixed_float16", return_sequences=True)
     report = rg.verify(off, x)
     assert not report.ok, report
-    assert "from step 0" in report.rows[0].detail
+    assert "from step 1 " in report.rows[0].detail  # the first step, counted from 1
 
 
 @pytest.mark.parametrize(
