@@ -251,7 +251,7 @@ def test_a_tampered_layer_is_caught(keras, rng):
     assert not report.ok
     failed = [r.name for r in report.rows if not r.ok]
     assert "output" in failed and "d/d input" in failed
-    assert "from step 1" in next(r.detail for r in report.rows if r.name == "output")
+    assert "from step 2 " in next(r.detail for r in report.rows if r.name == "output")
 
 
 def test_input_errors(keras):

@@ -55,7 +55,8 @@ class Row:
     max_abs_error: float
     #: within tolerance, with non-finite values equal at the same positions
     ok: bool
-    #: where it first goes wrong, for a reader: "from step 3 (batch 0, unit 2)"
+    #: where it first goes wrong, for a reader: "from step 3 (batch 0, unit 2)";
+    #: steps are counted from 1, as on the site (step 3 is index 2 of the time axis)
     detail: str = ""
     #: the largest difference any of its entries was allowed (0.0 when not recorded)
     tolerance: float = 0.0
@@ -353,7 +354,7 @@ def _compare_arrays(name, got, want, atol, rtol, widen=None, sequence=None) -> R
         first_t = int(np.argwhere(bad.any(axis=rest))[0][0])
         at = tuple(int(i) for i in next(i for i in np.argwhere(bad) if i[1] == first_t))
         where = f"unit {at[2]}" if got.ndim == 3 else f"at {at[2:]}"
-        detail = f"from step {at[1]} (batch {at[0]}, {where})"
+        detail = f"from step {at[1] + 1} (batch {at[0]}, {where})"
     else:
         at = tuple(int(i) for i in np.argwhere(bad)[0])
         # (batch, units), or a ConvLSTM's images: the position after the batch axis
