@@ -240,9 +240,6 @@ KNOWN_PRIVATE = {
     ("drawing.unrolled", "drawing.canvas", "_sub"),
     ("exported.check", "verification.compare", "_compare_arrays"),
     ("exported.onnx_file", "pytorch.convert", "_blocks"),
-    ("exported.runtimes", "verification.checking", "_bind"),
-    ("exported.runtimes", "verification.checking", "_check_mask_value"),
-    ("exported.runtimes", "verification.checking", "_numpy_tree"),
 }
 
 
