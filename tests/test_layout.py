@@ -239,7 +239,6 @@ KNOWN_PRIVATE = {
     ("drawing.unrolled", "drawing.canvas", "_plain"),
     ("drawing.unrolled", "drawing.canvas", "_sub"),
     ("exported.check", "verification.compare", "_compare_arrays"),
-    ("exported.onnx_file", "pytorch.convert", "_blocks"),
 }
 
 

@@ -304,7 +304,7 @@ def gate_rows(onnx_model, model, atol, rtol):
             node = nodes[n]
             notes.append(f"{title}: read from {node.where(d)}")
             problems += _attribute_problems(title, cell, node, d, direction)
-            blocks = xo.ONNX_BLOCKS[kind.name]
+            blocks = kind.onnx_blocks
             where = [f"{blocks.index(b) + 1} of {','.join(blocks)}" for b in kind.keras_blocks]
         else:
             # 2. a Loop body's matrices: arrays of the Keras weights' shapes
