@@ -40,7 +40,7 @@ class Kind:
     ``i, o, f, c``: https://onnx.ai/onnx/operators/onnx__LSTM.html; GRU ``z, r, h``),
     ``engine_blocks`` the order rnnguide's engine keeps them in (LSTM ``i, f, o, c``:
     the three gates with the recurrent activation side by side); one module,
-    :mod:`rnnguide.equations.blocks`, cuts and reorders weights by them
+    ``rnnguide.equations.blocks``, cuts and reorders weights by them
     (:meth:`block_order`). ``states`` are the state tensors a cell carries, in the
     order Keras returns them (LSTM ``h, c``: ``c`` is the cell state).
 
