@@ -1,5 +1,5 @@
-"""Sessions: tests, lint, docs, browser, backends, export (the default set, in that order);
-interop, docs-live and bench run only when named (`nox -s interop`).
+"""Sessions: tests, lint, docs, browser, backends, export, oldest (the default set, in that
+order); newest, interop, docs-live and bench run only when named (`nox -s interop`).
 
 Locally, reuse the session venvs (`nox -r`, or `nox -R` to skip installs);
 with uv on PATH the venvs are made by uv, which is much faster. CI passes from
@@ -9,6 +9,7 @@ nothing: `.ci/run` installs nox and uv, then runs `nox`.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import sys
 
@@ -21,7 +22,7 @@ from quiet_tf import QUIET_ENV
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 # The default set is every session not marked default=False, in the order they
-# are defined here: tests, lint, docs, browser, backends, export.
+# are defined here: tests, lint, docs, browser, backends, export, oldest.
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Byte-compile at install time: TensorFlow is thousands of modules, and where
@@ -58,11 +59,11 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-def _docs_env() -> dict[str, str]:
+def _docs_env(force: bool = IN_CI) -> dict[str, str]:
     env = dict(QUIET_TF)
     # The MyST-NB cache hashes only code cells: it does not notice a changed
     # rnnguide or TensorFlow, so CI always executes every page.
-    env["RNNGUIDE_NB_EXECUTION_MODE"] = "force" if IN_CI else "cache"
+    env["RNNGUIDE_NB_EXECUTION_MODE"] = "force" if force else "cache"
     return env
 
 
@@ -71,13 +72,17 @@ def docs(session: nox.Session) -> None:
     """Build the site strictly (warnings are errors) into docs/_build/html."""
     # the exporting page runs ONNX and LiteRT files
     _install(session, "docs", "test", extra="tensorflow-cpu,export")
+    _build_docs(session)
+
+
+def _build_docs(session: nox.Session, force: bool = IN_CI) -> None:
     if "--clean" in session.posargs:
         shutil.rmtree("docs/_build", ignore_errors=True)
-    env = _docs_env()
+    env = _docs_env(force)
     # Pages execute in parallel into the notebook cache first (`sphinx -j`
     # cannot run kernels); in CI the cache is emptied so every page runs again.
-    force = ["--force"] if env["RNNGUIDE_NB_EXECUTION_MODE"] == "force" else []
-    session.run("python", "tools/execute_pages.py", "docs", *force, env=env)
+    flags = ["--force"] if env["RNNGUIDE_NB_EXECUTION_MODE"] == "force" else []
+    session.run("python", "tools/execute_pages.py", "docs", *flags, env=env)
     env["RNNGUIDE_NB_EXECUTION_MODE"] = "cache"  # Sphinx renders from the fresh cache
     args = [a for a in session.posargs if a != "--clean"]
     session.run("sphinx-build", *SPHINX_FLAGS, "docs", str(HTML_DIR), *args, env=env)
@@ -147,6 +152,53 @@ def export(session: nox.Session) -> None:
         "pytest", "-p", "no:cacheprovider", "--durations=5", "tests/test_exported.py",
         *session.posargs, env=env,
     )  # fmt: skip
+
+
+_X86 = platform.machine().lower() in ("x86_64", "amd64")
+#: The oldest stack pyproject.toml allows: TensorFlow 2.16, the first whose tf.keras
+#: is Keras 3, with the Keras it was released beside (3.3; TensorFlow itself only asks
+#: for keras>=3.0, but 3.0-3.2 are older than the TensorFlow), and the floors of
+#: rnnguide's own dependencies (numpy>=1.24, threadpoolctl>=3.1).
+OLDEST = [
+    "tensorflow-cpu==2.16.2" if _X86 else "tensorflow==2.16.2",
+    "keras==3.3.3",
+    "numpy==1.24.4",
+    "threadpoolctl==3.1.0",
+]
+
+
+_PRINT_VERSIONS = (
+    "import sys, keras, numpy, tensorflow as tf; print('Python', sys.version.split()[0], "
+    "'TensorFlow', tf.__version__, 'Keras', keras.version(), 'numpy', numpy.__version__)"
+)
+
+
+@nox.session
+def oldest(session: nox.Session) -> None:
+    """The test suite on the oldest stack pyproject.toml allows (OLDEST). Tests that
+    need a newer Keras skip, naming the installed version (pytest -ra lists them)."""
+    session.install("-e", ".", *OLDEST, *nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("python", "-c", _PRINT_VERSIONS)
+    env = dict(QUIET_TF)
+    if IN_CI:
+        env["HYPOTHESIS_PROFILE"] = "ci"
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+@nox.session(default=False)
+def newest(session: nox.Session) -> None:
+    """The tests and the site on the newest TensorFlow and Keras the package index
+    serves, installed afresh: a Keras release that changes what a page claims fails
+    here before readers see it (.github/workflows/docs.yml runs it weekly)."""
+    session.install(
+        "--upgrade", "-e", ".[tensorflow-cpu,export]", "keras",
+        *nox.project.dependency_groups(PYPROJECT, "test"),
+        *nox.project.dependency_groups(PYPROJECT, "docs"),
+    )  # fmt: skip
+    session.run("python", "-c", _PRINT_VERSIONS)
+    env = dict(QUIET_TF, HYPOTHESIS_PROFILE="ci")
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs, env=env)
+    _build_docs(session, force=True)  # every page executed again on these versions
 
 
 @nox.session(venv_backend="virtualenv", default=False)

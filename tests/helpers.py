@@ -11,6 +11,7 @@ import pathlib
 import re
 
 import numpy as np
+import pytest
 from hypothesis import assume
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
@@ -132,3 +133,29 @@ def random_case(keras, cfg):
                 v.assign(rng.normal(size=tuple(v.shape)).astype("float32"))
     x, mask, state = random_inputs(cfg, layer, rng)
     return layer, x, mask, state, rng
+
+
+def keras_activation(name: str):
+    """Keras' function for the activation ``name``; the test is skipped, naming the
+    installed Keras, when that Keras has no such activation (celu, glu, hard_tanh,
+    sparsemax... are newer than Keras 3.3, the oldest Keras rnnguide supports)."""
+    import keras
+
+    try:
+        return keras.activations.get(name)
+    except ValueError:
+        pytest.skip(f"Keras {keras.version()} has no activation {name!r}")
+
+
+def keras_has_activations(names) -> list[str]:
+    """The names among ``names`` that the installed Keras has (for strategies)."""
+    import keras
+
+    have = []
+    for name in names:
+        try:
+            keras.activations.get(name)
+        except ValueError:
+            continue
+        have.append(name)
+    return have

@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
+from tests.helpers import keras_has_activations
+
 KINDS = [("SimpleRNN", True), ("LSTM", True), ("GRU", True), ("GRU", False)]
 # bounded activations keep float32 errors comparable to 1e-5 over a few steps
 BOUNDED = ["tanh", "sigmoid", "softsign", "hard_sigmoid", "hard_tanh", "sparse_sigmoid"]
@@ -86,7 +88,8 @@ def configs(draw, wrappers=WRAPPERS, bounded=True):
     wrapper = draw(st.sampled_from(wrappers))
     n_cells = draw(st.integers(2, 3)) if "stacked" in wrapper else 1
     kinds = [(kind, reset_after)] + [draw(st.sampled_from(KINDS)) for _ in range(n_cells - 1)]
-    acts = BOUNDED if bounded else BOUNDED + OTHER
+    acts = keras_has_activations(BOUNDED if bounded else BOUNDED + OTHER)
+    recurrent = keras_has_activations(RECURRENT if bounded else RECURRENT + RECURRENT_OTHER)
     return Config(
         kind=kind,
         reset_after=reset_after,
@@ -97,9 +100,7 @@ def configs(draw, wrappers=WRAPPERS, bounded=True):
         steps=draw(st.integers(1, 6)),
         features=draw(st.integers(1, 4)),
         activation=draw(st.sampled_from(acts)),
-        recurrent_activation=draw(
-            st.sampled_from(RECURRENT if bounded else RECURRENT + RECURRENT_OTHER)
-        ),
+        recurrent_activation=draw(st.sampled_from(recurrent)),
         use_bias=draw(st.booleans()),
         return_sequences=draw(st.booleans()),
         return_state=draw(st.booleans()),
@@ -204,8 +205,8 @@ def conv_configs(draw, ranks=(1, 2, 3)):
         channels=draw(st.integers(1, 2)),
         batch=draw(st.integers(1, 2)),
         steps=draw(st.integers(1, 3)),
-        activation=draw(st.sampled_from(BOUNDED + ["relu", "linear"])),
-        recurrent_activation=draw(st.sampled_from(RECURRENT)),
+        activation=draw(st.sampled_from(keras_has_activations([*BOUNDED, "relu", "linear"]))),
+        recurrent_activation=draw(st.sampled_from(keras_has_activations(RECURRENT))),
         use_bias=draw(st.booleans()),
         return_sequences=draw(st.booleans()),
         return_state=draw(st.booleans()),

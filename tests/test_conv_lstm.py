@@ -96,10 +96,11 @@ def test_the_issue_formula_and_the_keras_example():
 )
 def test_refused_as_keras_refuses(keras, args, words):
     shape = (None, 3, 5, 5, 1)
-    with pytest.raises(ValueError):  # Keras refuses these too
+    with pytest.raises(ValueError):  # Keras refuses these too (Keras 3.3 when called)
         layer = keras.layers.ConvLSTM2D(2, **args)
         layer.build(shape)
         layer.compute_output_shape(shape)
+        layer(np.zeros((1, *shape[1:]), "float32"))
     with pytest.raises(RNNGuideError, match=words):
         rg.output_shapes("ConvLSTM2D", filters=2, input_shape=shape, **args)
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import rnnguide as rg
+from rnnguide import RNNGuideError
 from tests.helpers import assert_golden
 
 pytestmark = pytest.mark.keras
@@ -35,6 +36,10 @@ def test_describe_nested_and_single_layer(keras):
     L = keras.layers
     inner = keras.Sequential([keras.Input((5, 3)), L.SimpleRNN(4, return_sequences=True)])
     outer = keras.Sequential([inner, L.GRU(2)])
+    if not outer.built:  # Keras 3.3 builds such a model on its first call only
+        with pytest.raises(RNNGuideError, match="is not built: expected a built layer"):
+            rg.describe(outer)
+        outer(np.zeros((1, 5, 3), "float32"))
     assert [r.kind for r in rg.describe(outer).rows] == ["SimpleRNN", "GRU"]
     single = L.LSTM(3)
     single.build((None, 4, 2))

@@ -70,6 +70,18 @@ def test_a_clean_page_builds(tmp_path):
 
 
 @needs_sphinx
+def test_a_page_names_the_versions_it_was_executed_with(tmp_path):
+    from importlib.metadata import version
+
+    result = build(tmp_path, CELL.format(tags="", code="import keras"))
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "out" / "index.html").read_text()
+    line = re.search(r"This page was executed with [^<]*", html)
+    assert line, "no 'executed with' line on the page"
+    assert f"Keras {version('keras')}" in line[0] and "TensorFlow 2." in line[0], line[0]
+
+
+@needs_sphinx
 def test_a_failing_cell_fails_the_build(tmp_path):
     result = build(tmp_path, CELL.format(tags="", code="raise ValueError('boom')"))
     assert result.returncode != 0

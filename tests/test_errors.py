@@ -250,3 +250,15 @@ def test_unbuilt_layer_needs_an_input_dim(keras):
     layer.build((None, 4, 3))
     with pytest.raises(RNNGuideError, match="expected 3 features .* got 7"):
         rg.count_params(layer, input_dim=7)
+
+
+@pytest.mark.parametrize("old", ["3.2.1", "3.0.0", "2.15.0"])
+def test_a_keras_older_than_the_tested_range_is_refused(keras, monkeypatch, lstm, old):
+    monkeypatch.setattr(keras, "__version__", old)
+    x = np.zeros((2, 5, 3), "float32")
+    with pytest.raises(
+        RNNGuideError, match=re.escape(f"expected Keras 3.3 or newer, got Keras {old}")
+    ):
+        rg.verify(lstm, x)
+    monkeypatch.undo()
+    assert rg.verify(lstm, x).ok

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import rnnguide as rg
+from tests.helpers import keras_activation
 
 pytestmark = pytest.mark.keras
 
@@ -61,6 +62,7 @@ def test_sparsemax_sums_to_one(keras):
     # the k-th cumulative sum (fixed upstream by keras-team/keras#23469): on
     # [0, 0.5, 1] Keras gives [0, 0, 0.25]; rnnguide's equations the projection
     # onto the simplex, [0, 0.25, 0.75] (tests/test_messages.py)
+    keras_activation("sparsemax")
     x = np.array([[0.0, 0.5, 1.0]], "float32")
     got = keras.ops.convert_to_numpy(keras.activations.sparsemax(x))
     np.testing.assert_allclose(got, rg.ACTIVATIONS["sparsemax"](x), atol=1e-6)
@@ -68,6 +70,7 @@ def test_sparsemax_sums_to_one(keras):
 
 @pytest.mark.xfail(strict=True, reason="Keras 3.15 sparsemax threshold: keras-team/keras#23425")
 def test_sparsemax_layer_matches_its_equations(keras):
+    keras_activation("sparsemax")
     keras.utils.set_random_seed(0)
     layer = keras.layers.SimpleRNN(4, activation="sparsemax", return_sequences=True)
     assert rg.verify(layer, X).ok

@@ -9,6 +9,7 @@ import pytest
 import rnnguide as rg
 from rnnguide import RNNGuideError, RNNGuideTypeError, UnsupportedError
 from rnnguide.equations.activations import ACTIVATIONS
+from tests.helpers import keras_activation
 
 pytestmark = pytest.mark.keras
 
@@ -103,6 +104,7 @@ def test_from_torch_with_a_1d_weight_ih_into_an_unbuilt_layer(keras):
 )
 @pytest.mark.parametrize("cls", ["SimpleRNN", "LSTM", "GRU"])
 def test_activations_keras_cannot_run_in_a_cell(keras, cls, name, why, keras_says):
+    keras_activation(name)
     layer = getattr(keras.layers, cls)(4, activation=name)
     with pytest.raises(Exception, match=keras_says):  # as the message says: Keras fails
         layer(X)
@@ -137,6 +139,7 @@ def _projection_onto_simplex(v):
 
 
 def test_sparsemax_is_the_projection_onto_the_simplex(keras):
+    keras_activation("sparsemax")
     v = np.random.default_rng(1).normal(size=(50, 6))
     got = rg.ACTIVATIONS["sparsemax"](v)
     np.testing.assert_allclose(got, _projection_onto_simplex(v), atol=1e-9)
@@ -158,6 +161,8 @@ def test_sparsemax_is_the_projection_onto_the_simplex(keras):
 def test_sparsemax_is_applied_per_gate_as_keras_applies_it(keras, monkeypatch, cls, option):
     # with Keras' own sparsemax swapped in (its threshold differs, see
     # tests/test_keras_bugs.py), rnnguide's per-gate wiring reproduces Keras
+    keras_activation("sparsemax")
+
     def keras_sparsemax(v):
         return keras.ops.convert_to_numpy(keras.activations.sparsemax(v)).astype(v.dtype)
 
@@ -168,6 +173,7 @@ def test_sparsemax_is_applied_per_gate_as_keras_applies_it(keras, monkeypatch, c
 
 
 def test_sparsemax_gradients_are_refused(keras):
+    keras_activation("sparsemax")
     layer = keras.layers.SimpleRNN(3, activation="sparsemax")
     layer.build((None, None, 3))
     with pytest.raises(UnsupportedError, match="activation='sparsemax' .* Jacobian"):

@@ -184,7 +184,11 @@ def load_model(path):
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:
-        missing = re.search(r"Could not locate (class|function) '([^']+)'", str(exc))
+        # Keras 3.4+: "Could not locate class 'X'"; Keras 3.3: "Could not
+        # deserialize class 'X' because its parent module M cannot be imported"
+        missing = re.search(
+            r"Could not (?:locate|deserialize) (class|function) '([^']+)'", str(exc)
+        )
         if missing:
             saved_in = re.search(r"'module': '([^']+)', 'class_name': '" + missing[2], str(exc))
             where = f" (saved from the module {saved_in[1]!r})" if saved_in else ""

@@ -36,10 +36,26 @@ __all__ = [
 ]
 
 
+#: the oldest Keras rnnguide is tested with (`nox -s oldest`: TensorFlow 2.16.2, Keras 3.3.3)
+OLDEST_KERAS = (3, 3)
+
+
 def keras_module():
-    """Keras, imported on first use (the laziness is the point: see the module)."""
+    """Keras, imported on first use (the laziness is the point: see the module);
+    a Keras older than :data:`OLDEST_KERAS` is refused, saying which one came."""
     import keras
 
+    found = str(getattr(keras, "__version__", "unknown"))
+    try:
+        major_minor = tuple(int(part) for part in found.split(".")[:2])
+    except ValueError:  # a development version such as "3.16.0.dev2026..." parses
+        major_minor = OLDEST_KERAS
+    if major_minor < OLDEST_KERAS:
+        raise RNNGuideError(
+            f"expected Keras {'.'.join(map(str, OLDEST_KERAS))} or newer, got Keras {found}: "
+            "rnnguide follows Keras 3's recurrent layers as tested from Keras 3.3 "
+            '(pip install "keras>=3.3", or "rnnguide[tensorflow-cpu]")'
+        )
     return keras
 
 

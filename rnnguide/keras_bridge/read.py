@@ -100,7 +100,11 @@ def _builtin_activations() -> dict:
     keras = keras_module()
     table = {}
     for name in (*ACTIVATION_NAMES, *UNUSABLE_ACTIVATIONS):
-        table.setdefault(keras.activations.get(name), name)
+        try:
+            fn = keras.activations.get(name)
+        except ValueError:  # an older Keras without it (celu, glu... came in 3.4+)
+            continue
+        table.setdefault(fn, name)
     # the same functions under the names keras.ops gives them (exactly the same math)
     for name in ("tanh", "sigmoid", "relu", "softsign", "softplus", "silu"):
         table.setdefault(getattr(keras.ops, name), name)
