@@ -90,7 +90,8 @@ def _build_docs(session: nox.Session, force: bool = IN_CI) -> None:
     env["RNNGUIDE_SITE_BUILT"] = "1"
     session.run(
         "pytest", "-p", "no:cacheprovider", "tests/test_docs_strict.py",
-        "tests/test_kernel_start.py", "tests/test_colab.py", env=env,
+        "tests/test_kernel_start.py", "tests/test_colab.py", "tests/test_built_site.py",
+        env=env,
     )  # fmt: skip
 
 

@@ -31,6 +31,7 @@ quiet_kernels()
 
 extensions = [
     "colab_notebooks",  # Colab-ready .ipynb for the launch button (docs/_ext)
+    "checks_line",  # "Checked when this page was built: ..." on every page (docs/_ext)
     "executed_with",  # one line per executed page: the TensorFlow and Keras it ran on
     "short_refs",  # docstrings' :class:`Row` finds rnnguide.verification.Row (docs/_ext)
     "myst_nb",

@@ -91,14 +91,15 @@ def text_table(headers, rows) -> str:
     return "\n".join(out)
 
 
+def _cell(value) -> str:
+    """A cell's text, escaped; a line break is ``<br>``, and a long name such as
+    ``return_sequences`` may break after its underscores on a narrow screen."""
+    return html.escape(str(value)).replace(chr(10), "<br>").replace("_", "_<wbr>")
+
+
 def html_table(headers, rows, caption: str = "") -> str:
     """The same table as HTML (escaped; line breaks become ``<br>``)."""
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{html.escape(str(c)).replace(chr(10), '<br>')}</td>" for c in row)
-        + "</tr>"
-        for row in rows
-    )
+    head = "".join(f"<th>{_cell(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     return f'<table class="rnnguide-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'

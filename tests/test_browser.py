@@ -126,17 +126,65 @@ def test_step_through_that_does_not_step_fails(site):
     assert n >= 1
     page.write_text(html)
     problems = browser_check.run(site, None, only=["concepts/simple_rnn_cell.html"])
-    assert any("step-through #0: no values shown" in p for p in problems), problems
+    # its first step is drawn without JavaScript, but nothing moves
+    assert any("step-through #0: clicking next did not change" in p for p in problems), problems
 
 
-def test_diagram_that_does_not_scroll_fails(site):
-    # a wide picture whose box neither scrolls nor shrinks it: cut off on a phone
-    page = site / "concepts" / "lstm.html"
-    style = (
-        "<style>div.rgd-figure { overflow: hidden !important; }"
-        " div.rgd-figure svg { min-width: 900px !important; }</style>"
+def test_step_through_without_keys_fails(site):
+    page = site / "concepts" / "simple_rnn_cell.html"
+    html, n = re.subn(r"root\.addEventListener\('keydown'", "root.addEventListener('nokey'",
+                      page.read_text())  # fmt: skip
+    assert n >= 1
+    page.write_text(html)
+    problems = browser_check.run(site, None, only=["concepts/simple_rnn_cell.html"])
+    assert any("left arrow key did not go back" in p for p in problems), problems
+
+
+def _styled(site, rel: str, css: str) -> list[str]:
+    _insert(site / rel, "</head>", f"<style>{css}</style>")
+    return browser_check.run(site, None, only=[rel])
+
+
+def test_diagram_past_the_viewport_fails(site):
+    # a picture kept at its full width: its right-hand end (the returned tensors) is
+    # past a phone's screen
+    css = (
+        "div.rgd-figure { overflow: visible !important; container-type: normal !important; }"
+        " div.rgd-figure svg.rgd { width: 900px !important; max-width: none !important; }"
     )
-    _insert(page, "</head>", style)
-    problems = browser_check.run(site, None, only=["concepts/lstm.html"])
+    phone = [p for p in _styled(site, "concepts/lstm.html", css) if "(phone" in p]
+    assert any("diagram #0" in p and "past the viewport" in p for p in phone), phone
+
+
+def test_diagram_that_scrolls_sideways_fails(site):
+    css = (
+        "div.rgd-figure { overflow-x: auto !important; }"
+        " div.rgd-figure svg.rgd { min-width: 900px !important; }"
+    )
+    phone = [p for p in _styled(site, "concepts/lstm.html", css) if "(phone" in p]
+    assert any("diagram #0" in p and "scrolls sideways" in p for p in phone), phone
+
+
+def test_diagram_text_under_8px_fails(site):
+    # the wide picture shrunk into a phone's column instead of its narrow rendering
+    css = (
+        "div.rgd-figure .rgd-narrow { display: none !important; }"
+        " div.rgd-figure .rgd-wide { display: block !important; }"
+    )
+    problems = _styled(site, "concepts/lstm.html", css)
     phone = [p for p in problems if "(phone" in p]
-    assert any("diagram #0" in p and "not scrollable" in p for p in phone), problems
+    assert any("diagram #0" in p and "texts under 8 px" in p for p in phone), problems
+
+
+def test_shrunk_plot_fails(site):
+    problems = _styled(
+        site, "concepts/lstm.html", ".cell_output img { max-width: 160px !important; }"
+    )
+    assert any("(desktop" in p and "plot shrunk" in p for p in problems), problems
+
+
+def test_table_that_does_not_wrap_fails(site):
+    css = "table.rnnguide-table th, table.rnnguide-table td { white-space: nowrap !important; }"
+    problems = _styled(site, "index.html", css)
+    phone = [p for p in problems if "(phone" in p]
+    assert any("wider than its column" in p for p in phone), problems

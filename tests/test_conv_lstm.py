@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rnnguide as rg
 from rnnguide import RNNGuideError, UnsupportedError
@@ -71,6 +72,59 @@ def test_shapes_and_counts_against_keras(keras, cfg):
     shapes = rg.weight_shapes(cfg.kind, input_dim=cfg.channels, **args)
     assert list(shapes.values()) == [tuple(w.shape) for w in layer.weights]
     assert rg.param_formula(layer).endswith(f"= {n:,}")
+
+
+@settings(max_examples=40)
+@given(cfg=conv_configs(), merge_mode=st.sampled_from(["concat", "sum", "mul", "ave", None]))
+def test_bidirectional_shapes_counts_flops_and_describe_against_keras(keras, cfg, merge_mode):
+    """Bidirectional around ConvLSTM1D/2D/3D: the layer and the kind name with
+    bidirectional=True, against the shapes Keras returns and its count (issue 26)."""
+    args = cfg.keras_args()
+    if cfg.go_backwards:  # Keras refuses Bidirectional(ConvLSTM(go_backwards=True)), and so do we
+        with pytest.raises(ValueError, match="different `go_backwards`"):
+            keras.layers.Bidirectional(getattr(keras.layers, cfg.kind)(**args))
+        with pytest.raises(RNNGuideError, match="expected go_backwards=False for Bidirectional"):
+            rg.output_shapes(
+                cfg.kind,
+                input_shape=cfg.input_shape,
+                bidirectional=True,
+                **{k: v for k, v in args.items() if "activation" not in k},
+            )
+        return
+    both = keras.layers.Bidirectional(
+        getattr(keras.layers, cfg.kind)(**args), merge_mode=merge_mode
+    )
+    outs = both(np.zeros(cfg.input_shape, "float32"))
+    want = [tuple(o.shape) for o in flatten(outs)]
+    single = len(want) == 1 and merge_mode is not None
+    for name in ("activation", "recurrent_activation"):
+        args.pop(name)
+    by_name = rg.output_shapes(
+        cfg.kind, input_shape=cfg.input_shape, bidirectional=True, merge_mode=merge_mode, **args
+    )
+    by_layer = rg.output_shapes(both, input_shape=cfg.input_shape)
+    assert (by_name if not single else [by_name]) == want
+    assert by_layer == by_name
+    # without input_shape: the built layer's own (batch and timesteps unknown)
+    unknown = [(None, None, *w[2:]) if len(w) == len(cfg.input_shape) else (None, *w[1:])
+               for w in want]  # fmt: skip
+    got = rg.output_shapes(both)
+    assert (got if not single else [got]) == unknown
+    n = both.count_params()
+    assert rg.count_params(both) == n
+    assert rg.count_params(cfg.kind, input_dim=cfg.channels, bidirectional=True, **args) == n
+    one = rg.flops_per_step(cfg.kind, input_shape=cfg.input_shape, **args)
+    assert rg.flops_per_step(both, input_shape=cfg.input_shape) == 2 * one
+    assert rg.flops_per_step(
+        cfg.kind, input_shape=cfg.input_shape, bidirectional=True, **args
+    ) == 2 * one  # fmt: skip
+    inp = keras.Input(cfg.input_shape[1:])
+    model = keras.Model(inp, both(inp))
+    row = rg.describe(model).rows[0]
+    assert row.params == n
+    in_model = [(None, *w[1:]) for w in want]
+    assert row.output_shape == (in_model[:2] if merge_mode is None else in_model[0])
+    assert row.kind == f"Bidirectional({cfg.kind}, {merge_mode})"
 
 
 def test_the_issue_formula_and_the_keras_example():
@@ -197,7 +251,7 @@ def test_a_tampered_layer_is_caught(keras, rng):
     assert not report.ok
     failed = [r.name for r in report.rows if not r.ok]
     assert "output" in failed and "d/d input" in failed
-    assert "from step 1" in next(r.detail for r in report.rows if r.name == "output")
+    assert "from step 2 " in next(r.detail for r in report.rows if r.name == "output")
 
 
 def test_input_errors(keras):
@@ -234,6 +288,16 @@ def test_describe_and_diagram(keras):
     x = np.zeros((1, 4, 8, 8, 1), "float32")
     with pytest.raises(UnsupportedError, match="its states are images"):
         rg.diagram(model.layers[0], x=x, view="steps")
+
+
+def test_bidirectional_diagram_labels_are_keras_shapes(keras):
+    """The unrolled chain of a Bidirectional ConvLSTM labels Keras' output shape (issue 26)."""
+    both = keras.layers.Bidirectional(keras.layers.ConvLSTM2D(4, 3, return_sequences=True))
+    x = np.zeros((1, 3, 6, 6, 1), "float32")
+    want = tuple(both(x).shape)
+    assert want == (1, 3, 4, 4, 8)
+    assert "(None, None, 4, 4, 8)" in rg.diagram(both).svg
+    assert "(1, 3, 4, 4, 8)" in rg.diagram(both, x=x).svg
 
 
 # -- the patches, against a convolution written pixel by pixel -----------------------------------

@@ -17,6 +17,9 @@ import pytest
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 from build_settings import SPHINX_FLAGS  # noqa: E402  (docs/_ext, on pytest's pythonpath)
 
+sys.path.insert(0, str(DOCS.parent / "tools"))
+import page_stats  # noqa: E402  (tools/)
+
 needs_sphinx = pytest.mark.skipif(
     not all(__import__("importlib").util.find_spec(m) for m in ("myst_nb", "mathjax")),
     reason="needs the docs group (MyST-NB, django-static-mathjax)",
@@ -250,25 +253,29 @@ def hidden_cells(path):
 
 
 def test_hidden_cells_define_nothing_a_reader_needs():
-    # a reader copies the visible code, and the downloaded notebook shows the
-    # same cells: hidden cells may set IPython options (%xmode), nothing else
-    found = []
-    for path in pages():
-        for n, code in hidden_cells(path):
-            needed = [
-                line.strip()
-                for line in code.splitlines()
-                if line.strip() and not line.lstrip().startswith(("%", "#"))
-            ]
-            if needed:
-                found.append(f"{path.relative_to(DOCS)}:{n}: {'; '.join(needed)[:100]}")
+    # a reader copies the visible code: hidden cells may set IPython options
+    # (%xmode) and check (asserts, and the values only they use), nothing a later
+    # visible cell reads
+    found = [
+        f"{path.relative_to(DOCS)}:{line}: binds {sorted(names)}"
+        for path in pages()
+        for line, names in page_stats.hidden_names_read_later(path.read_text())
+    ]
     assert not found, "hidden cells with code a reader needs:\n" + "\n".join(found)
 
 
-# -- what a reader sees of the checks (tools/page_stats.py) ------------------------
+def test_the_hidden_cell_check_sees_a_needed_name():
+    removed = ":tags: [remove-cell]\n"
+    text = HEADER + CELL.format(tags=removed, code="%xmode minimal\nassert 1\nn = 3")
+    assert page_stats.hidden_names_read_later(text + CELL.format(tags="", code="n + 1")) == [
+        (text.count("\n", 0, text.index(removed)) + 1, {"n"})
+    ]
+    # rebinding it first, or reading it only in another hidden cell, is fine
+    assert not page_stats.hidden_names_read_later(text + CELL.format(tags="", code="n = 1\nn"))
+    assert not page_stats.hidden_names_read_later(text + CELL.format(tags=removed, code="n"))
 
-sys.path.insert(0, str(DOCS.parent / "tools"))
-import page_stats  # noqa: E402  (tools/)
+
+# -- what a reader sees of the checks (tools/page_stats.py) ------------------------
 
 
 def test_a_visible_cell_shows_at_most_three_asserts():

@@ -252,6 +252,39 @@ def test_unbuilt_layer_needs_an_input_dim(keras):
         rg.count_params(layer, input_dim=7)
 
 
+@pytest.mark.keras
+def test_a_layer_keras_cannot_build_is_a_clear_error_every_time(keras):
+    """A GRU with a Constant initializer of the wrong shape: Keras' build fails; rnnguide
+    says so, and leaves the layer as unbuilt as it found it (issue 26)."""
+    bad = keras.initializers.Constant(np.ones((2, 2)))
+    layer = keras.layers.GRU(3, kernel_initializer=bad)
+    x = np.zeros((2, 4, 3), "float32")
+    for fn in (rg.verify, rg.gates, rg.verify):  # the second call too
+        with pytest.raises(RNNGuideError, match=r"GRU 'gru.*could not be built for input shape"):
+            fn(layer, x)
+    assert not layer.cell.built and not layer.built
+    # the same layer with a right initializer builds and checks
+    layer.cell.kernel_initializer = keras.initializers.Constant(np.full((3, 9), 0.1))
+    assert rg.verify(layer, x).ok
+
+
+@pytest.mark.keras
+def test_gradients_of_a_layer_made_in_a_distribution_strategy_scope(keras):
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.distribute needs the TensorFlow backend")
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        layer = keras.layers.GRU(3, return_sequences=True)
+        report = rg.verify(layer, x, gradients=True)
+        assert report.ok, report
+        assert len(report.rows) == 6
+    # and outside the scope, the same distributed variables
+    assert rg.verify(layer, x, gradients=True).ok
+
+
 @pytest.mark.parametrize("old", ["3.2.1", "3.0.0", "2.15.0"])
 def test_a_keras_older_than_the_tested_range_is_refused(keras, monkeypatch, lstm, old):
     monkeypatch.setattr(keras, "__version__", old)

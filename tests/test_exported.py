@@ -511,3 +511,61 @@ def test_onnx_stacked_cells_going_backwards(keras, tmp_path):
     bad = _scaled(path, tmp_path / "t.onnx", {name: (1, 12, 16)})
     (gate,) = rg.verify_exported(bad, model, x).differing_gates
     assert (gate.layer, gate.gate, gate.title) == (f"{rnn.name} cell 0", "o", "output gate")
+
+
+# -- what users combine (issue 26) ----------------------------------------------------------
+
+
+@needs_onnx
+def test_onnx_dict_outputs_by_name_and_an_unrolled_gru(keras, tmp_path):
+    """Dict outputs are matched by name; GRU(unroll=True)'s bias, split by the converter,
+    is said to be not found, never 'differs' (and never inf)."""
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((5, 3))
+    h, s = L.GRU(4, return_state=True, unroll=True, name="gru")(inp)
+    model = keras.Model(inp, {"state": s, "out": L.Dense(2)(h)})
+    x = _x()
+    report = rg.verify_exported(_export_onnx(model, x, tmp_path / "dict.onnx"), model, x)
+    assert report.ok, report
+    assert [(r.name, r.shape) for r in report.rows] == [("out", (2, 2)), ("state", (2, 4))]
+    assert not report.problems, report
+    assert [g.gate for g in report.gates] == ["z", "r", "g"]
+    for g in report.gates:
+        assert g.ok and g.kernel == 0 and g.recurrent_kernel == 0, report
+    text = repr(report)
+    assert "inf" not in text and "differs" not in text
+    assert "bias not found in the file" in text or all(g.bias == 0 for g in report.gates)
+
+
+@needs_litert
+def test_litert_two_inputs_given_a_dict_in_another_order(keras, tmp_path):
+    L = keras.layers
+    keras.utils.set_random_seed(1)
+    a, b = keras.Input((5, 3), name="a"), keras.Input((5, 3), name="b")
+    merged = L.Concatenate()([a, L.Dense(3)(b)])
+    model = keras.Model({"a": a, "b": b}, L.LSTM(2, unroll=True)(merged))
+    x = {"a": _x(), "b": 2 * _x(seed=1)}
+    model(x)
+    path = tmp_path / "two.tflite"
+    model.export(str(path), format="litert", verbose=False)
+    for given in (x, {"b": x["b"], "a": x["a"]}):  # either order: by name
+        report = rg.verify_exported(path, model, given)
+        assert report.ok, report
+    with pytest.raises(RNNGuideError, match=r"has the inputs .* got a dict of \['a', 'c'\]"):
+        rg.verify_exported(path, model, {"a": x["a"], "c": x["b"]})
+
+
+@needs_onnx
+def test_onnx_of_a_stateful_model_says_the_file_froze_the_state(keras, tmp_path):
+    L = keras.layers
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential(
+        [keras.Input(batch_shape=(2, 5, 3)), L.LSTM(4, stateful=True, name="lstm"), L.Dense(2)]
+    )
+    x = _x()
+    path = _export_onnx(model, x, tmp_path / "stateful.onnx")
+    model(x)  # the state moves on: the file keeps the one it was exported with
+    report = rg.verify_exported(path, model, x)
+    assert not report.ok
+    assert any("froze" in n and "lstm" in n for n in report.notes + report.problems), report

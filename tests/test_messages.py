@@ -249,7 +249,11 @@ def test_user_subclass_of_conv_lstm(keras):
             return super().call(*args, **kwargs)
 
     with pytest.raises(UnsupportedError, match="MyConvLSTM, a subclass that redefines MyConv"):
-        rg.describe(MyConvLSTM(2, 3))
+        rg.count_params(MyConvLSTM(2, 3))
+    # describe shows a built one as Keras does, saying what it redefines (issue 26)
+    layer = MyConvLSTM(2, 3)
+    layer.build((None, 2, 5, 5, 1))
+    assert rg.describe(layer).rows[0].kind == "ConvLSTM2D (redefines MyConvLSTM.call)"
 
 
 def test_user_subclass_message_is_unchanged(keras):

@@ -46,13 +46,25 @@ def test_subclasses_that_change_the_computation_are_refused(keras, x):
         layer.build(x.shape)
         for fn in (
             rg.count_params,
-            rg.describe,
             rg.split_weights,
             lambda lyr: rg.output_shapes(lyr, input_shape=x.shape),
             lambda lyr: rg.reference_call(lyr, x),
         ):
             with pytest.raises(UnsupportedError, match=what):
                 fn(layer)
+    # describe shows them as Keras does (shapes and count as their base class's),
+    # and refuses the one whose count is not its base class's (issue 26)
+    for layer, what in cases:
+        if what == "Extra.build":
+            with pytest.raises(UnsupportedError, match=r"Extra.build.*parameters where its base"):
+                rg.describe(layer)
+            continue
+        row = rg.describe(layer).rows[0]
+        base = next(c for c in type(layer).__mro__ if c.__module__.startswith("keras"))
+        assert row.kind.startswith(base.__name__), row
+        assert row.kind.endswith(f" (redefines {what})"), row
+        assert row.params == layer.count_params()
+        assert row.output_shape == (None, *layer.compute_output_shape(x.shape)[1:])
     # verify runs it and compares it with its base's equations, saying so
     report = rg.verify(cases[0][0], x)
     assert not report.ok and "Scaled.call" in report.note

@@ -55,7 +55,7 @@ def test_cell_that_edits_its_weights_in_call_is_a_mismatch(keras, x):
     layer = keras.layers.RNN(Leaky(4), return_sequences=True)
     report = rg.verify(layer, x)
     assert not report.ok
-    assert report.rows[0].detail.startswith("from step 0")
+    assert report.rows[0].detail.startswith("from step 1 ")  # the first, from 1
 
 
 def test_weight_edited_between_reference_and_layer(keras, x):

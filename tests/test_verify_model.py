@@ -282,6 +282,55 @@ def test_a_layer_run_only_inside_tf_function_is_refused_clearly(keras):
         rg.verify_model(Compiled(), np.ones((2, 5, 3), "float32"))
 
 
+class _HalfCompiled:
+    """A model whose GRU runs inside a tf.function of the model's own code."""
+
+    @staticmethod
+    def make(keras, tf):
+        class HalfCompiled(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.lstm = keras.layers.LSTM(4, return_sequences=True)
+                self.gru = keras.layers.GRU(3)
+                self.step = tf.function(lambda h: self.gru(h))
+
+            def call(self, x):
+                return self.step(self.lstm(x))
+
+        return HalfCompiled()
+
+
+@pytest.mark.parametrize("traced_before", [False, True], ids=["traced-now", "traced-before"])
+def test_a_layer_run_inside_a_tf_function_of_the_models_code_is_refused(keras, traced_before):
+    """Not "not called": it ran, where rnnguide cannot see its values (issue 26)."""
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.function needs the TensorFlow backend")
+    keras.utils.set_random_seed(0)
+    model = _HalfCompiled.make(keras, tf)
+    x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    if traced_before:  # the graph is traced: the layer's Python call never runs again
+        model(x)
+    with pytest.raises(RNNGuideError, match=r"GRU 'gru.*compiled function.*tf\.function"):
+        rg.verify_model(model, x)
+
+
+def test_numpy_scalars_are_tolerances(keras):
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.LSTM(3)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    report = rg.verify(layer, x, atol=np.int64(1), rtol=np.float32(0))
+    assert report.ok and report.atol == 1.0 and report.rtol == 0.0
+    model = keras.Sequential([keras.Input((4, 3)), layer])
+    assert rg.verify_model(model, x, atol=np.int32(1), rtol=np.uint8(0)).ok
+    # exactly 0 is accepted too (nothing but equal values would match)
+    off = rg.verify(layer, x, atol=np.int64(0), rtol=np.int64(0))
+    assert off.atol == 0.0 and off.rtol == 0.0
+    for bad in (np.int64(-1), np.bool_(True), np.float64("nan"), "1"):
+        with pytest.raises(RNNGuideError, match="expected atol to be a number >= 0"):
+            rg.verify(layer, x, atol=bad)
+
+
 def test_verify_gives_keras_own_refusal_in_one_line(keras):
     L = keras.layers
     x = np.ones((2, 5, 3), "float32")
@@ -317,3 +366,30 @@ def test_bidirectional_with_a_backward_layer_of_another_kind_and_size(keras):
     assert rg.count_params(layer) == layer.count_params()
     row = rg.describe(layer).rows[0]
     assert row.output_shape == [(None, None, 4), (None, None, 5)]
+
+
+@pytest.mark.parametrize("cell", ["SimpleRNNCell", "GRUCell", "LSTMCell"])
+def test_a_cell_looped_by_the_models_code_whatever_its_call_names_the_input(keras, cell):
+    """SimpleRNNCell.call names its step input ``sequence``, GRUCell's ``inputs``: the step
+    input is found by position (issue 26)."""
+    L = keras.layers
+
+    class Loop(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.cell = getattr(L, cell)(3, name="cell")
+
+        def call(self, x):
+            states = [keras.ops.zeros((keras.ops.shape(x)[0], 3))] * (
+                2 if cell == "LSTMCell" else 1
+            )
+            for t in range(x.shape[1]):
+                h, states = self.cell(x[:, t], states)
+            return h
+
+    keras.utils.set_random_seed(0)
+    model = Loop()
+    x = np.random.default_rng(0).normal(size=(2, 4, 5)).astype("float32")
+    report = rg.verify_model(model, x)
+    assert report.ok, report
+    assert report.n_calls == 4 and report.sections[0][0].startswith("cell (4 calls")

@@ -7,12 +7,16 @@ log line, and the copy button copies its cell's code. At a desktop (1280 px)
 and a phone (390 px) width: the page never scrolls sideways, code cells fit
 their box on the desktop and scroll inside it on the phone, display equations
 fit or scroll inside their box, every rg.diagram picture and step-through has a
-size and fits or scrolls inside its own box, and exactly one search field is
+size, nothing of it reaches past the viewport or scrolls sideways, and its text is
+at least MIN_TEXT (8) CSS px once scaled; every plot is shown at MIN_PLOT_SCALE of
+its size or more; rg.Table tables fit their column or scroll inside their own box
+(the landing page's fit: they wrap); exactly one search field is
 visible. Every step-through is clicked: its values must change.
 Then: the search page finds the GRU page for ``reset_after`` and the stacking
 page for ``StackedRNNCells``; screenshots of the landing, LSTM and training
-pages at desktop and phone widths go to --screenshots, with every diagram of the
-pages in DIAGRAM_PAGES photographed in the light and the dark theme.
+pages at desktop and phone widths go to --screenshots, with every diagram of every
+page that has one photographed at both widths (those of DIAGRAM_PAGES in the light
+and the dark theme too).
 
 Usage: python tools/browser_check.py docs/_build/html [--screenshots build/screenshots]
 Exit code 0 when every check passes, 1 otherwise (each failure is listed).
@@ -132,8 +136,15 @@ async () => {
 }
 """.replace("{LOG}", json.dumps(LOG_PATTERN))
 
+#: the smallest text a diagram may show, in CSS px, at every width
+MIN_TEXT = 8
+#: a plot is shown at no less than this share of its size: its 8 pt text (11 px at
+#: 100 dpi) stays at 8 px or more
+MIN_PLOT_SCALE = 0.72
+
 LAYOUT_JS = r"""
 async (phone) => {
+  const MIN_TEXT = __MIN_TEXT__, MIN_PLOT_SCALE = __MIN_PLOT_SCALE__;
   const problems = [];
   const mathNodes = document.querySelectorAll('.math');
   const deadline = Date.now() + 15000;
@@ -170,11 +181,13 @@ async (phone) => {
       problems.push(`equation spills out of the text column (${Math.round(box.width)} px in ${column} px)`);
     }
   });
-  // rg.diagram pictures and step-throughs: a size, and wide ones scroll in their own box
+  // rg.diagram pictures and step-throughs: a size, every drawn thing inside the
+  // viewport and the text column (nothing scrolls sideways), text at least MIN_TEXT px
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).display !== 'none';
   document.querySelectorAll('div.rgd-figure, div.rgd-steps').forEach((box, i) => {
     const r = box.getBoundingClientRect();
     const what = `diagram #${i} (${box.getAttribute('aria-label') || ''})`.slice(0, 90);
-    const inner = box.querySelector('svg, table');
+    const inner = [...box.querySelectorAll('svg.rgd, table')].filter(shown)[0];
     if (!r.width || !r.height || (inner && !inner.getBoundingClientRect().height)) {
       problems.push(`${what} has no size`);
       return;
@@ -183,8 +196,55 @@ async (phone) => {
     if (r.width > column + 1 || r.left < -1 || r.right > W + 1) {
       problems.push(`${what} spills out of the text column (${Math.round(r.width)} px in ${column} px)`);
     }
-    if (box.scrollWidth > box.clientWidth + 1 && !scrolls(box)) {
-      problems.push(`${what} cut off, not scrollable (${box.scrollWidth} > ${box.clientWidth} px)`);
+    if (box.scrollWidth > box.clientWidth + 1) {
+      problems.push(`${what} scrolls sideways (${box.scrollWidth} px in ${box.clientWidth} px): content past its box`);
+    }
+    // every drawn element (text, boxes, wires) inside the viewport
+    let past = 0, worst = 0, small = 0, smallest = Infinity, sample = '';
+    [...box.querySelectorAll('svg.rgd')].filter(shown).forEach(svg => {
+      const vb = svg.viewBox.baseVal;
+      const scale = vb && vb.width ? svg.getBoundingClientRect().width / vb.width : 1;
+      svg.querySelectorAll('text, rect, polyline, polygon, circle').forEach(el => {
+        const b = el.getBoundingClientRect();
+        if (b.width === 0 && b.height === 0) return;
+        if (b.right > W + 1 || b.left < -1) { past += 1; worst = Math.max(worst, b.right - W, -b.left); }
+      });
+      svg.querySelectorAll('text, tspan').forEach(el => {
+        if (!el.textContent.trim()) return;
+        const px = parseFloat(getComputedStyle(el).fontSize) * scale;
+        if (px < MIN_TEXT - 0.05) { small += 1; if (px < smallest) { smallest = px; sample = el.textContent.trim().slice(0, 30); } }
+      });
+    });
+    box.querySelectorAll('table td, table th, button, .rgd-note, .rgd-t').forEach(el => {
+      if (!shown(el) || !el.textContent.trim()) return;
+      const px = parseFloat(getComputedStyle(el).fontSize);
+      if (px < MIN_TEXT - 0.05) { small += 1; if (px < smallest) { smallest = px; sample = el.textContent.trim().slice(0, 30); } }
+      const b = el.getBoundingClientRect();
+      if (b.right > W + 1 || b.left < -1) { past += 1; worst = Math.max(worst, b.right - W, -b.left); }
+    });
+    if (past) problems.push(`${what}: ${past} drawn elements past the viewport (by up to ${Math.round(worst)} px)`);
+    if (small) problems.push(`${what}: ${small} texts under ${MIN_TEXT} px (smallest ${smallest.toFixed(1)} px: "${sample}")`);
+  });
+  // plots (executed images): shown at no less than MIN_PLOT_SCALE of their size,
+  // so that their text (8 pt and up, at 100 dpi) stays readable
+  document.querySelectorAll('.cell_output img').forEach(img => {
+    if (!img.naturalWidth) return;
+    const ratio = img.getBoundingClientRect().width / img.naturalWidth;
+    if (ratio < MIN_PLOT_SCALE) {
+      problems.push(`plot shrunk to ${Math.round(ratio * 100)}% of its size (${img.naturalWidth} px wide in ${Math.round(img.getBoundingClientRect().width)} px): ${img.getAttribute('alt') || img.getAttribute('src')}`.slice(0, 200));
+    }
+  });
+  // rg.Table tables: inside their column; a wide one scrolls inside its own box,
+  // but the landing page's tables (the cheat sheet) fit without scrolling: they wrap
+  const landing = /(^|\/)(index\.html)?$/.test(location.pathname);
+  document.querySelectorAll('table.rnnguide-table').forEach((t, i) => {
+    const b = t.getBoundingClientRect();
+    const column = t.parentElement.clientWidth;
+    const what = (t.innerText || '').trim().slice(0, 40);
+    if (b.right > W + 1 || b.width > column + 1) {
+      problems.push(`table #${i} wider than its column (${Math.round(b.width)} px in ${column} px): ${what}`);
+    } else if (t.scrollWidth > t.clientWidth + 1 && (landing || !scrolls(t))) {
+      problems.push(`table #${i} wider than its column (${t.scrollWidth} px in ${t.clientWidth} px${landing ? ', on the landing page: it must wrap' : ', cut off'}): ${what}`);
     }
   });
   const visible = el => {
@@ -199,7 +259,7 @@ async (phone) => {
   if (search.length !== 1) problems.push(`${search.length} search fields visible, expected 1`);
   return problems;
 }
-"""
+""".replace("__MIN_TEXT__", str(MIN_TEXT)).replace("__MIN_PLOT_SCALE__", str(MIN_PLOT_SCALE))
 
 
 def check_layout(browser, base: str, rels: list[str]) -> list[str]:
@@ -253,12 +313,14 @@ def check_page(context, base: str, rel: str) -> list[str]:
 
 
 STEPS_JS = r"""
-(box) => [box.getAttribute('data-t'), [...box.querySelectorAll('td')].map(td => td.textContent).join(' ')]
+(box) => [box.getAttribute('data-t'), [...box.querySelectorAll('.rgd-val')].filter(
+  el => el.getClientRects().length).map(el => el.textContent).join(' ')]
 """
 
 
 def check_steps(page) -> list[str]:
-    """Every step-through draws its values, and the next button changes them."""
+    """Every step-through draws its values (in its cell drawing), the next button
+    changes them, the left arrow key brings them back and End goes to the last step."""
     problems = []
     for i, box in enumerate(page.locator("div.rgd-steps").all()):
         box.scroll_into_view_if_needed()
@@ -270,6 +332,11 @@ def check_steps(page) -> list[str]:
         t1, after = box.evaluate(STEPS_JS)
         if t1 == t0 or after == before:
             problems.append(f"step-through #{i}: clicking next did not change t or the values")
+        box.focus()
+        page.keyboard.press("ArrowLeft")
+        t_back, back = box.evaluate(STEPS_JS)
+        if t_back != t0 or back != before:
+            problems.append(f"step-through #{i}: the left arrow key did not go back to t={t0}")
         box.focus()
         page.keyboard.press("End")
         t_end, _ = box.evaluate(STEPS_JS)
@@ -299,9 +366,17 @@ def check_search(context, base: str) -> list[str]:
     return problems
 
 
-def screenshots(browser, base: str, outdir: Path) -> list[str]:
+def screenshots(browser, base: str, outdir: Path, site: Path) -> list[str]:
+    """The landing, LSTM and training pages; then every picture of every page that
+    has rg.diagram pictures, at the desktop and the phone width (DIAGRAM_PAGES also
+    in the dark theme)."""
     outdir.mkdir(parents=True, exist_ok=True)
     made = []
+    diagram_pages = dict(DIAGRAM_PAGES)
+    for rel in pages(site):
+        text = (site / rel).read_text(encoding="utf-8", errors="replace")
+        if 'class="rgd-figure' in text or 'class="rgd-steps' in text:
+            diagram_pages.setdefault(Path(rel).stem, rel)
     for vp_name, (w, h) in VIEWPORTS.items():
         ctx = browser.new_context(viewport={"width": w, "height": h})
         ctx.route(
@@ -316,13 +391,14 @@ def screenshots(browser, base: str, outdir: Path) -> list[str]:
             page.screenshot(path=str(path), full_page=False)
             made.append(str(path))
             page.close()
-        for name, rel in DIAGRAM_PAGES.items():
+        for name, rel in diagram_pages.items():
             page = ctx.new_page()
             page.goto(base + rel, wait_until="networkidle")
-            for theme in ("light", "dark"):
+            themes = ("light", "dark") if name in DIAGRAM_PAGES else ("light",)
+            for theme in themes:
                 page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
                 page.wait_for_timeout(200)
-                for k, fig in enumerate(page.query_selector_all("div.rgd-figure")):
+                for k, fig in enumerate(page.query_selector_all("div.rgd-figure, div.rgd-steps")):
                     fig.scroll_into_view_if_needed()
                     path = outdir / f"diagram-{name}-{k}-{theme}-{vp_name}.png"
                     fig.screenshot(path=str(path))
@@ -368,7 +444,7 @@ def run(site: Path, shots: Path | None, only: list[str] | None = None) -> list[s
                 failures += check_search(context, base)
             failures += [f"request left 127.0.0.1: {u}" for u in sorted(set(outside))]
             if shots is not None:
-                for path in screenshots(browser, base, shots):
+                for path in screenshots(browser, base, shots, site):
                     print(f"screenshot: {path}")
             browser.close()
     finally:

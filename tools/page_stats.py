@@ -153,6 +153,98 @@ def page_stats(path: Path) -> PageStats:
     return stats
 
 
+HIDDEN = {"remove-cell", "remove-input"}
+
+
+def _parse(code: str) -> ast.Module | None:
+    lines = ["pass" if line.lstrip().startswith(("%", "!")) else line for line in code.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _comprehension_names(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            for gen in node.generators:
+                names |= {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}
+    return names
+
+
+def _bound(tree: ast.AST) -> set[str]:
+    """Names a statement (or cell) binds, comprehension variables aside."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names - _comprehension_names(tree)
+
+
+def _read_before_bound(tree: ast.Module) -> set[str]:
+    """Names a cell reads before it binds them (statements in order, into blocks)."""
+    read: set[str] = set()
+    bound: set[str] = set()
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for statement in statements:
+            if isinstance(statement, (ast.For, ast.AsyncFor)):
+                read.update(_loads(statement.iter) - bound)
+                bound.update(n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name))
+                visit(statement.body + statement.orelse)
+            elif isinstance(statement, (ast.If, ast.While)):
+                read.update(_loads(statement.test) - bound)
+                visit(statement.body + statement.orelse)
+            elif isinstance(statement, (ast.With, ast.AsyncWith)):
+                for item in statement.items:
+                    read.update(_loads(item.context_expr) - bound)
+                    if item.optional_vars is not None:
+                        bound.update(_bound(item.optional_vars))
+                visit(statement.body)
+            else:
+                read.update(_loads(statement) - bound)
+            bound.update(_bound(statement))
+
+    visit(tree.body)
+    return read
+
+
+def _loads(node: ast.AST) -> set[str]:
+    loads = {
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+    return loads - _comprehension_names(node)
+
+
+def hidden_names_read_later(text: str) -> list[tuple[int, set[str]]]:
+    """Hidden cells (remove-cell, remove-input) that bind a name a later shown cell reads.
+
+    A hidden cell may set IPython options and check (asserts, and the values
+    they need); a reader copies the shown cells, and they must run without it.
+    Returns (line of the hidden cell, the names) for each offender.
+    """
+    parsed = [(cell, _parse(cell.code)) for cell in cells(text)]
+    found = []
+    for k, (cell, tree) in enumerate(parsed):
+        if not (cell.tags & HIDDEN) or tree is None:
+            continue
+        live, needed = _bound(tree), set()
+        for later, later_tree in parsed[k + 1 :]:
+            if later_tree is None or not live:
+                continue
+            if not (later.tags & HIDDEN):
+                needed |= live & _read_before_bound(later_tree)
+            live -= _bound(later_tree)
+        if needed:
+            found.append((cell.line, needed))
+    return found
+
+
 def concept_pages(docs: Path = DOCS) -> list[Path]:
     return sorted((docs / "concepts").glob("*.md"))
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import RNNGuideError
+from ..errors import RNNGuideError, UnsupportedError
 from ..keras_bridge import objects as keras_objects
+from ..keras_bridge import read as keras_read
 from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, halves, is_keras
 from ..tables import Printed
@@ -88,8 +89,37 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _flat_shapes(shapes) -> list:
+    """A nest of shapes (tuples of ints and None) as a flat list of tuples."""
+    if isinstance(shapes, (list, tuple)) and all(
+        d is None or isinstance(d, (int, np.integer)) for d in shapes
+    ):
+        return [tuple(None if d is None else int(d) for d in shapes)]
+    return [s for part in shapes for s in _flat_shapes(part)]
+
+
+def _keras_output_shapes(layer, shape) -> list:
+    """The output shapes Keras gives a layer: those it recorded in a functional
+    graph, else its own ``compute_output_shape``."""
+    try:
+        tensors = layer._inbound_nodes[0].output_tensors
+        return [tuple(t.shape) for t in keras_objects.keras_module().tree.flatten(tensors)]
+    except (AttributeError, IndexError):
+        return _flat_shapes(layer.compute_output_shape(shape))
+
+
 def _row(layer, wrapper=None) -> LayerRow:
-    spec = resolve(layer)
+    try:
+        spec = resolve(layer)
+        subclass = False
+    except UnsupportedError:
+        # a subclass of a built-in layer that redefines its call (verify and
+        # verify_model run it against its base class's equations): described as
+        # Keras describes it, when that is its base class's arithmetic
+        spec = keras_read.spec_from(layer, allow_subclass=True)
+        subclass = True
+        changed = [n for o in keras_objects.objects_of(layer) for n in keras_read.overrides(o)]
+        changed = ", ".join(dict.fromkeys(changed))
     shape = keras_objects.input_shape_of(layer)
     if wrapper is not None:
         # a TimeDistributed layer runs on x[:, i] for every step i of the wrapper's
@@ -105,6 +135,19 @@ def _row(layer, wrapper=None) -> LayerRow:
             )
         shape = default_input_shape(spec)
     out = shapes_of(spec, shape)
+    if subclass:
+        ours, theirs = _flat_shapes(out), _keras_output_shapes(layer, shape)
+        if layer.built and layer.count_params() != spec.count_params():
+            raise UnsupportedError(
+                f"{keras_objects.label_of(layer)} redefines {changed}, and has {layer.count_params():,} "
+                f"parameters where its base class has {spec.count_params():,}: rnnguide "
+                "cannot describe it"
+            )
+        if ours != theirs:
+            raise UnsupportedError(
+                f"{keras_objects.label_of(layer)} redefines {changed}, and Keras gives it the output shapes "
+                f"{theirs} where its base class gives {ours}: rnnguide cannot describe it"
+            )
     batch = shape[0]
     states = [s for half in halves(spec) for s in state_shapes(half, batch)]
     n_out = 2 if isinstance(spec, BidirectionalSpec) and spec.merge_mode is None else 1
@@ -114,6 +157,9 @@ def _row(layer, wrapper=None) -> LayerRow:
     if isinstance(spec, BidirectionalSpec):
         fw, bw = spec.forward.class_name, spec.backward.class_name
         kind = f"Bidirectional({fw if fw == bw else f'{fw} | {bw}'}, {spec.merge_mode})"
+    if subclass:  # "GRU (redefines PlainGRU.call)"
+        base = next(c for c in type(layer).__mro__ if c.__module__.startswith("keras"))
+        kind = f"{kind.replace(type(layer).__name__, base.__name__)} (redefines {changed})"
     if wrapper is not None:
         kind = f"TimeDistributed({kind})"
     return LayerRow(layer.name, kind, shape, out, states, spec.count_params(), spec.formula())

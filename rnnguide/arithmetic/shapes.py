@@ -91,14 +91,19 @@ def _rnn_shapes(spec: RNNSpec, batch, steps):
     return out
 
 
-def _bidirectional_shapes(spec: BidirectionalSpec, batch, steps):
-    fw, bw = spec.forward, spec.backward  # halves may differ (backward_layer=...)
-    out = (batch, steps, fw.units) if fw.return_sequences else (batch, fw.units)
+def _bidirectional_shapes(spec: BidirectionalSpec, input_shape):
+    """Each half's shapes (halves may differ: backward_layer=...), merged as
+    keras/src/layers/rnn/bidirectional.py merges the outputs: on the last axis
+    for ``concat`` (a channels_first ConvLSTM's last spatial axis, as Keras
+    concatenates it)."""
+    fw, bw = (shapes_of(half, input_shape) for half in halves(spec))
+    fw, bw = (s if spec.return_state else [s] for s in (fw, bw))
+    out = fw[0]
     if spec.merge_mode == "concat":
-        out = out[:-1] + (fw.units + bw.units,)
-    outs = [out, out[:-1] + (bw.units,)] if spec.merge_mode is None else [out]
-    if fw.return_state:
-        return outs + [s for half in halves(spec) for s in state_shapes(half, batch)]
+        out = out[:-1] + (out[-1] + bw[0][-1],)
+    outs = [out, bw[0]] if spec.merge_mode is None else [out]
+    if spec.return_state:
+        return outs + fw[1:] + bw[1:]
     return outs if spec.merge_mode is None else out
 
 
@@ -111,12 +116,12 @@ def shapes_of(spec, input_shape):
             return [(batch, spec.units), [(batch, spec.units)] * spec.n_states]
         with_input_dim(spec, features)
         return [(batch, spec.units), state_shapes(spec, batch)]
+    if isinstance(spec, BidirectionalSpec):
+        return _bidirectional_shapes(spec, input_shape)
     if isinstance(spec, RNNSpec) and spec.cells[0].conv is not None:
         return _conv_shapes(spec, input_shape)
     batch, steps, features = _check_shape(input_shape, 3)
     with_input_dim(spec, features)
-    if isinstance(spec, BidirectionalSpec):
-        return _bidirectional_shapes(spec, batch, steps)
     return _rnn_shapes(spec, batch, steps)
 
 
@@ -178,8 +183,9 @@ def default_input_shape(spec):
         )
     if is_step(spec):
         return (None, dim)
-    batch = spec.forward.batch_size if isinstance(spec, BidirectionalSpec) else spec.batch_size
-    conv = spec.cells[0].conv if isinstance(spec, RNNSpec) else None
+    rnn = spec.forward if isinstance(spec, BidirectionalSpec) else spec
+    batch = rnn.batch_size
+    conv = rnn.cells[0].conv
     if conv is not None:
         if conv.spatial is None:
             raise RNNGuideError(
@@ -202,7 +208,8 @@ def with_input_shape(spec, input_shape) -> None:
     or a ConvLSTM's channels (on their axis, checked with the rest of the shape)."""
     if input_shape is None:
         return
-    if isinstance(spec, RNNSpec) and spec.cells[0].conv is not None:
+    rnn = spec.forward if isinstance(spec, BidirectionalSpec) else spec
+    if isinstance(rnn, RNNSpec) and rnn.cells[0].conv is not None:
         shapes_of(spec, input_shape)
         return
     with_input_dim(spec, tuple(input_shape)[-1])

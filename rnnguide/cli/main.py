@@ -12,6 +12,7 @@ arguments are checked here, up front, before anything is computed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import math
@@ -244,12 +245,46 @@ def _cmd_params(args) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _own_stderr():
+    """Descriptor 2 sent to /dev/null, Python's ``sys.stderr`` kept on the real
+    stderr: TensorFlow's C++ log lines ("oneDNN custom operations are on", absl's
+    "All log messages before absl::InitializeLog()"), which it writes whenever one
+    of its libraries loads, whatever TF_CPP_MIN_LOG_LEVEL says, are not the
+    command's output; its own messages are. TensorFlow's numerics are left alone."""
+    try:
+        sys.stderr.flush()
+        real = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a captured or replaced stderr
+        real = False
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    python_stderr = sys.stderr
+    if real:
+        sys.stderr = open(os.dup(saved), "w", encoding=python_stderr.encoding, errors="replace")
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        if real:
+            sys.stderr.flush()
+            sys.stderr.close()
+            sys.stderr = python_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def _cmd_inspect(args) -> int:
     if not args.verify and (args.atol is not None or args.rtol is not None):
         given = "--atol" if args.atol is not None else "--rtol"
         raise RNNGuideError(f"{given} applies with --verify only, got it without")
-    # a command line's stderr is for its own messages: no TensorFlow start-up log lines
+    # a command line's stderr is for its own messages: no TensorFlow log lines
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _own_stderr():
+        return _inspect(args)
+
+
+def _inspect(args) -> int:
     # numpy and the Keras side load only for inspect: shapes and params start instantly
     import numpy as np
 

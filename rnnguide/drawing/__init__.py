@@ -5,5 +5,6 @@
 - ``unrolled``: the chain over the timesteps.
 - ``panels``: layers with their counts, an input array, weight blocks, one step inside a cell.
 - ``conv_cell``: the ConvLSTM's cell.
-- ``steps``: a step-through of the real computation.
+- ``steps``: a step-through of the real computation, inside the cell's drawing.
+- ``loops``: the rolled loop beside the chain, and the graph of backpropagation through time.
 """

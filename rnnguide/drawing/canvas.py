@@ -9,9 +9,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import RNNGuideError
-from ..spec.records import CellSpec, RNNSpec
+from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec
 
-VIEWS = ("unrolled", "cell", "steps", "layers", "weights", "input")
+VIEWS = ("unrolled", "cell", "steps", "layers", "weights", "input", "rolled", "backprop")
 #: at most this many steps are drawn; longer sequences get an ellipsis
 MAX_STEPS = 6
 
@@ -46,18 +46,23 @@ STYLE = (
 STEPS_STYLE = (
     ".rgd-steps{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
     "font-size:13px;border:1px solid rgba(128,128,128,.45);border-radius:6px;padding:8px;"
-    "max-width:100%;overflow-x:auto;box-sizing:border-box}"
+    "max-width:100%;box-sizing:border-box}"
     ".rgd-steps:focus-visible{outline:2px solid rgba(25,113,194,.8)}"
     ".rgd-steps .rgd-controls{display:flex;flex-wrap:wrap;gap:6px;align-items:center;"
     "margin-bottom:6px}"
-    ".rgd-steps button{font:inherit;color:inherit;background:rgba(128,128,128,.12);"
-    "border:1px solid rgba(128,128,128,.5);border-radius:4px;padding:2px 10px;cursor:pointer}"
+    ".rgd-steps button,.rgd-steps select{font:inherit;color:inherit;"
+    "background:rgba(128,128,128,.12);border:1px solid rgba(128,128,128,.5);border-radius:4px;"
+    "padding:2px 8px;cursor:pointer}"
     ".rgd-steps input[type=range]{flex:1 1 120px;min-width:100px}"
-    ".rgd-steps table{border-collapse:collapse;margin:4px 0 8px;font-variant-numeric:tabular-nums}"
-    ".rgd-steps th,.rgd-steps td{border:1px solid rgba(128,128,128,.35);padding:2px 6px;"
-    "text-align:right;white-space:nowrap}"
-    ".rgd-steps th{text-align:left;font-weight:600}"
-    ".rgd-steps caption{text-align:left;font-weight:600;caption-side:top}"
+    ".rgd-steps .rgd-chain{display:flex;flex-wrap:wrap;gap:2px;margin:4px 0}"
+    ".rgd-steps .rgd-s{min-width:1.6em;text-align:center;font-size:11px;padding:1px 2px;"
+    "border:1px solid rgba(128,128,128,.5);border-radius:3px;cursor:pointer;"
+    "font-variant-numeric:tabular-nums}"
+    ".rgd-steps .rgd-s.rgd-on{background:rgba(217,72,15,.25);border-color:#d9480f;"
+    "font-weight:700}"
+    ".rgd-steps .rgd-s.rgd-off{opacity:.45;border-style:dashed}"
+    ".rgd-steps .rgd-cap{font-weight:600;margin-top:6px}"
+    ".rgd-steps .rgd-val{font-variant-numeric:tabular-nums;font-weight:600;opacity:1}"
     ".rgd-steps .rgd-note{font-size:12px;opacity:.8}"
 )
 
@@ -77,14 +82,18 @@ class Diagram:
     """A picture made by :func:`diagram`.
 
     ``svg`` is the SVG text (with a viewBox; ``None`` for a step-through),
-    ``html`` what notebooks show: the picture in a box that scrolls sideways
-    when it is wider than the page (a step-through: its controls and tables).
+    ``html`` what notebooks show: the picture shrunk to fit its box, or, in a
+    box too narrow for its text to stay legible, ``narrow_svg`` (the same
+    picture laid out for a phone) in its place.
     """
 
     svg: str | None
     html: str
     view: str
     title: str = ""
+    #: the same picture laid out for a phone's column (``None`` where ``svg`` is
+    #: narrow enough itself): ``html`` shows it when its box is narrow
+    narrow_svg: str | None = None
 
     def _repr_svg_(self):
         return self.svg
@@ -114,10 +123,23 @@ class Diagram:
 # --------------------------------------------------------------------------- canvas
 
 
-class _Canvas:
-    """SVG elements with their extent tracked, so the viewBox fits them."""
+#: the width (in CSS px) a narrow rendering is drawn for: a phone's text column
+NARROW = 340
+#: the smallest text a picture may show, in CSS px once scaled to its box
+MIN_TEXT = 8
+#: the smallest font size used in the pictures (subscripts), in SVG units
+SMALLEST_FONT = 9
 
-    def __init__(self):
+
+class _Canvas:
+    """SVG elements with their extent tracked, so the viewBox fits them.
+
+    A ``narrow`` canvas is one laid out for a phone's column (:data:`NARROW`):
+    its text is measured closer to its real width, so its viewBox is no wider
+    than what it draws."""
+
+    def __init__(self, narrow: bool = False):
+        self.narrow = narrow
         self.parts: list[str] = []
         self.width = 0.0
         self.height = 0.0
@@ -155,8 +177,11 @@ class _Canvas:
         """Text at (x, y); ``raw`` content may hold tspans (subscripts)."""
         body = content if raw else html.escape(str(content), quote=False)
         n = len(_plain(body))
-        left = {"middle": x - 3.5 * n, "end": x - 7 * n}.get(anchor, x)
-        self._grow(left + 7 * n, y + 4)
+        per = 7.0
+        if self.narrow:  # the average width of a character in the font sizes used
+            per = 5.8 if "rgd-small" in cls else 7.4 if "rgd-title" in cls else 6.6
+        left = {"middle": x - per / 2 * n, "end": x - per * n}.get(anchor, x)
+        self._grow(left + per * n, y + 4)
         attrs = f' class="{cls}"' if cls else ""
         attrs += "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
         self.parts.append(f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"{attrs}>{body}</text>')
@@ -207,30 +232,78 @@ def _sub(name, index) -> str:
     return f'{name}<tspan dy="4" font-size="9">{index}</tspan><tspan dy="-4"></tspan>'
 
 
-def _wrap(svg: str, title: str) -> str:
-    """The picture in a box of its own that scrolls sideways on a narrow page."""
-    w = int(svg.split('width="', 1)[1].split('"', 1)[0])
-    shrink = max(1, int(w * 0.7))
-    svg = svg.replace(
-        'role="img">',
-        f'role="img" style="width:{w}px;max-width:100%;min-width:{min(shrink, w)}px;'
-        'height:auto;display:block">',
+def _svg_width(svg: str) -> int:
+    return int(svg.split('width="', 1)[1].split('"', 1)[0])
+
+
+def _sized(svg: str, cls: str) -> str:
+    """The SVG at its own width, shrunk with the box it is in (never wider)."""
+    w = _svg_width(svg)
+    return svg.replace(
+        'class="rgd" viewBox',
+        f'class="rgd {cls}" style="width:{w}px;max-width:100%;height:auto" viewBox',
         1,
     )
+
+
+def _wrap(svg: str, title: str, narrow: str | None = None) -> str:
+    """The picture in a box that it fits: the SVG shrinks with the box; where that
+    would make its smallest text less than :data:`MIN_TEXT` px, a ``narrow``
+    rendering (laid out for a phone's column) takes its place: a container query
+    on the box's own width chooses, so a picture fits the width it is given (a
+    page's column, a notebook's output area), with no sideways scrolling."""
+    wide = _sized(svg, "rgd-wide")
+    if narrow is None:
+        wide = wide.replace('height:auto"', 'height:auto;display:block"', 1)
+        return f'<div class="rgd-figure" aria-label="{_esc(title)}">{wide}</div>'
+    import hashlib
+
+    # below this width the wide picture's smallest text would drop under MIN_TEXT
+    switch = math.ceil(_svg_width(svg) * MIN_TEXT / SMALLEST_FONT)
+    key = "rgd-f" + hashlib.sha1((svg + narrow).encode()).hexdigest()[:10]
+    style = (
+        f".{key}{{container-type:inline-size}}.{key} .rgd-wide{{display:block}}"
+        f".{key} .rgd-narrow{{display:none}}"
+        f"@container (max-width:{switch - 0.02:.2f}px){{.{key} .rgd-wide{{display:none}}"
+        f".{key} .rgd-narrow{{display:block}}}}"
+    )
     return (
-        f'<div class="rgd-figure" style="max-width:100%;overflow-x:auto;overflow-y:hidden" '
-        f'aria-label="{_esc(title)}">{svg}</div>'
+        f'<div class="rgd-figure {key}" aria-label="{_esc(title)}" '
+        f'data-switch="{switch}"><style>{style}</style>{wide}'
+        f"{_sized(narrow, 'rgd-narrow')}</div>"
     )
 
 
-def _diagram(canvas: _Canvas, view: str, title: str) -> Diagram:
+def _diagram(canvas: _Canvas, view: str, title: str, narrow: _Canvas | None = None) -> Diagram:
+    """The Diagram of ``canvas``; ``narrow``, the same picture laid out for a phone,
+    is kept only where the wide one would not stay legible at :data:`NARROW` px."""
     svg = canvas.svg(title)
-    return Diagram(svg, _wrap(svg, title), view, title)
+    small = None
+    if narrow is not None and math.ceil(canvas.width + 10) * MIN_TEXT / SMALLEST_FONT > NARROW:
+        small = narrow.svg(title)
+    return Diagram(svg, _wrap(svg, title, small), view, title, small)
+
+
+def _lines(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken after "; " first,
+    then between words."""
+    out = []
+    for part in text.split(";  "):
+        line = ""
+        for word in part.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        if line.strip():
+            out.append(line)
+    return out
 
 
 def _below(canvases, gap) -> _Canvas:
     """Canvases one below the other, ``gap`` apart, in one canvas."""
-    out = _Canvas()
+    out = _Canvas(narrow=any(c.narrow for c in canvases))
     y = 0.0
     for canvas in canvases:
         out.parts.append(f'<g transform="translate(0,{y:g})">' + "".join(canvas.parts) + "</g>")
@@ -249,8 +322,9 @@ def _as_sequence(spec):
 
 
 def _input_shape(input_shape, spec):
-    conv = spec.cells[0].conv if isinstance(spec, RNNSpec) else None
-    if conv is not None:  # a ConvLSTM's images, in its data format
+    rnn = spec.forward if isinstance(spec, BidirectionalSpec) else spec
+    conv = rnn.cells[0].conv if isinstance(rnn, RNNSpec) else None
+    if conv is not None:  # a ConvLSTM's images (Bidirectional's too), in its data format
         if input_shape is None:
             spatial = conv.spatial or (None,) * conv.rank
             return (None, None, *conv.join(spatial, spec.input_dim))

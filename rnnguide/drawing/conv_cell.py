@@ -49,4 +49,4 @@ def conv_lstm_cell(cv, cell: CellSpec, lstm_cell) -> float:
         cv.open("rgd-conv", op="convolution")
         cv.op(x, _CONV_Y, "*")
         cv.close()
-    return y + 30
+    return y + (0 if getattr(cv, "narrow", False) else 30)

@@ -19,6 +19,13 @@
 - ``"layers"``: a model's layers as rows, input at the bottom, each with its
   parameter count (a recurrent layer's from :func:`rnnguide.count_params`, with
   the formula's numbers) and its share of the total.
+- ``"rolled"``: the cell with its states fed back into itself (the loop every
+  source starts from), beside the same layer unrolled.
+- ``"backprop"``: the computational graph of backpropagation through time for
+  one chain: x_t and h_(t-1) make h_t (through W and U), the loss reads the
+  returned outputs, and the gradient flows back from the loss and from h_(t+1)
+  through U to h_0; ``gradient=`` (as for ``"unrolled"``) makes each backward
+  arrow as wide as the norm ``|d h_T / d h_t|`` it reaches.
 - ``"weights"``: Keras' ``kernel``, ``recurrent_kernel`` and ``bias`` gate
   blocks above PyTorch's ``weight_ih``, ``weight_hh``, ``bias_ih``/``bias_hh``
   blocks (transposed; GRU ``z | r | h`` becomes ``r | z | n``), each Keras block
@@ -43,7 +50,8 @@ from ..arithmetic.shapes import with_input_shape
 from ..errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, cells_of, halves, is_keras
-from .canvas import VIEWS, Diagram, _as_sequence, _below, _Canvas, _diagram
+from .canvas import VIEWS, Diagram, _as_sequence, _below, _Canvas, _diagram, _lines
+from .loops import backprop_view, rolled_view
 from .panels import _cell_panel, _input_view, _layers, _weights_panel
 from .steps import _steps
 from .unrolled import _gradient_norms, _unrolled
@@ -124,17 +132,22 @@ def diagram(
     a layer's returned states that another takes as ``initial_state`` are
     joined to that layer's first step), ``"cell"`` (one step inside: gates and
     weight blocks), ``"steps"`` (a step-through of a Keras layer on the input
-    ``x``, values from :func:`gates`), ``"layers"`` (one row per layer with its
+    ``x``: the cell's drawing with the value of each wire and gate at step t, for
+    a sample of ``x`` (the first 8 can be chosen) and a unit (``unit=``, 0 first),
+    from :func:`gates`, starting from the layer's initial state; ``step_labels=``
+    names the steps, such as the letters of a word), ``"layers"`` (one row per layer with its
     parameter count, from :func:`count_params`; Keras' own count for the other
     layers of a model), ``"weights"`` (Keras' gate blocks joined to PyTorch's,
     as :func:`to_torch` moves them; with ``to="onnx"``, to the ONNX LSTM / GRU /
     RNN operator's ``W``, ``R``, ``B``, as :func:`verify_exported` reads them) or ``"input"`` (an array ``obj`` or ``x``,
     (batch, timesteps, features), drawn as grids of its values; optional
-    ``step_labels=`` and ``feature_labels=`` name the rows and columns). ``mask``
+    ``step_labels=`` and ``feature_labels=`` name the rows and columns), ``"rolled"``
+    (the cell with its state fed back, beside the chain) or ``"backprop"`` (the
+    BPTT graph; ``gradient=`` weights its backward arrows). ``mask``
     (per-step booleans, or a (batch, timesteps) array: its first row is drawn)
     greys the masked steps. A kind name imports no TensorFlow.
 
-    ``gradient`` (unrolled view, one chain) draws the gradient flowing back
+    ``gradient`` (unrolled and backprop views, one chain) draws the gradient flowing back
     from the last state along the chain, under it: at each state ``h_t`` the
     norm of ``d h_T / d h_t``, and each backward arrow as wide as the norm it
     reaches (on a log scale between the smallest and the largest). ``True``
@@ -162,12 +175,12 @@ def diagram(
     True
     >>> diagram("GRU", units=3, view="side")
     Traceback (most recent call last):
-    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got 'side'
+    rnnguide.errors.RNNGuideError: expected view='unrolled', 'cell', 'steps', 'layers', 'weights', 'input', 'rolled' or 'backprop', got 'side'
     """
     if view not in VIEWS:
         raise RNNGuideError(
-            "expected view='unrolled', 'cell', 'steps', 'layers', 'weights' or 'input', got "
-            + repr(view)
+            "expected view='unrolled', 'cell', 'steps', 'layers', 'weights', 'input', "
+            "'rolled' or 'backprop', got " + repr(view)
         )
     if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
         raise RNNGuideError(
@@ -185,22 +198,41 @@ def diagram(
                 "expected a Keras layer or cell for view='steps' (it runs the layer's "
                 f"equations on its weights), got {type(obj).__name__} {obj!r}"
             )
-        if config or timesteps is not None:
-            given = sorted(config) + ["timesteps"] * (timesteps is not None)
+        extra = sorted(set(config) - {"unit", "step_labels"})
+        if extra or timesteps is not None:
+            given = extra + ["timesteps"] * (timesteps is not None)
             raise RNNGuideError(
-                f"expected only x= and mask= with view='steps', got {', '.join(given)}"
+                "expected only x=, mask=, unit= and step_labels= with view='steps', got "
+                + ", ".join(given)
             )
         _refuse_conv(_targets(obj, {}, None) if is_keras(obj) else [], view)
-        return _steps(obj, x, mask)
+        return _steps(obj, x, mask, **config)
     if timesteps is not None and (
         isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1
     ):
         raise RNNGuideTypeError(f"expected timesteps to be a positive integer, got {timesteps!r}")
     targets = _targets(obj, config, x)
-    if gradient is not None and view != "unrolled":
-        raise RNNGuideError(f"expected gradient= only with view='unrolled', got view={view!r}")
+    if gradient is not None and view not in ("unrolled", "backprop"):
+        raise RNNGuideError(
+            f"expected gradient= only with view='unrolled' or 'backprop', got view={view!r}"
+        )
+    if view in ("rolled", "backprop"):
+        norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
+        wide, small = [], []
+        for title, spec, shape in targets:
+            if view == "rolled":
+                wide.append(rolled_view(title, spec, shape, timesteps, mask))
+                small.append(rolled_view(title, spec, shape, timesteps, mask, narrow=True))
+            else:
+                wide.append(backprop_view(title, spec, shape, timesteps, norms))
+                small.append(backprop_view(title, spec, shape, timesteps, norms, narrow=True))
+        return _stack_panels(wide, view, small)
     if view == "cell":
-        return _stack_panels([_cell_panel(t, s) for t, s, _ in targets], "cell")
+        return _stack_panels(
+            [_cell_panel(t, s) for t, s, _ in targets],
+            "cell",
+            [_cell_panel(t, s, narrow=True) for t, s, _ in targets],
+        )
     if view == "layers":
         return _layers(obj, targets)
     if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
@@ -208,38 +240,69 @@ def diagram(
             f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
         )
     if view == "weights":
-        _refuse_conv(targets, view)
+        _refuse_conv(targets, view, to)
+        if to == "torch":  # what rg.to_torch refuses is not drawn either, for the same reason
+            _refuse_torch(targets)
         # a model's k-th recurrent layer is PyTorch's layer k (to_torch: num_layers)
-        panels, depth = [], 0
+        panels, small, depth = [], [], 0
         for t, s, _ in targets:
             panels.append(_weights_panel(t, s, depth, to))
+            small.append(_weights_panel(t, s, depth, to, narrow=True))
             depth += max(len(h.cells) for h in halves(_as_sequence(s)))
-        return _stack_panels(panels, "weights")
+        return _stack_panels(panels, "weights", small)
     norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
-    panels = []
+    panels, small = [], []
     for title, spec, shape in targets:
         panels.append(_unrolled(title, spec, shape, timesteps, mask, norms))
+        small.append(_unrolled(title, spec, shape, timesteps, mask, norms, narrow=True))
     if len(panels) > 1:
         joins = _handovers(obj, [t[1] for t in targets])
         if joins:
-            return _handover_panels(panels, joins)
-    return _stack_panels(panels, "unrolled")
+            wide = _handover_panels(panels, joins)
+            narrow = _handover_panels(small, joins, narrow=True)
+            return _diagram(wide, "unrolled", wide.title, narrow)
+    return _stack_panels(panels, "unrolled", small)
 
 
-def _refuse_conv(targets, view) -> None:
-    """A ConvLSTM has no PyTorch weights to draw, and its states are images, not the
-    vectors the step-through draws: both views refused, saying so."""
+def _refuse_conv(targets, view, to="torch") -> None:
+    """A ConvLSTM has no PyTorch weights nor ONNX LSTM-operator weights to draw, and its
+    states are images, not the vectors the step-through draws: refused, saying so."""
     for title, spec, _ in targets:
         if any(c.conv is not None for c in cells_of(spec)):
-            why = (
-                "PyTorch has no ConvLSTM, so there are no PyTorch weights to draw"
-                if view == "weights"
-                else "its states are images, and the step-through draws vectors"
-            )
+            if view != "weights":
+                why = "its states are images, and the step-through draws vectors"
+            elif to == "onnx":
+                why = (
+                    "ONNX's LSTM operator multiplies by matrices and has no convolutions, "
+                    "so a ConvLSTM is exported as Conv and elementwise nodes, not as an "
+                    "operator with W, R, B gate blocks to join Keras' to"
+                )
+            else:
+                why = "PyTorch has no ConvLSTM, so there are no PyTorch weights to draw"
             raise UnsupportedError(
                 f"view={view!r} does not draw {title}: {why} (view='cell' draws its "
                 "convolutions and weights, view='unrolled' its chain)"
             )
+
+
+def _refuse_torch(targets) -> None:
+    """The PyTorch module rg.to_torch would build for these layers, or its refusal."""
+    from ..pytorch.rules import torch_levels
+
+    for _, spec, _ in targets:  # the diagram's own GRU message comes first
+        for cell in cells_of(spec):
+            if cell.kind.name == "GRU" and not cell.kind.reset_after:
+                raise RNNGuideError(
+                    "expected a GRU with reset_after=True for view='weights' (PyTorch's GRU "
+                    "is that variant only), got reset_after=False"
+                )
+    try:
+        torch_levels([_as_sequence(s) for _, s, _ in targets])
+    except UnsupportedError as e:
+        raise UnsupportedError(
+            f"view='weights' draws the PyTorch module rg.to_torch builds, and it builds none "
+            f"here: {e}"
+        ) from None
 
 
 def _handovers(model, specs):
@@ -281,11 +344,11 @@ def _handovers(model, specs):
     return found
 
 
-def _handover_panels(panels, joins) -> Diagram:
+def _handover_panels(panels, joins, narrow=False) -> _Canvas:
     """Panels one below the other, each state handed over drawn as a wire from the end
     of one chain, round the right and left margins, into the start of the other."""
-    dx, lane = 36, 12
-    out = _Canvas()
+    dx, lane = (16, 8) if narrow else (36, 12)
+    out = _Canvas(narrow)
     right = max(c.width for _, c in panels)
     y, tops = 0.0, []
     for _title, canvas in panels:
@@ -299,7 +362,7 @@ def _handover_panels(panels, joins) -> Diagram:
             continue
         (ex, ey), (sx, sy) = src_cv.anchors["end", s_state], dst_cv.anchors["start", d_state]
         ey, sy = ey + tops[src], sy + tops[dst]
-        xr = dx + right - 16 + lane * k
+        xr = dx + right + (2 if narrow else -16) + lane * k
         gap = tops[src] + src_cv.height + 12 + lane * k
         xl = 6 + lane * k
         cls = "rgd-handover" + (" rgd-c" if s_state == "c" else "")
@@ -316,15 +379,18 @@ def _handover_panels(panels, joins) -> Diagram:
     note = "initial_state: " + "; ".join(
         f"{d} starts from the final states of {s}" for d, s in pairs
     )
-    out.text(dx + 10, y - lane * len(joins), note, "rgd-small", "start")
-    title = " / ".join(t for t, _ in panels)
-    return _diagram(out, "unrolled", title)
+    for k, line in enumerate(_lines(note, 54) if narrow else [note]):
+        out.text(dx + 10 - 10 * narrow, y - lane * len(joins) + 14 * k, line, "rgd-small", "start")
+    out.title = " / ".join(t for t, _ in panels)
+    return out
 
 
-def _stack_panels(panels, view) -> Diagram:
-    """Panels (title, canvas) one below the other in one SVG."""
+def _stack_panels(panels, view, narrow=None) -> Diagram:
+    """Panels (title, canvas) one below the other in one SVG; ``narrow``: the same
+    panels laid out for a phone."""
+    small = None if narrow is None else _below([canvas for _, canvas in narrow], gap=24)
     if len(panels) == 1:
         title, canvas = panels[0]
-        return _diagram(canvas, view, title)
+        return _diagram(canvas, view, title, None if narrow is None else narrow[0][1])
     out = _below([canvas for _, canvas in panels], gap=24)
-    return _diagram(out, view, " / ".join(t for t, _ in panels))
+    return _diagram(out, view, " / ".join(t for t, _ in panels), small)

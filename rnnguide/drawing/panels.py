@@ -8,7 +8,17 @@ from ..arithmetic.shapes import shapes_of, with_input_shape
 from ..errors import RNNGuideError, RNNGuideTypeError
 from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec, cells_of, halves, is_keras
-from .canvas import Diagram, _as_sequence, _below, _Canvas, _diagram, _fmt_shape, _input_shape, _sub
+from .canvas import (
+    Diagram,
+    _as_sequence,
+    _below,
+    _Canvas,
+    _diagram,
+    _fmt_shape,
+    _input_shape,
+    _lines,
+    _sub,
+)
 from .conv_cell import conv_lstm_cell
 
 # --------------------------------------------------------------------------- layers
@@ -17,7 +27,10 @@ from .conv_cell import conv_lstm_cell
 def _short_formula(spec) -> str:
     """``4 x 256*(28 + 256 + 1)``: the count's derivation with the numbers put in."""
     if isinstance(spec, BidirectionalSpec):
-        return "2 x (" + _short_formula(spec.forward) + ")"
+        fw, bw = _short_formula(spec.forward), _short_formula(spec.backward)
+        if fw == bw:  # the same kind, size and options: twice the one count
+            return "2 x (" + fw + ")"
+        return f"forward {fw} + backward {bw}"
     cells = cells_of(spec)
     unique = list({id(c): c for c in cells}.values())
     parts = [c.formula().split(" = ")[1] for c in unique]
@@ -101,7 +114,10 @@ def _layer_name(layer) -> str:
     name = type(layer).__name__
     inner = getattr(layer, "forward_layer", None)
     if inner is not None:
-        return f"Bidirectional({_layer_name(inner)})"
+        fw, bw = _layer_name(inner), _layer_name(layer.backward_layer)
+        if fw == bw:
+            return f"Bidirectional({fw})"
+        return f"Bidirectional({fw}, backward_layer={bw})"
     units = getattr(layer, "units", None)
     args = [str(units)] if units is not None else []
     if name == "Dropout":
@@ -116,6 +132,62 @@ def _layer_name(layer) -> str:
 def _layers(obj, targets) -> Diagram:
     rows, in_shape = _layer_rows(obj, targets)
     total = sum(r["params"] for r in rows)
+    cv = _layers_wide(rows, in_shape, total)
+    narrow = _layers_narrow(rows, in_shape, total)
+    label = getattr(obj, "name", None) if is_keras(obj) else rows[0]["name"]
+    return _diagram(cv, "layers", f"{label}: {total:,} parameters", narrow)
+
+
+def _share(params, total) -> str:
+    frac = params / (total or 1)
+    return f"{frac:.0%}" if frac >= 0.005 or not params else "<1%"
+
+
+def _layers_narrow(rows, in_shape, total) -> _Canvas:
+    """The rows for a phone: top down, each row's name, count and bar, formula on
+    lines of their own."""
+    top = max(r["params"] for r in rows) or 1
+    cv = _Canvas(narrow=True)
+    cv.text(10, 16, "layers and parameters, input at the bottom:", "rgd-title", "start")
+    cv.text(10, 32, f"{total:,} parameters in all", "rgd-title", "start")
+    y, GAP, BAR = 44, 30, 120
+    if rows[-1]["shape"]:
+        cv.text(50, y + GAP / 2 + 4, f"output {rows[-1]['shape']}", "rgd-small", "start")
+    for k in range(len(rows) - 1, -1, -1):  # the last layer first: the data flows up
+        row = rows[k]
+        cv.wire([(40, y + GAP), (40, y + 6)])
+        y += GAP
+        formula = _lines("= " + row["formula"], 54) if row["formula"] else []
+        name = _lines(row["name"], 44)
+        h = 16 * len(name) + 22 + 13 * len(formula) + 6
+        cls = "rgd-gate" if row["recurrent"] else ""
+        cv.open(cls, layer=k, params=row["params"], recurrent=str(row["recurrent"]).lower())
+        cv.rect(10, y, 326, h)
+        yy = y + 17
+        for line in name:
+            cv.text(20, yy, line, "rgd-bold", "start")
+            yy += 16
+        cv.text(20, yy + 2, f"{row['params']:,} params", "", "start")
+        share = row["params"] / top * BAR
+        if row["params"]:
+            cv.rect(150, yy - 11, max(share, 2), 16, "rgd-box", rx=1)
+        cv.text(156 + share, yy + 1, _share(row["params"], total), "rgd-small", "start")
+        yy += 18
+        for line in formula:
+            cv.text(20, yy, line, "rgd-small", "start")
+            yy += 13
+        cv.close()
+        y += h
+        below = in_shape if k == 0 else rows[k - 1]["shape"]
+        if below and k:
+            cv.text(50, y + GAP / 2 + 4, below, "rgd-small", "start")
+    cv.wire([(40, y + GAP), (40, y)])
+    cv.text(50, y + GAP + 14, f"input {in_shape}".strip(), "rgd-small", "start")
+    cv.text(150, 60, "bars: share of the parameters", "rgd-small", "start")
+    return cv
+
+
+def _layers_wide(rows, in_shape, total) -> _Canvas:
     top = max(r["params"] for r in rows) or 1
     cv = _Canvas()
     BOXW, ROWH, GAP, BAR = 440, 46, 34, 170
@@ -151,8 +223,7 @@ def _layers(obj, targets) -> Diagram:
     if rows[-1]["shape"]:
         cv.text(50, y_out + GAP / 2 + 4, f"output {rows[-1]['shape']}", "rgd-small", "start")
     cv.text(BOXW + 24, y_out + GAP / 2 + 4, "share of the parameters", "rgd-small", "start")
-    label = getattr(obj, "name", None) if is_keras(obj) else rows[0]["name"]
-    return _diagram(cv, "layers", f"{label}: {total:,} parameters")
+    return cv
 
 
 # --------------------------------------------------------------------------- input
@@ -188,55 +259,71 @@ def _input_view(x, config, timesteps, mask) -> Diagram:
     for name, labels, n in (("step_labels", step_labels, steps), ("feature_labels", feature_labels, feats)):  # fmt: skip
         if labels is not None and len(labels) != n:
             raise RNNGuideError(f"expected {n} {name} (one per {name[:-7]}), got {len(labels)}")
-    max_t, max_f, max_b = MAX_INPUT
-    ts = list(range(steps)) if steps <= max_t else [*range(max_t - 2), None, steps - 1]
-    fs = list(range(feats)) if feats <= max_f else [*range(max_f - 2), None, feats - 1]
-    bs = list(range(min(batch, max_b)))
-    top = float(np.abs(a[np.isfinite(a)]).max()) if np.isfinite(a).any() else 1.0
-    top = top or 1.0
-    cw, ch = 42, 22
-    cv = _Canvas()
     title = f"x, shape {_fmt_shape(a.shape)} = (batch, timesteps, features)"
-    cv.text(10, 16, title, "rgd-title", "start")
-    x0, y0 = 70, 64
-    grid_w = cw * len(fs)
-    for k, b in enumerate(bs):
-        gx = x0 + k * (grid_w + 60)
-        cv.text(gx, 36, f"x[{b}]: sequence {b}", "rgd-bold", "start")
-        for j, f in enumerate(fs):
-            lab = "…" if f is None else (feature_labels[f] if feature_labels else f"[{f}]")
-            cv.text(gx + j * cw + cw / 2, y0 - 8, lab, "rgd-small")
-        for i, t in enumerate(ts):
-            y = y0 + i * ch
-            if k == 0:
-                lab = "…" if t is None else f"t={t + 1}"
-                if t is not None and step_labels:
-                    lab += f" {step_labels[t]}"
-                cv.text(gx - 8, y + 15, lab, "rgd-small", "end")
+
+    def draw(narrow):
+        max_t, max_f, max_b = MAX_INPUT
+        if narrow:  # a phone's column: 6 features at most, the sequences one below another
+            max_f = 6
+        ts = list(range(steps)) if steps <= max_t else [*range(max_t - 2), None, steps - 1]
+        fs = list(range(feats)) if feats <= max_f else [*range(max_f - 2), None, feats - 1]
+        bs = list(range(min(batch, max_b)))
+        top = float(np.abs(a[np.isfinite(a)]).max()) if np.isfinite(a).any() else 1.0
+        top = top or 1.0
+        cw, ch = 42, 22
+        cv = _Canvas(narrow)
+        head = (
+            [title]
+            if not narrow
+            else [f"x, shape {_fmt_shape(a.shape)}", "= (batch, timesteps, features)"]
+        )
+        for k, line in enumerate(head):
+            cv.text(10, 16 + 16 * k, line, "rgd-title", "start")
+        x0, y0 = 70, 64 + 16 * (len(head) - 1)
+        grid_w = cw * len(fs)
+        for k, b in enumerate(bs):
+            gx = x0 + k * (grid_w + 60) * (not narrow)
+            gy = k * (len(ts) * ch + 50) * narrow  # a narrow picture stacks the sequences
+            cv.text(gx, y0 - 28 + gy, f"x[{b}]: sequence {b}", "rgd-bold", "start")
             for j, f in enumerate(fs):
-                cx = gx + j * cw
-                if t is None or f is None:
-                    cv.text(cx + cw / 2, y + 15, "…")
-                    continue
-                v = float(a[b, t, f])
-                tone = "rgd-returned" if v > 0 else "rgd-gate" if v < 0 else ""
-                cv.open(f"rgd-cell {tone}".strip(), b=b, t=t, f=f, value=f"{v:.6g}")
-                op = min(1.0, abs(v) / top) * 0.45 if math.isfinite(v) else 0
-                self_rect = (
-                    f'<rect class="rgd-box" x="{cx:g}" y="{y:g}" width="{cw:g}" height="{ch:g}" '
-                    f'rx="0" style="fill-opacity:{op + 0.03:.3f}"/>'
-                )
-                cv.parts.append(self_rect)
-                cv._grow(cx + cw, y + ch)
-                cv.text(cx + cw / 2, y + 15, _fmt_value(v), "rgd-small" if abs(v) < 1e-12 else "")
-                cv.close()
-    y_end = y0 + len(ts) * ch
-    cv.text(10, y_end + 18, "rows: timesteps (axis 1), columns: features (axis 2)", "rgd-small",
-            "start")  # fmt: skip
-    if batch > len(bs):
-        cv.text(10, y_end + 33, f"and {batch - len(bs)} more sequence{'s' * (batch - len(bs) > 1)} (axis 0)", "rgd-small",
+                lab = "…" if f is None else (feature_labels[f] if feature_labels else f"[{f}]")
+                cv.text(gx + j * cw + cw / 2, y0 - 8 + gy, lab, "rgd-small")
+            for i, t in enumerate(ts):
+                y = y0 + i * ch + gy
+                if k == 0 or narrow:
+                    lab = "…" if t is None else f"t={t + 1}"
+                    if t is not None and step_labels:
+                        lab += f" {step_labels[t]}"
+                    cv.text(gx - 8, y + 15, lab, "rgd-small", "end")
+                for j, f in enumerate(fs):
+                    cx = gx + j * cw
+                    if t is None or f is None:
+                        cv.text(cx + cw / 2, y + 15, "…")
+                        continue
+                    v = float(a[b, t, f])
+                    tone = "rgd-returned" if v > 0 else "rgd-gate" if v < 0 else ""
+                    cv.open(f"rgd-cell {tone}".strip(), b=b, t=t, f=f, value=f"{v:.6g}")
+                    op = min(1.0, abs(v) / top) * 0.45 if math.isfinite(v) else 0
+                    self_rect = (
+                        f'<rect class="rgd-box" x="{cx:g}" y="{y:g}" width="{cw:g}" height="{ch:g}" '
+                        f'rx="0" style="fill-opacity:{op + 0.03:.3f}"/>'
+                    )
+                    cv.parts.append(self_rect)
+                    cv._grow(cx + cw, y + ch)
+                    cv.text(
+                        cx + cw / 2, y + 15, _fmt_value(v), "rgd-small" if abs(v) < 1e-12 else ""
+                    )
+                    cv.close()
+        y_end = y0 + len(ts) * ch + (len(bs) - 1) * (len(ts) * ch + 50) * narrow
+        cv.text(10, y_end + 18, "rows: timesteps (axis 1), columns: features (axis 2)", "rgd-small",
                 "start")  # fmt: skip
-    return _diagram(cv, "input", title)
+        if batch > len(bs):
+            more = batch - len(bs)
+            cv.text(10, y_end + 33, f"and {more} more sequence{'s' * (more > 1)} (axis 0)",
+                    "rgd-small", "start")  # fmt: skip
+        return cv
+
+    return _diagram(draw(False), "input", title, draw(True))
 
 
 def _fmt_value(v: float) -> str:
@@ -259,14 +346,17 @@ def _torch_cells(spec, depth=0):
     return out
 
 
-def _weights_panel(title, spec, depth=0, to="torch"):
+def _weights_panel(title, spec, depth=0, to="torch", narrow=False):
     """Keras' weights above PyTorch's (``to="onnx"``: an ONNX operator's W, R, B),
     each gate block joined to its block there."""
     onnx = to == "onnx"
-    cv = _Canvas()
+    cv = _Canvas(narrow)
     other = "an ONNX operator's" if onnx else "PyTorch's"
-    cv.text(10, 16, f"{title}: Keras weights and {other}", "rgd-title", "start")
-    y = 40
+    heading = f"{title}: Keras weights and {other}"
+    lines = _lines(heading, 40) if narrow else [heading]
+    for k, line in enumerate(lines):
+        cv.text(10, 16 + 16 * k, line, "rgd-title", "start")
+    y = 40 + 16 * (len(lines) - 1)
     for cell, suffix in _torch_cells(spec, depth):
         kind = cell.kind
         if kind.name == "GRU" and not kind.reset_after and not onnx:
@@ -302,9 +392,14 @@ def _weights_panel(title, spec, depth=0, to="torch"):
         for keras_name, k_shape, row, other_name, how in pairs:
             t_shape = (n * u,) if len(k_shape) == 1 or row is not None else (n * u, k_shape[0])
             k_label = keras_name + (f"[{row}]" if row is not None else "")
-            _weight_pair(cv, y, kind, u, keras_letters, blocks, target_gate, k_label,
-                         keras_name, k_shape, row, other_name, t_shape, how)  # fmt: skip
-            y += 122
+            args = (cv, y, kind, u, keras_letters, blocks, target_gate, k_label, keras_name,
+                    k_shape, row, other_name, t_shape, how)  # fmt: skip
+            if narrow:
+                _weight_pair_narrow(*args)
+                y += 150
+            else:
+                _weight_pair(*args)
+                y += 122
         y += 10
     other = "ONNX's" if onnx else "PyTorch's"
     notes = [
@@ -315,9 +410,51 @@ def _weights_panel(title, spec, depth=0, to="torch"):
         notes.append("LSTM: ONNX orders the blocks i | o | f | c (Keras i | f | c | o)")
     elif not onnx and any(c.kind.name == "GRU" for c, _ in _torch_cells(spec)):
         notes.append("GRU: z and r swap places (Keras z | r | h, PyTorch r | z | n)")
+    if narrow:
+        notes = [line for note in notes for line in _lines(note, 56)]
     for k, note in enumerate(notes):
         cv.text(10, y + 15 * k, note, "rgd-small", "start")
     return title, cv
+
+
+def _weight_pair_narrow(cv, y, kind, u, keras_letters, blocks, target_gate, k_label,
+                        keras_name, k_shape, row, torch_name, t_shape, how):  # fmt: skip
+    """One Keras weight above its PyTorch / ONNX weight, names on their own lines."""
+    n = kind.n_gates
+    x0, bw = 10, (min(80, 320 / n) if n > 1 else 140)
+    cv.text(x0, y + 12, f"{k_label} {_fmt_shape(k_shape)}", "", "start")
+    y += 18
+    k_at = {}
+    for b, gate in enumerate(kind.gates):
+        bx = x0 + b * bw
+        k_at[gate] = bx + (bw - 2) / 2
+        cols = f"{b * u}:{(b + 1) * u}"
+        cv.open("rgd-gate", keras=keras_name, block=keras_letters[gate], gate=gate, cols=cols,
+                bias_row="" if row is None else row)  # fmt: skip
+        cv.rect(bx, y, bw - 2, 20, rx=2)
+        letter = keras_letters[gate]
+        cv.text(k_at[gate], y + 14, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
+        where = f"[:, {cols}]" if len(k_shape) == 2 and row is None else f"[{cols}]"
+        if row is not None:
+            where = f"[{row}, {cols}]"
+        cv.text(k_at[gate], y + 32, where, "rgd-small")
+        cv.close()
+    for b, letter in enumerate(blocks):
+        gate = target_gate[letter]
+        bx = x0 + b * bw
+        rows = f"{b * u}:{(b + 1) * u}"
+        moved = kind.gates.index(gate) != b
+        cv.open("rgd-returned" if moved else "", torch=torch_name, gate=gate, rows=rows)
+        cv.wire([(k_at[gate], y + 36), (bx + (bw - 2) / 2, y + 58)], arrow=True)
+        cv.close()
+        cv.open("rgd-gate", torch=torch_name, block=letter, gate=gate, rows=rows)
+        cv.rect(bx, y + 60, bw - 2, 20, rx=2)
+        cx = bx + (bw - 2) / 2
+        cv.text(cx, y + 74, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
+        cv.text(cx, y + 92, f"[{rows}]", "rgd-small")
+        cv.close()
+    cv.text(x0, y + 110, f"{torch_name} {_fmt_shape(t_shape)}", "", "start")
+    cv.text(x0, y + 123, how, "rgd-small", "start")
 
 
 def _weight_pair(cv, y, kind, u, keras_letters, blocks, target_gate, k_label, keras_name,
@@ -366,8 +503,68 @@ def _dims(cell: CellSpec):
     return d, cell.units
 
 
+class _XScaled:
+    """A canvas seen through a horizontal squeeze (and a shift down): a cell drawing
+    laid out for a wide box, drawn ``k`` times as wide for a narrow one. Positions
+    and box widths shrink, text keeps its size (the labels are short)."""
+
+    def __init__(self, base: _Canvas, k: float, dy: float = 0, x0: float = 20):
+        self.base, self.k, self.dy, self.x0 = base, k, dy, x0
+        self.narrow = True
+
+    def X(self, x):
+        return self.x0 + (x - self.x0) * self.k
+
+    def open(self, *args, **data):
+        self.base.open(*args, **data)
+
+    def close(self):
+        self.base.close()
+
+    def rect(self, x, y, w, h, cls="rgd-box", rx=5):
+        self.base.rect(self.X(x), y + self.dy, w * self.k, h, cls, rx)
+
+    def circle(self, x, y, r, cls="rgd-node"):
+        self.base.circle(self.X(x), y + self.dy, r, cls)
+
+    def op(self, x, y, symbol):
+        self.base.circle(self.X(x), y + self.dy, 7.5)
+        self.base.text(self.X(x), y + self.dy + 4, symbol, "rgd-bold")
+
+    def text(self, x, y, content, cls="", anchor="middle", raw=False, **data):
+        self.base.text(self.X(x), y + self.dy, content, cls, anchor, raw, **data)
+
+    def wire(self, points, cls="", arrow=True, dashed=False, width=None):
+        pts = [(self.X(px), py + self.dy) for px, py in points]
+        self.base.wire(pts, cls, arrow, dashed, width)
+
+
+def _act(cv, act: str) -> str:
+    """An activation's name on a gate; on a narrow drawing sigmoid is written σ."""
+    return "σ" if getattr(cv, "narrow", False) and act == "sigmoid" else act
+
+
+def _formula_lines(cv, lines, y) -> float:
+    """The cell's equations under its drawing (wrapped on a narrow one); the next y."""
+    if isinstance(cv, _XScaled):
+        base = cv.base
+        y += cv.dy
+        lines = [part for line in lines for part in _lines(line, 56)]
+        if any("sigmoid" in line for line in lines):
+            lines.append("σ = sigmoid")
+        for k, line in enumerate(lines):
+            base.text(10, y + 14 * k, line, "rgd-small", "start")
+        return y + 14 * len(lines) - 10
+    for k, line in enumerate(lines):
+        cv.text(70, y + 15 * k, line, "rgd-small", "start")
+    return y + 15 * len(lines) - 15
+
+
 def _weight_blocks(cv: _Canvas, cell: CellSpec, y0: float, x0: float = 10) -> float:
-    """Keras' weights as bars split into their gate blocks; returns the next y."""
+    """Keras' weights as bars split into their gate blocks; returns the next y. On a
+    narrow canvas each weight's name stands on its own line, above its blocks."""
+    if cv.narrow:
+        return _weight_blocks_narrow(cv, cell, y0, x0)
     kind = cell.kind
     d, u = _dims(cell)
     n = kind.n_gates
@@ -404,56 +601,153 @@ def _weight_blocks(cv: _Canvas, cell: CellSpec, y0: float, x0: float = 10) -> fl
     return y
 
 
-def _gate(cv, x, y, gate, act, w=54, h=34):
+def _weight_blocks_narrow(cv: _Canvas, cell: CellSpec, y0: float, x0: float) -> float:
+    kind = cell.kind
+    d, u = _dims(cell)
+    n = kind.n_gates
+    shapes = {
+        "kernel": (*cell.window, d, n * u),
+        "recurrent_kernel": (*cell.window, u, n * u),
+    }
+    if cell.use_bias:
+        shapes["bias"] = kind.bias_shape(u)
+    axis = "last axis" if cell.conv is not None else "columns"
+    cv.text(x0, y0, f"Keras weights ({axis}: gate blocks)", "rgd-small", "start")
+    y = y0 + 8
+    for name, shp in shapes.items():
+        rows = ["input", "recurrent"] if name == "bias" and kind.reset_after else [""]
+        lead = 60 if rows[0] else 0
+        bw = min(80, (320 - lead) / n) if n > 1 else 140
+        cv.text(x0, y + 14, f"{name} {_fmt_shape(shp)}", "", "start", weight=name,
+                shape=_fmt_shape(shp))  # fmt: skip
+        y += 20
+        for k, row in enumerate(rows):
+            yy = y + k * 22
+            if row:
+                cv.text(x0 + lead - 4, yy + 15, row, "rgd-small", "end")
+            for b, (letter, gate) in enumerate(zip(kind.keras_blocks, kind.gates)):
+                bx = x0 + lead + b * bw
+                cv.open("rgd-gate", weight=name, block=letter, gate=gate)
+                cv.rect(bx, yy + 2, bw - 2, 20, rx=2)
+                shown = letter if letter == gate or n == 1 else f"{letter} (= {gate})"
+                cv.text(bx + bw / 2, yy + 16, shown if n > 1 else "one block")
+                cv.close()
+                cols = f"[{b * u}:{(b + 1) * u}]" if n > 1 else f"[0:{u}]"
+                if k == len(rows) - 1:
+                    cv.text(bx + bw / 2, yy + 34, cols, "rgd-small")
+        y += 22 * len(rows) + 18
+    return y
+
+
+def _gate(cv, x, y, gate, act, w=54, h=34, vals=None):
+    """A gate's box: its letter and activation (a step-through: its value there)."""
     cv.open("rgd-gate", gate=gate)
     cv.rect(x - w / 2, y - h / 2, w, h)
     cv.text(x, y - 2, gate, "rgd-bold")
-    cv.text(x, y + 11, act, "rgd-small")
+    if vals is None:
+        cv.text(x, y + 11, _act(cv, act), "rgd-small")
+    else:
+        cv.text(x, y + 11, vals.get(gate, ""), "rgd-small rgd-val", key=gate)
     cv.close()
 
 
-def _cell_panel(title, spec):
+def _val(cv, x, y, key, vals, anchor="middle") -> None:
+    """A step-through's value of ``key`` (a row of rg.gates) on its wire."""
+    if vals is not None:
+        cv.text(x, y, vals.get(key, ""), "rgd-small rgd-val", anchor, key=key)
+
+
+def _cell_panel(title, spec, narrow=False):
     cells = cells_of(spec)
     if not isinstance(spec, CellSpec) and len(cells) > 1:
-        panels = [_cell_panel(f"{title}: cell {i}", c) for i, c in enumerate(cells)]
+        panels = [_cell_panel(f"{title}: cell {i}", c, narrow) for i, c in enumerate(cells)]
         return title, _below([sub for _, sub in panels], gap=20)
     cell = cells[0]
-    cv = _Canvas()
+    cv = _Canvas(narrow)
     kind = cell.kind
     label = kind.label if kind.name != "SimpleRNN" else "SimpleRNN"
     size = f"{cell.units} filters" if cell.conv is not None else f"{cell.units} units"
     cv.text(10, 16, f"{label} cell, one step ({size})", "rgd-title", "start")
+    # a narrow box gets the same drawing squeezed sideways (its text keeps its size)
+    squeeze = {"SimpleRNN": 0.75, "GRU": 0.56}.get(kind.name, 0.57)  # LSTM, ConvLSTM: 0.57
+    target = cv if not narrow else _XScaled(cv, squeeze, 14)
     if cell.conv is not None:
-        y = conv_lstm_cell(cv, cell, _lstm_cell)
+        y = conv_lstm_cell(target, cell, _lstm_cell)
     else:
         draw = {"SimpleRNN": _simple_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[kind.name]
-        y = draw(cv, cell)
+        y = draw(target, cell)
     _weight_blocks(cv, cell, y + 20)
     return title, cv
 
 
-def _simple_cell(cv: _Canvas, cell: CellSpec) -> float:
-    cv.rect(70, 40, 300, 150, "rgd-frame")
-    _gate(cv, 220, 115, "h", cell.activation, w=80)
-    cv.text(30, 104, _sub("h", "t-1"), raw=True)
-    cv.wire([(20, 115), (180, 115)])
-    cv.text(220, 232, _sub("x", "t"), raw=True)
-    cv.wire([(220, 220), (220, 132)])
-    cv.wire([(260, 115), (420, 115)])
-    cv.text(430, 119, _sub("h", "t"), "", "start", raw=True)
-    cv.wire([(330, 115), (330, 30)])
-    cv.text(338, 34, "output = " + _sub("h", "t"), "", "start", raw=True)
-    cv.text(
-        70,
-        258,
-        f"h_t = {cell.activation}(x_t W + h_(t-1) U + b)   W = kernel, U = recurrent_kernel",
-        "rgd-small",
-        "start",
-    )
-    return 270
+def _step_cell(cell: CellSpec, vals: dict, narrow: bool) -> _Canvas:
+    """The cell's drawing (as view="cell" draws it, without the weight blocks) with a
+    value on each wire and gate: ``vals`` maps rg.gates' row names to text."""
+    cv = _Canvas(narrow)
+    squeeze = {"SimpleRNN": 0.75, "GRU": 0.56}.get(cell.kind.name, 0.57)
+    target = cv if not narrow else _XScaled(cv, squeeze, 0)
+    draw = {"SimpleRNN": _simple_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[cell.kind.name]
+    if cell.kind.name == "LSTM":
+        draw(target, cell, None, vals)
+    else:
+        draw(target, cell, vals)
+    return cv
 
 
-def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None) -> float:
+def _simple_cell(cv: _Canvas, cell: CellSpec, vals=None) -> float:
+    """x_t W and h_(t-1) U summed with b, through the activation: h_t."""
+    act = cell.activation
+    y_h, x_sum = 120, 220
+    cv.rect(70, 40, 300, 170, "rgd-frame")
+    # h_(t-1) times U, from the left
+    cv.open("", path="h")
+    cv.text(34, y_h - 8, _sub("h", "t-1"), raw=True)
+    cv.wire([(20, y_h), (110, y_h)])
+    cv.close()
+    cv.open("rgd-weight", weight="recurrent_kernel")
+    cv.rect(110, y_h - 13, 50, 26)
+    cv.text(135, y_h + 4, "× U")
+    cv.close()
+    cv.wire([(160, y_h), (x_sum - 9, y_h)])
+    # x_t times W, from below
+    cv.open("", path="x")
+    cv.text(x_sum, 252, _sub("x", "t"), raw=True)
+    cv.wire([(x_sum, 240), (x_sum, 186)])
+    cv.close()
+    cv.open("rgd-weight", weight="kernel")
+    cv.rect(x_sum - 25, 160, 50, 26)
+    cv.text(x_sum, 177, "× W")
+    cv.close()
+    cv.wire([(x_sum, 160), (x_sum, y_h + 9)])
+    # + b, from above
+    if cell.use_bias:
+        cv.text(x_sum, 70, "b")
+        cv.wire([(x_sum, 76), (x_sum, y_h - 9)])
+    cv.op(x_sum, y_h, "+")
+    # the activation: the new state
+    cv.wire([(x_sum + 9, y_h), (262, y_h)])
+    _gate(cv, 290, y_h, "h", act, w=56, vals=None if vals is None else {"h": vals.get("h_t")})
+    _val(cv, 50, y_h + 16, "h_(t-1)", vals)
+    _val(cv, x_sum + 12, 256, "x_t", vals, "start")
+    _val(cv, 380, y_h - 8, "h_t", vals)
+    cv.open("", path="h_out")
+    cv.wire([(318, y_h), (410, y_h)])
+    cv.text(420, y_h + 4, _sub("h", "t"), "", "start", raw=True)
+    cv.wire([(345, y_h), (345, 22)])
+    cv.close()
+    if getattr(cv, "narrow", False):
+        cv.text(339, 26, "output = " + _sub("h", "t"), "", "end", raw=True)
+    else:
+        cv.text(353, 26, "output = " + _sub("h", "t"), "", "start", raw=True)
+    bias = " + b" if cell.use_bias else ""
+    lines = [
+        f"h_t = {act}(x_t W + h_(t-1) U{bias});  W = kernel, U = recurrent_kernel"
+        + (", b = bias" if cell.use_bias else "")
+    ]
+    return _formula_lines(cv, lines, 284) + 6
+
+
+def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None, vals=None) -> float:
     act, rec = cell.activation, cell.recurrent_activation
     cv.rect(70, 34, 420, 206, "rgd-frame")
     y_c, y_bus, y_g = 60, 218, 160
@@ -478,7 +772,12 @@ def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None) -> float:
     xs = {"f": 150, "i": 220, "g": 290, "o": 370}
     for gate, gx in xs.items():
         cv.wire([(gx, y_bus), (gx, y_g + 17)])
-        _gate(cv, gx, y_g, gate, act if gate == "g" else rec)
+        _gate(cv, gx, y_g, gate, act if gate == "g" else rec, vals=vals)
+    _val(cv, 40, y_c + 16, "c_(t-1)", vals)
+    _val(cv, 50, y_bus + 16, "h_(t-1)", vals)
+    _val(cv, 122, 278, "x_t", vals, "start")
+    _val(cv, 515, y_c - 8, "c_t", vals)
+    _val(cv, 515, y_bus - 8, "h_t", vals)
     cv.wire([(150, y_g - 17), (150, 90), (180, 90), (180, y_c + 9)])  # f x c
     cv.op(255, 108, "×")  # i * g
     cv.wire([(220, y_g - 17), (220, 108), (246, 108)])
@@ -497,18 +796,20 @@ def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None) -> float:
     cv.wire([(430, y_g + 9), (430, y_bus), (540, y_bus)])
     cv.text(550, y_bus + 4, _sub("h", "t"), "", "start", raw=True)
     cv.wire([(470, y_bus), (470, 18)])
-    cv.text(478, 22, "output = " + _sub("h", "t"), "", "start", raw=True)
     cv.close()
+    if cv.narrow:
+        cv.text(456, 22, "output = " + _sub("h", "t"), "", "end", raw=True)
+    else:
+        cv.text(478, 22, "output = " + _sub("h", "t"), "", "start", raw=True)
     lines = lines or [
         f"i, f, o = {rec}(x_t W + h_(t-1) U + b) per gate;  g = {act}(x_t W_g + h_(t-1) U_g + b_g)",
         f"c_t = f * c_(t-1) + i * g;   h_t = o * {act}(c_t)   (Keras' c block is g)",
     ]
-    for k, line in enumerate(lines):
-        cv.text(70, 296 + 15 * k, line, "rgd-small", "start")
-    return 316
+    end = _formula_lines(cv, lines, 296)
+    return end + 10 if cv.narrow else 316
 
 
-def _gru_cell(cv: _Canvas, cell: CellSpec) -> float:
+def _gru_cell(cv: _Canvas, cell: CellSpec, vals=None) -> float:
     act, rec = cell.activation, cell.recurrent_activation
     after = cell.kind.reset_after
     cv.rect(70, 34, 440, 206, "rgd-frame")
@@ -522,7 +823,10 @@ def _gru_cell(cv: _Canvas, cell: CellSpec) -> float:
     cv.wire([(419, y_h), (560, y_h)])
     cv.text(570, y_h + 4, _sub("h", "t"), "", "start", raw=True)
     cv.wire([(480, y_h), (480, 18)])
-    cv.text(488, 22, "output = " + _sub("h", "t"), "", "start", raw=True)
+    if cv.narrow:
+        cv.text(466, 22, "output = " + _sub("h", "t"), "", "end", raw=True)
+    else:
+        cv.text(488, 22, "output = " + _sub("h", "t"), "", "start", raw=True)
     # h_{t-1} down to the bus, where x_t joins
     cv.wire([(90, y_h), (90, y_bus), (300, y_bus)], arrow=False)
     cv.text(120, 274, _sub("x", "t"), raw=True)
@@ -531,7 +835,10 @@ def _gru_cell(cv: _Canvas, cell: CellSpec) -> float:
     xs = {"z": 150, "r": 220}
     for gate, gx in xs.items():
         cv.wire([(gx, y_bus), (gx, y_g + 17)])
-        _gate(cv, gx, y_g, gate, rec)
+        _gate(cv, gx, y_g, gate, rec, vals=vals)
+    _val(cv, 48, y_h + 16, "h_(t-1)", vals)
+    _val(cv, 132, 278, "x_t", vals, "start")
+    _val(cv, 525, y_h - 8, "h_t", vals)
     # z: z * h_{t-1} on the state path, (1 - z) * g towards the new state
     cv.wire([(150, y_g - 17), (150, y_h + 9)])
     cv.wire([(150, 105), (330, 105)], arrow=False)
@@ -541,7 +848,7 @@ def _gru_cell(cv: _Canvas, cell: CellSpec) -> float:
     cv.wire([(410, 96), (410, y_h + 9)])
     # the candidate g
     gx = 410
-    _gate(cv, gx, y_g, "g", act)
+    _gate(cv, gx, y_g, "g", act, vals=vals)
     cv.wire([(gx, y_g - 17), (gx, 114)])
     cv.wire([(300, y_bus), (gx, y_bus), (gx, y_g + 17)])  # x_t W_g
     if after:
@@ -568,6 +875,5 @@ def _gru_cell(cv: _Canvas, cell: CellSpec) -> float:
         f"z, r = {rec}(x_t W + h_(t-1) U + b) per gate;  " + note,
         "h_t = z * h_(t-1) + (1 - z) * g   (Keras' h block is g)",
     ]
-    for k, line in enumerate(lines):
-        cv.text(70, 296 + 15 * k, line, "rgd-small", "start")
-    return 316
+    end = _formula_lines(cv, lines, 296)
+    return end + 10 if cv.narrow else 316

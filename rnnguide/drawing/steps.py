@@ -13,7 +13,11 @@ from .canvas import STEPS_STYLE, Diagram, _as_sequence, _esc, _fmt_shape, _ids
 # --------------------------------------------------------------------------- steps
 
 
-def _steps(layer, x, mask):
+#: at most this many samples of the batch can be chosen in a step-through
+MAX_SAMPLES = 8
+
+
+def _steps(layer, x, mask, unit=0, step_labels=None):
     import numpy as np
 
     from ..reference.forward import gates
@@ -26,51 +30,86 @@ def _steps(layer, x, mask):
     m = None if mask is None else np.asarray(mask).astype(bool)
     if m is not None and m.ndim == 1:
         m = np.broadcast_to(m, x.shape[:2])
+    if step_labels is not None and len(step_labels) != x.shape[1]:
+        raise RNNGuideError(
+            f"expected {x.shape[1]} step_labels (one per timestep), got {len(step_labels)}"
+        )
     values = gates(layer, x, mask=m)  # processing order; builds the layer if needed
     spec = _as_sequence(resolve(layer))
-    sections = []
+    initial = _initial_states(spec, x, m)
+    n_samples = min(int(x.shape[0]), MAX_SAMPLES)
+    sections, cells = [], []
     for h_i, half in enumerate(halves(spec)):
         got = values["forward" if h_i == 0 else "backward"] if len(halves(spec)) > 1 else values
         per_cell = got if half.stacked else [got]
         order = list(range(x.shape[1]))[:: -1 if half.go_backwards else 1]
-        below = x[0, order]
+        below = x[:, order]
         for i, (cell, rec) in enumerate(zip(half.cells, per_cell)):
-            keep = [True] * len(order) if m is None else [bool(m[0, t]) for t in order]
-            sections.append(_section(cell, rec, below, keep, order, h_i, i, half, spec))
-            below = np.asarray(rec["h"][0])  # the next cell reads this one's h_t
+            start = initial[h_i][i]
+            per_sample = []
+            for b in range(n_samples):
+                keep = [True] * len(order) if m is None else [bool(m[b, t]) for t in order]
+                per_sample.append(
+                    _section(cell, rec, below[b], keep, order, h_i, i, half, spec, start, b)
+                )
+            section = per_sample[0]
+            section["samples"] = [{"keep": p["keep"], "rows": p["rows"]} for p in per_sample[1:]]
+            sections.append(section)
+            cells.append(cell)
+            below = np.asarray(rec["h"])  # the next cell reads this one's h_t
     uid = (
         "rgd-steps-"
         + hashlib.sha1(json.dumps(sections).encode() + str(next(_ids)).encode()).hexdigest()[:10]
     )
-    title = f"{spec.label}: step through {x.shape[1]} steps (sample 0 of {x.shape[0]})"
-    data = {"title": title, "steps": int(x.shape[1]), "sections": sections}
-    return Diagram(None, _steps_html(uid, data), "steps", title)
+    which = "sample 0" if n_samples == 1 else f"samples 0-{n_samples - 1}"
+    title = f"{spec.label}: step through {x.shape[1]} steps ({which} of {x.shape[0]})"
+    units = max(c.units for c in cells)
+    if isinstance(unit, bool) or not isinstance(unit, int) or not 0 <= unit < units:
+        raise RNNGuideError(f"expected unit= an integer from 0 to {units - 1}, got {unit!r}")
+    data = {
+        "title": title,
+        "steps": int(x.shape[1]),
+        "samples": n_samples,
+        "sections": sections,
+    }
+    labels = None if step_labels is None else [str(v) for v in step_labels]
+    return Diagram(None, _steps_html(uid, data, cells, unit, labels), "steps", title)
 
 
-def _section(cell, rec, inputs, keep, order, h_i, i, half, spec):
+def _initial_states(spec, x, mask):
+    """The states each cell starts from (per half, per cell, a tuple in the kind's
+    order h, c): zeros, or a stateful layer's stored states, as rnnguide.gates runs it."""
+    from ..spec.call import prepare_call
+
+    call = prepare_call(spec, x, None, mask)
+    return [[tuple(st) for st in half] for half in call.states_in("float64")]
+
+
+def _section(cell, rec, inputs, keep, order, h_i, i, half, spec, start, b=0):
     import numpy as np
 
     kind = cell.kind
     names = list(kind.gates) if kind.name != "SimpleRNN" else []
-    h = np.asarray(rec["h"][0], dtype=np.float64)
-    c = np.asarray(rec["c"][0], dtype=np.float64) if "c" in rec else None
-    # the state each step starts from: zeros, then the last kept state (masks carry it)
+    h = np.asarray(rec["h"][b], dtype=np.float64)
+    c = np.asarray(rec["c"][b], dtype=np.float64) if "c" in rec else None
+    # the state each step starts from: the layer's initial state (zeros, or a stateful
+    # layer's stored state), then the last kept state (masks carry it)
     h_prev, c_prev = [], []
-    state_h = np.zeros(cell.units)
-    state_c = np.zeros(cell.units)
+    state_h = np.asarray(start[0], dtype=np.float64)[b]
+    state_c = np.asarray(start[1], dtype=np.float64)[b] if len(start) > 1 else None
     for t in range(len(order)):
         h_prev.append(state_h.tolist())
-        c_prev.append(state_c.tolist())
+        c_prev.append(None if state_c is None else state_c.tolist())
         if keep[t]:
             state_h = h[t]
-            if c is not None:
+            if c is not None and state_c is not None:
                 state_c = c[t]
     rows = [["x_t", np.asarray(inputs, dtype=np.float64).tolist()], ["h_(t-1)", h_prev]]
     if c is not None:
         rows.append(["c_(t-1)", c_prev])
     titles = dict(zip(kind.gates, kind.gate_titles))
     for g in names:
-        rows.append([g, np.asarray(rec[g][0], dtype=np.float64).tolist()])
+        rows.append([g, np.asarray(rec[g][b], dtype=np.float64).tolist()])
     if c is not None:
         rows.append(["c_t", c.tolist()])
     rows.append(["h_t", h.tolist()])
@@ -97,55 +136,39 @@ _STEPS_JS = r"""
   var data = JSON.parse(root.querySelector('script.rgd-data').textContent);
   var slider = root.querySelector('input[type=range]');
   var label = root.querySelector('.rgd-t');
-  var tables = root.querySelector('.rgd-tables');
-  var cells = [];
-  function colour(v, gate) {
-    var a = Math.min(1, Math.abs(v)) * 0.55;
-    return v >= 0 ? 'rgba(232,89,12,' + a + ')' : 'rgba(28,126,214,' + a + ')';
+  var sample = root.querySelector('select.rgd-sample');
+  var unit = root.querySelector('select.rgd-unit');
+  var marks = root.querySelectorAll('.rgd-chain .rgd-s');
+  function fmt(v) { return (v < 0 ? '\u2212' : '') + Math.abs(v).toFixed(2); }
+  function vec(vals) {
+    var shown = vals.slice(0, 3).map(fmt);
+    if (vals.length > 3) shown.push('\u2026');
+    return '[' + shown.join(', ') + ']';
   }
-  data.sections.forEach(function (sec, s) {
-    var table = document.createElement('table');
-    var cap = document.createElement('caption');
-    cap.textContent = sec.title;
-    table.appendChild(cap);
-    var units = sec.rows[sec.rows.length - 1][1][0].length;
-    var head = document.createElement('tr');
-    head.innerHTML = '<th>value</th>';
-    var width = Math.max(units, sec.rows[0][1][0].length);
-    for (var u = 0; u < width; u++) head.innerHTML += '<th>[' + u + ']</th>';
-    table.appendChild(head);
-    cells[s] = sec.rows.map(function (row) {
-      var tr = document.createElement('tr');
-      var th = document.createElement('th');
-      th.textContent = row[0] + (sec.titles[row[0]] ? ' (' + sec.titles[row[0]] + ')' : '');
-      tr.appendChild(th);
-      var tds = [];
-      for (var u = 0; u < width; u++) {
-        var td = document.createElement('td');
-        tr.appendChild(td);
-        tds.push(td);
-      }
-      table.appendChild(tr);
-      return tds;
-    });
-    tables.appendChild(table);
-  });
+  function part(sec) {
+    var b = sample ? parseInt(sample.value, 10) : 0;
+    return b === 0 ? sec : sec.samples[b - 1];
+  }
   function show(t) {
     t = Math.max(0, Math.min(data.steps - 1, t));
     slider.value = t + 1;
-    var first = data.sections[0];
+    var u = unit ? parseInt(unit.value, 10) : 0;
+    var first = part(data.sections[0]);
     label.textContent = 't = ' + (t + 1) + ' of ' + data.steps + ' (reads x_' +
-      first.order[t] + (first.keep[t] ? ')' : ', masked: the state is carried)');
+      data.sections[0].order[t] + (first.keep[t] ? ')' : ', masked: the state is carried)');
     data.sections.forEach(function (sec, s) {
-      sec.rows.forEach(function (row, r) {
-        var vals = row[1][t];
-        cells[s][r].forEach(function (td, u) {
-          if (u < vals.length) {
-            td.textContent = vals[u].toFixed(3);
-            td.style.background = colour(vals[u]);
-          } else { td.textContent = ''; td.style.background = ''; }
-        });
+      var rows = {};
+      part(sec).rows.forEach(function (row) { rows[row[0]] = row[1][t]; });
+      root.querySelectorAll('[data-sec="' + s + '"] .rgd-val').forEach(function (el) {
+        var vals = rows[el.getAttribute('data-key')];
+        if (!vals) return;
+        el.textContent = el.getAttribute('data-key') === 'x_t' ? vec(vals)
+          : fmt(vals[Math.min(u, vals.length - 1)]);
       });
+    });
+    marks.forEach(function (mk, k) {
+      mk.classList.toggle('rgd-on', k === t);
+      mk.classList.toggle('rgd-off', !first.keep[k]);
     });
     root.setAttribute('data-t', t + 1);
   }
@@ -165,24 +188,80 @@ _STEPS_JS = r"""
     }, 900);
   });
   slider.addEventListener('input', function () { stop(); show(current()); });
+  [sample, unit].forEach(function (sel) {
+    if (sel) sel.addEventListener('change', function () { show(current()); });
+  });
+  marks.forEach(function (mk, k) {
+    mk.addEventListener('click', function () { stop(); show(k); });
+  });
   root.addEventListener('keydown', function (e) {
-    if (e.target === slider) return;
+    if (e.target === slider || e.target.tagName === 'SELECT') return;
     var keys = {ArrowLeft: -1, ArrowRight: 1};
     if (e.key in keys) { show(current() + keys[e.key]); e.preventDefault(); }
     if (e.key === 'Home') { show(0); e.preventDefault(); }
     if (e.key === 'End') { show(data.steps - 1); e.preventDefault(); }
+    if (e.key === ' ') { play.click(); e.preventDefault(); }
   });
   show(0);
 })();
 """
 
 
-def _steps_html(uid: str, data: dict) -> str:
+def _first_values(section: dict, unit: int) -> dict:
+    """The text of each value at step 1, sample 0, ``unit``: what shows without JS."""
+
+    def fmt(v):
+        return ("\u2212" if v < 0 else "") + f"{abs(v):.2f}"
+
+    out = {}
+    for name, steps in section["rows"]:
+        vals = steps[0]
+        if name == "x_t":
+            shown = [fmt(v) for v in vals[:3]] + ["\u2026"] * (len(vals) > 3)
+            out[name] = "[" + ", ".join(shown) + "]"
+        else:
+            out[name] = fmt(vals[min(unit, len(vals) - 1)])
+    return out
+
+
+def _steps_html(uid: str, data: dict, cells, unit: int = 0, labels=None) -> str:
+    from .canvas import _diagram
+    from .panels import _step_cell
+
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     n = data["steps"]
     js = _STEPS_JS % {"id": json.dumps(uid)}
+    first = data["sections"][0]
+    units = max(len(sec["rows"][-1][1][0]) for sec in data["sections"])
+    selects = ""
+    if data["samples"] > 1:
+        opts = "".join(f'<option value="{b}">{b}</option>' for b in range(data["samples"]))
+        selects += f'<label>sample <select class="rgd-sample">{opts}</select></label>'
+    if units > 1:
+        opts = "".join(
+            f'<option value="{u}"{" selected" * (u == unit)}>{u}</option>' for u in range(units)
+        )
+        selects += f'<label>unit <select class="rgd-unit">{opts}</select></label>'
+    chain = "".join(
+        f'<span class="rgd-s{" rgd-on" * (k == 0)}{" rgd-off" * (not first["keep"][k])}" '
+        f'data-t="{k + 1}" title="step {k + 1}: reads x_{t}">'
+        f"{_esc(labels[t - 1]) if labels else t}</span>"
+        for k, t in enumerate(first["order"])
+    )
+    figures = []
+    for s, (sec, cell) in enumerate(zip(data["sections"], cells)):
+        vals = _first_values(sec, unit)
+        wide, narrow = _step_cell(cell, vals, False), _step_cell(cell, vals, True)
+        picture = _diagram(wide, "steps", sec["title"], narrow).html
+        figures.append(
+            f'<div class="rgd-sec" data-sec="{s}"><div class="rgd-cap">{_esc(sec["title"])}'
+            f"</div>{picture}</div>"
+        )
+    masked = "" if first["keep"][0] else ", masked: the state is carried"
+    gated = any(sec["kind"] != "SimpleRNN" for sec in data["sections"])
+    what = "Each wire and gate shows its value" if gated else "Each wire shows its value"
     return (
-        f'<div class="rgd-steps" id="{uid}" tabindex="0" role="group" '
+        f'<div class="rgd-steps" id="{uid}" tabindex="0" role="group" data-t="1" '
         f'aria-label="{_esc(data["title"])}">'
         f"<style>{STEPS_STYLE}</style>"
         f'<div class="rgd-title"><strong>{_esc(data["title"])}</strong></div>'
@@ -191,11 +270,13 @@ def _steps_html(uid: str, data: dict) -> str:
         '<button type="button" class="rgd-play">play</button>'
         '<button type="button" class="rgd-next" aria-label="next step">next &#9654;</button>'
         f'<input type="range" min="1" max="{n}" value="1" step="1" aria-label="timestep">'
-        '<span class="rgd-t" aria-live="polite"></span></div>'
-        '<div class="rgd-tables"></div>'
-        '<div class="rgd-note">Rows: the step\'s input, the state it starts from, the gates, '
-        "the new state (sample 0; from rnnguide.gates). Colour: orange positive, blue "
-        "negative. Keys: left/right arrows, Home, End.</div>"
+        f"{selects}"
+        f'<span class="rgd-t" aria-live="polite">t = 1 of {n} (reads x_{first["order"][0]}'
+        f"{masked})</span></div>"
+        f'<div class="rgd-chain" aria-label="the steps, in the order the layer runs them">'
+        f"{chain}</div>" + "".join(figures) + f'<div class="rgd-note">{what} at step t for the '
+        "chosen unit (x_t: the input vector), from rnnguide.gates; the first step starts "
+        "from the layer's initial state. Keys: left/right arrows, Home, End, space.</div>"
         f'<script type="application/json" class="rgd-data">{payload}</script>'
         f"<script>{js}</script></div>"
     )

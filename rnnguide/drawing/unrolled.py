@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from ..arithmetic.shapes import shapes_of, state_shapes
 from ..errors import RNNGuideError, RNNGuideTypeError
 from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec, halves, is_keras
-from .canvas import MAX_STEPS, _as_sequence, _Canvas, _esc, _fmt_shape, _input_shape, _plain, _sub
+from .canvas import (
+    MAX_STEPS,
+    _as_sequence,
+    _Canvas,
+    _esc,
+    _fmt_shape,
+    _input_shape,
+    _lines,
+    _plain,
+    _sub,
+)
 
 # --------------------------------------------------------------------------- unrolled
 
@@ -28,8 +38,11 @@ def _mask_steps(mask, steps):
     return [bool(m) for m in mask]
 
 
-def _shown(steps: int):
-    """The step numbers drawn (1-based), ``None`` standing for an ellipsis."""
+def _shown(steps: int, narrow: bool = False):
+    """The step numbers drawn (1-based), ``None`` standing for an ellipsis; a narrow
+    picture draws x_1, x_2, ..., x_T."""
+    if narrow:
+        return list(range(1, steps + 1)) if steps <= 4 else [1, 2, None, steps]
     if steps <= MAX_STEPS:
         return list(range(1, steps + 1))
     return [1, 2, 3, None, steps - 1, steps]
@@ -49,6 +62,8 @@ class _Chain:
 
 CW, BW, BH, RS = 96, 60, 40, 92  # column width, box width and height, row spacing
 LEFT, RIGHT = 150, 150
+#: the same for a narrow picture (a phone's column): shapes move to a legend below
+NARROW_GEOMETRY = (58, 44, 36, 84, 54, 30)
 
 
 def _gradient_norms(obj, targets, x, mask, gradient):
@@ -123,7 +138,9 @@ def _fmt_norm(n: float) -> str:
     return f"{n:.1e}"
 
 
-def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
+def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=False):
+    CW, BW, BH, RS, LEFT, RIGHT = NARROW_GEOMETRY if narrow else (96, 60, 40, 92, 150, 150)
+    x0 = 4 if narrow else LEFT - 140  # where the text at the left starts
     spec = _as_sequence(spec)
     shape = _input_shape(input_shape, spec)
     if timesteps is not None and shape[1] is not None and shape[1] != timesteps:
@@ -142,7 +159,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
         steps = steps or n_norms - 1
     symbolic = steps is None
     steps = steps or 4
-    shown = _shown(steps) if not symbolic else [1, 2, None, "T"]
+    shown = _shown(steps, narrow) if not symbolic else [1, 2, None, "T"]
     outs = shapes_of(spec, shape)
     bidir = isinstance(spec, BidirectionalSpec)
     chains = []
@@ -181,24 +198,24 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
             sh = state_shapes(half, shape[0])
             per_chain_states += sh if half.stacked else [sh]
 
-    cv = _Canvas()
+    cv = _Canvas(narrow)
     n_rows = len(chains)
     merge_row = bidir
-    top = 50 + (46 if merge_row else 0)  # room for the outputs (and the merge)
+    direction = "" if not spec_go_backwards(spec) else ", go_backwards=True"
+    if narrow:  # the title alone, in lines; the shapes go to the legend below
+        heading = _lines(f"{title}{direction}", 44)
+    else:
+        heading = [f"{title}{direction}: output {_fmt_shape(out_shapes[0])}"]
+    head = 16 * (len(heading) - 1)
+    top = 50 + head + (46 if merge_row else 0)  # room for the outputs (and the merge)
     y_row = [top + 40 + (n_rows - 1 - r) * RS for r in range(n_rows)]  # row 0 at the bottom
     y_x = y_row[0] + BH / 2 + 50
     col_x = [LEFT + CW * j + CW / 2 for j in range(len(shown))]
     x_end = LEFT + CW * len(shown)
     # title and input
-    direction = "" if not spec_go_backwards(spec) else ", go_backwards=True"
-    cv.text(
-        LEFT - 140,
-        16,
-        f"{title}{direction}: output {_fmt_shape(out_shapes[0])}",
-        "rgd-title",
-        "start",
-    )
-    cv.text(LEFT - 140, y_x + 4, f"x {_fmt_shape(shape)}", "rgd-small", "start")
+    for k, line in enumerate(heading):
+        cv.text(x0, 16 + 16 * k, line, "rgd-title", "start")
+    cv.text(x0, y_x + 4, "x" if narrow else f"x {_fmt_shape(shape)}", "rgd-small", "start")
     masked = set()
     if mask_list is not None:
         masked = {t for t in range(1, steps + 1) if not mask_list[t - 1]}
@@ -221,7 +238,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
         y = y_row[r]
         lstm = chain.cell.kind.base == "LSTM"  # a ConvLSTM's states too
         cv.open(chain.css, chain=r)
-        cv.text(LEFT - 140, y - BH / 2 - 6, chain.title, "rgd-small", "start")
+        cv.text(x0, y - BH / 2 - 6, chain.title, "rgd-small", "start")
         # initial state, then the state wires between the steps
         states = chain.cell.kind.states  # ("h",) or ("h", "c")
         offsets = {"h": 8, "c": -10} if lstm else {"h": 0}
@@ -298,19 +315,20 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
             cv.open(cls.strip() or "rgd-dropped")
             cv.wire([(end_x, sy), (tx, sy)], arrow=True)
             idx = "T"
-            lab = f"{_sub(s, idx)} {_esc(shp)}" if returns_state else _sub(s, idx)
-            if returns_state:
+            lab = f"{_sub(s, idx)} {_esc(shp)}" if returns_state and not narrow else _sub(s, idx)
+            if returns_state and not narrow:
                 cv.text(label_x, sy + 4, lab, "", anchor, raw=True, shape=shp)
             else:
                 cv.text(label_x, sy + 4, lab, "", anchor, raw=True)
             if len(chains) == 1 and not chain.backwards:
-                cv.anchors["end", s] = (label_x + 7 * len(_plain(lab)) - 4, sy)
+                per = 6.6 if narrow else 7
+                cv.anchors["end", s] = (label_x + per * len(_plain(lab)) - 4, sy)
             cv.close()
         cv.close()
 
     # outputs: from the top cell of each half (and the merge for Bidirectional)
     ret_seq = spec.return_sequences
-    y_out = 36
+    y_out = 36 + head
     tops = [r for r, c in enumerate(chains) if c.index == len(c.half.cells) - 1]
     real_cols = [j for j, t in enumerate(shown) if t is not None]
     if not bidir:
@@ -373,20 +391,13 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
                 cv.text(cx, y_out, _sub("y", shown[j]) if j is not None else "y", raw=True)
             cv.close()
     # the returned output(s), labelled with their shapes
-    cv.open("rgd-returned")
-    label = "returned: " + " and ".join(
-        ["output"] if n_out == 1 else ["forward output", "backward output"]
-    )
-    for k, shp in enumerate(out_shapes):
-        cv.text(
-            x_end + 12,
-            y_out - 10 + 16 * k,
-            f"{label.split(' and ')[k] if n_out > 1 else 'output'} {_fmt_shape(shp)}",
-            "",
-            "start",
-            shape=_fmt_shape(shp),
-        )
-    cv.close()
+    out_names = ["output"] if n_out == 1 else ["forward output", "backward output"]
+    if not narrow:
+        cv.open("rgd-returned")
+        for k, shp in enumerate(out_shapes):
+            cv.text(x_end + 12, y_out - 10 + 16 * k, f"{out_names[k]} {_fmt_shape(shp)}", "",
+                    "start", shape=_fmt_shape(shp))  # fmt: skip
+        cv.close()
     notes = []
     if ret_seq:
         notes.append("return_sequences=True: every step's output is returned")
@@ -409,27 +420,50 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None):
         )
     y_note = y_x + 30
     if gradient is not None:
-        _gradient_row(cv, gradient, at_state, y_x + 46, chains[0])
-        y_note += 50
+        _gradient_row(cv, gradient, at_state, y_x + (60 if narrow else 46), chains[0], x0, narrow)
+        y_note += 64 if narrow else 50
+    if narrow:  # the legend: the input's shape, then what the layer returns, in order
+        y_note += 2
+        cv.text(x0, y_note, f"x {_fmt_shape(shape)}", "rgd-small", "start")
+        y_note += 15
+        cv.open("rgd-returned")
+        legend = [(f"{out_names[k]} ", shp) for k, shp in enumerate(out_shapes)]
+        if returns_state:
+            for chain, shapes in zip(chains, per_chain_states):
+                who = ""
+                if bidir or len(chains) > 1:
+                    who = chain.title.replace("forward ", "fw ").replace("backward ", "bw ")
+                    who = f" ({who})"
+                for s, shp in zip(chain.cell.kind.states, shapes):
+                    legend.append((f"{s}_T{who} ", shp))
+        for k, (name, shp) in enumerate(legend):
+            text = ("returned: " if k == 0 else "") + name + _fmt_shape(shp)
+            cv.text(x0 + 12 * (k > 0), y_note, text, "", "start", shape=_fmt_shape(shp))
+            y_note += 15
+        cv.close()
+        y_note += 4
+    if gradient is not None:
         s_name = gradient[0]
         notes.append(
             f"gradient: |∂{s_name}_T/∂{s_name}_t| at each {s_name}_t, flowing back from "
             f"{s_name}_T; arrow width grows with the norm (log scale)"
         )
+    if narrow:
+        notes = [line for note in notes for line in _lines(note, 54)]
     for k, note in enumerate(notes):
-        cv.text(LEFT - 140, y_note + 15 * k, note, "rgd-small", "start")
+        cv.text(x0, y_note + (13 if narrow else 15) * k, note, "rgd-small", "start")
     cv._grow(x_end + RIGHT, 0)
     return title, cv
 
 
-def _gradient_row(cv, gradient, at_state, y, chain):
+def _gradient_row(cv, gradient, at_state, y, chain, x0, narrow=False):
     """Under the chain: the norm at each drawn state, arrows pointing back in time."""
     state, norms = gradient
     widths = _widths(norms)
     steps = len(norms) - 1
     steps_read = {p: steps - p + 1 for p in range(1, steps + 1)} if chain.backwards else {}
     cv.open("rgd-grad")
-    cv.text(LEFT - 140, y + 4, f"|∂{state}_T/∂{state}_t|", "rgd-small", "start")
+    cv.text(x0, y - 24 if narrow else y + 4, f"|∂{state}_T/∂{state}_t|", "rgd-small", "start")
     drawn = sorted(at_state, reverse=True)  # processing steps, the last first
     for k, p in enumerate(drawn):
         px = at_state[p]

@@ -35,6 +35,7 @@ import numpy as np
 from ..errors import RNNGuideError
 from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
+from ..keras_bridge import run as keras_run
 from ..spec.records import BidirectionalSpec, halves, is_keras
 from ..tables import Printed
 from ..verification.checking import compute_dtype_of
@@ -236,14 +237,31 @@ def _block_diffs(cell, want: dict, got: dict) -> list[tuple]:
         errs = []
         for name in ("kernel", "recurrent_kernel", "bias"):
             w, g = want.get(name), got.get(name)
-            if w is None:
-                errs.append(math.nan)
+            if w is None or (g is None and name in got.get("not found", ())):
+                errs.append(math.nan)  # the layer has none, or the file's is not there
             elif g is None or np.shape(g) != np.shape(w):
                 errs.append(math.inf)
             else:
                 diff = np.abs(np.asarray(g, np.float64)[..., cols] - np.asarray(w)[..., cols])
                 errs.append(float(diff.max()) if diff.size else 0.0)
         rows.append(errs)
+    return rows
+
+
+def _bias_rows(w, arrays, used) -> list:
+    """``[(name, array)]``: for each row of a 2D bias, the file's 1D constant of
+    its length closest to it (not taken yet), or [] when there is none."""
+    rows = []
+    for r in range(w.shape[0]):
+        cands = [
+            (k, a)
+            for k, a in arrays.items()
+            if a.shape == w.shape[1:] and a.dtype.kind == "f" and k not in used
+            and k not in {name for name, _ in rows}
+        ]  # fmt: skip
+        if not cands:
+            return []
+        rows.append(min(cands, key=lambda ka, r=r: float(np.abs(ka[1] - w[r]).max())))
     return rows
 
 
@@ -301,6 +319,15 @@ def gate_rows(onnx_model, model, atol, rtol):
                 same = [
                     (k, a) for k, a in arrays.items() if a.shape == w.shape and a.dtype.kind == "f"
                 ]
+                if not same and name == "bias" and w.ndim == 2:
+                    # GRU(reset_after=True)'s (2, 3 units) bias: an unrolled graph
+                    # keeps its two rows apart
+                    rows = _bias_rows(w, arrays, used_arrays)
+                    if rows:
+                        used_arrays.update(k for k, _ in rows)
+                        got[name] = np.stack([a for _, a in rows])
+                        found.append(f"bias rows from {', '.join(repr(k) for k, _ in rows)}")
+                    continue
                 if not same:
                     continue
 
@@ -322,6 +349,14 @@ def gate_rows(onnx_model, model, atol, rtol):
                 )
                 continue
             notes.append(f"{title}: " + ", ".join(found))
+            missing = [name for name in want if name not in got]
+            if missing:
+                got["not found"] = missing
+                notes.append(
+                    f"{title}: its {' and '.join(missing)} not found in the file (the "
+                    "converter folded or split it, as in an unrolled graph): its gate rows "
+                    "show '-' there, not compared"
+                )
             u = cell.units
             where = [f"columns {k * u}:{(k + 1) * u}" for k in range(kind.n_gates)]
         scale = max(float(np.abs(w).max()) if w.size else 0.0 for w in want.values())
@@ -418,16 +453,28 @@ def verify_exported(path, model, x, *, atol=None, rtol=None) -> ExportReport:
             f"{artifact.runtime} could not run {Path(path).name} on the given input: "
             + (first[0] if first else type(exc).__name__)
         ) from exc
-    keras_out = keras_outputs(model, x)
-    eq_out = equations_outputs(model, x)
+    # other threads' calls of rnnguide on these layers wait (wrapped calls, states)
+    with keras_run.exclusive(keras_objects.recurrent_layers(model)):
+        keras_out, keys = keras_outputs(model, x)
+        eq_out = equations_outputs(model, x)
     report = ExportReport(
         Path(path).name, artifact.format, artifact.runtime, keras_objects.label_of(model),
         atol=atol, rtol=rtol, tolerance_note=note, ops=artifact.ops,
     )  # fmt: skip
+    names = ["output"] if len(keras_out) == 1 else [f"output {k}" for k in range(len(keras_out))]
+    file_names = getattr(artifact, "output_names", None) or []
+    if keys is not None and len(keys) > 1:  # a dict: matched by name, not by position
+        names = list(keys)
+        if sorted(file_names) == sorted(keys):
+            got = [got[file_names.index(k)] for k in keys]
+        else:
+            report.problems.append(
+                f"the file's outputs are named {file_names}, the model's {keys}: "
+                "compared in the file's order"
+            )
     if len(got) != len(keras_out):
         report.problems.append(f"the file returns {len(got)} output(s), the model {len(keras_out)}")
-    for k, (g, kw, ew) in enumerate(zip(got, keras_out, eq_out)):
-        name = "output" if len(keras_out) == 1 else f"output {k}"
+    for name, g, kw, ew in zip(names, got, keras_out, eq_out):
         vs_k = _compare_arrays(name, g, kw, atol, rtol)
         vs_e = _compare_arrays(name, g, ew, atol, rtol)
         detail = ""  # where it first differs from Keras, else from the equations
@@ -441,6 +488,18 @@ def verify_exported(path, model, x, *, atol=None, rtol=None) -> ExportReport:
                 vs_k.ok and vs_e.ok, detail,
             )
         )  # fmt: skip
+    stateful = [
+        keras_objects.label_of(layer)
+        for layer in layers
+        if any(getattr(h, "stateful", False) for h in keras_objects.layer_halves(layer))
+    ]
+    if stateful and not all(r.ok for r in report.rows):
+        report.notes.append(
+            f"{', '.join(stateful)} {'is' if len(stateful) == 1 else 'are'} stateful: an "
+            "exported file froze the state the model had when it was exported, so it "
+            "matches the model only while the model's state is that one (reset_states() "
+            "before exporting and before verifying, or export again)"
+        )
     if artifact.format == "onnx":
         try:
             onnx_model = xo.load(path)

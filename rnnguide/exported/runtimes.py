@@ -21,7 +21,7 @@ from ..errors import RNNGuideError, UnsupportedError, describe_shape
 from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
 from ..keras_bridge import run as keras_run
-from ..keras_bridge.intercept import call_arguments, intercepted, mask_of
+from ..keras_bridge.intercept import call_arguments, first_argument, intercepted, mask_of
 from ..reference.forward import prepare_reference, run_call
 from ..spec.returns import flatten
 
@@ -183,22 +183,33 @@ class LiteRTArtifact(Artifact):
             it.set_tensor(d["index"], a)
         it.invoke()
         outs = it.get_output_details()
-        return [np.array(it.get_tensor(o["index"])) for o in _output_order(it, outs)]
+        ordered, self.output_names = _output_order(it, outs)
+        return [np.array(it.get_tensor(o["index"])) for o in ordered]
 
 
 def _output_order(it, outs):
-    """The outputs in the model's order: by the serving signature's ``output_0,
-    output_1 ...`` (what Keras' export names them) when there is one."""
+    """The outputs in the model's order, and their names: by the serving
+    signature's ``output_0, output_1 ...`` (what Keras' export names them), or
+    a dict's keys, when there is one."""
     try:
         sig = it.get_signature_list()
         name = next(iter(sig))
         runner_outputs = it._get_full_signature_list()[name]["outputs"]
     except Exception:  # pragma: no cover - files without signatures
-        return outs
+        return outs, [o["name"] for o in outs]
     by_index = {o["index"]: o for o in outs}
     keys = sorted(runner_outputs, key=lambda k: (len(k), k))
-    ordered = [by_index[runner_outputs[k]] for k in keys if runner_outputs[k] in by_index]
-    return ordered if len(ordered) == len(outs) else outs
+    keys = [k for k in keys if runner_outputs[k] in by_index]
+    if len(keys) != len(outs):
+        return outs, [o["name"] for o in outs]
+    return [by_index[runner_outputs[k]] for k in keys], keys
+
+
+def input_name(name: str) -> str:
+    """A file's input name as the model's: ``serving_default_a:0`` (LiteRT) is ``a``."""
+    name = name.removeprefix("serving_default_")
+    head, sep, tail = name.rpartition(":")
+    return head if sep and tail.isdigit() else name
 
 
 def open_artifact(path) -> Artifact:
@@ -219,11 +230,18 @@ def open_artifact(path) -> Artifact:
 def arrays_for(artifact: Artifact, x, path) -> list:
     """``x`` as the artifact's inputs, in order; or what it expects against what came."""
     if isinstance(x, dict):
-        names = [i.name for i in artifact.inputs]
+        # by name, as Keras takes a dict: never by the dict's order
+        names = [input_name(i.name) for i in artifact.inputs]
         if set(x) == set(names):
             given = [x[n] for n in names]
-        else:
+        elif len(x) == 1 and len(names) == 1:
             given = list(x.values())
+        else:
+            raise RNNGuideError(
+                f"{Path(path).name} has the inputs {names}, got a dict of "
+                f"{sorted(x)}: expected the file's input names as the keys (inputs are "
+                "matched by name, as Keras matches them), or a list in the file's order"
+            )
     elif isinstance(x, (list, tuple)):
         given = list(x)
     else:
@@ -275,7 +293,7 @@ def equations_outputs(model, x) -> list:
             states = keras_read.state_values(_layer)
             out = _original(*args, **kwargs)  # its structure (and Keras' own checks)
             arguments = call_arguments(_original, args, kwargs)
-            seq = keras_objects.to_numpy(arguments.get("sequences", arguments.get("inputs")))
+            seq = keras_objects.to_numpy(first_argument(_original, arguments))
             mask = mask_of(arguments)
             init = keras_objects.tree_map(keras_objects.to_numpy, arguments.get("initial_state"))
             spec = keras_read.with_states(specs[id(_layer)], states)
@@ -288,15 +306,26 @@ def equations_outputs(model, x) -> list:
 
     with intercepted(layers, wrap):
         out = model(x, training=False)
-    return [np.asarray(keras_objects.to_numpy(o)) for o in flatten(out)]
+    return [np.asarray(keras_objects.to_numpy(o)) for o in _flat_outputs(out)]
 
 
-def keras_outputs(model, x) -> list:
-    """``model(x, training=False)``, flat, in numpy; stateful states put back."""
+def _flat_outputs(out) -> list:
+    """A model's outputs, flat: a dict's by its keys, sorted (as keras.tree does)."""
+    return keras_objects.keras_module().tree.flatten(out)
+
+
+def output_keys(out) -> list | None:
+    """The keys of a model's dict output, in :func:`_flat_outputs`' order; else None."""
+    return sorted(out) if isinstance(out, dict) else None
+
+
+def keras_outputs(model, x):
+    """``(outputs, keys)``: ``model(x, training=False)``, flat, in numpy (stateful
+    states put back), and the keys of a dict output (else None)."""
     layers = keras_objects.recurrent_layers(model)
     saved = [s for layer in layers for s in keras_run.snapshot_states(layer)]
     try:
         out = model(x, training=False)
     finally:
         keras_run.restore_states(saved)
-    return [np.asarray(keras_objects.to_numpy(o)) for o in flatten(out)]
+    return [np.asarray(keras_objects.to_numpy(o)) for o in _flat_outputs(out)], output_keys(out)

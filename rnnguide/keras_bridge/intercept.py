@@ -15,28 +15,30 @@ from contextlib import contextmanager
 import numpy as np
 
 from .objects import to_numpy
-from .run import restore_states, snapshot_states
+from .run import exclusive, restore_states, snapshot_states
 
-__all__ = ["call_arguments", "intercepted", "mask_of", "numpy_tree"]
+__all__ = ["call_arguments", "first_argument", "intercepted", "mask_of", "numpy_tree"]
 
 
 @contextmanager
 def intercepted(objects, wrap):
     """While the block runs, ``obj.call`` is ``wrap(obj, original_call)`` for each
     object; afterwards (also on an error) every call is the original again and
-    every stateful layer's state is the one it had before."""
-    saved = [s for obj in objects for s in snapshot_states(obj)]
-    originals = []
-    try:
-        for obj in objects:
-            original = obj.call
-            obj.call = wrap(obj, original)
-            originals.append((obj, original))
-        yield
-    finally:
-        for obj, original in reversed(originals):
-            _put_back(obj, original)
-        restore_states(saved)
+    every stateful layer's state is the one it had before. Other threads' calls
+    of rnnguide on these objects wait meanwhile (:func:`~rnnguide.keras_bridge.run.exclusive`)."""
+    with exclusive(objects):
+        saved = [s for obj in objects for s in snapshot_states(obj)]
+        originals = []
+        try:
+            for obj in objects:
+                original = obj.call
+                obj.call = wrap(obj, original)
+                originals.append((obj, original))
+            yield
+        finally:
+            for obj, original in reversed(originals):
+                _put_back(obj, original)
+            restore_states(saved)
 
 
 def _put_back(layer, original):
@@ -50,6 +52,19 @@ def call_arguments(call, args, kwargs) -> dict:
     """The arguments of one recurrent ``call``, by name."""
     bound = inspect.signature(call).bind(*args, **kwargs)
     return dict(bound.arguments)
+
+
+def first_argument(call, arguments):
+    """What a recurrent ``call`` got as its sequence (a cell: its step input): its
+    first argument, whatever its name (RNN.call names it ``sequences``, LSTMCell
+    and GRUCell ``inputs``, SimpleRNNCell ``sequence``; ``*args`` too)."""
+    param = next(iter(inspect.signature(call).parameters.values()), None)
+    if param is None:
+        return None
+    value = arguments.get(param.name)
+    if param.kind is inspect.Parameter.VAR_POSITIONAL:
+        return value[0] if value else None
+    return value
 
 
 def numpy_tree(value):

@@ -42,7 +42,7 @@ OLDEST_KERAS = (3, 3)
 
 def keras_module():
     """Keras, imported on first use (the laziness is the point: see the module);
-    a Keras older than :data:`OLDEST_KERAS` is refused, saying which one came."""
+    a Keras older than ``OLDEST_KERAS`` is refused, saying which one came."""
     import keras
 
     found = str(getattr(keras, "__version__", "unknown"))

@@ -102,7 +102,7 @@ def _builtin_activations() -> dict:
     for name in (*ACTIVATION_NAMES, *UNUSABLE_ACTIVATIONS):
         try:
             fn = keras.activations.get(name)
-        except ValueError:  # an older Keras without it (celu, glu... came in 3.4+)
+        except ValueError:  # a Keras older than the activation (Keras 3.3 has no celu, glu...)
             continue
         table.setdefault(fn, name)
     # the same functions under the names keras.ops gives them (exactly the same math)

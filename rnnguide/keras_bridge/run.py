@@ -7,24 +7,89 @@ the active Keras backend is ever imported (rnnguide never imports one itself).
 
 from __future__ import annotations
 
+import threading
+import weakref
+from contextlib import contextmanager
+
 import numpy as np
 
-from ..errors import UnsupportedError
-from .objects import keras_module, label_of, layer_halves, to_numpy
+from ..errors import RNNGuideError, UnsupportedError
+from .objects import all_layers, keras_module, label_of, layer_halves, to_numpy
 
 __all__ = [
     "BACKEND_GRADIENTS",
     "build_if_needed",
     "compiled",
+    "exclusive",
     "framework_gradients",
     "restore_states",
     "snapshot_states",
 ]
 
 
+#: per Keras object (by id, with a weak reference saying it is still that object):
+#: the lock that rnnguide holds while it wraps the object's call or runs it with
+#: its state put back afterwards
+_LOCKS: dict = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_of(obj):
+    for key in [k for k, (ref, _) in _LOCKS.items() if ref() is None]:
+        del _LOCKS[key]  # objects gone
+    ref, lock = _LOCKS.get(id(obj), (None, None))
+    if ref is None or ref() is not obj:
+        lock = threading.RLock()
+        _LOCKS[id(obj)] = (weakref.ref(obj), lock)
+    return lock
+
+
+@contextmanager
+def exclusive(objects):
+    """Hold the lock of every Keras object in ``objects`` (in one order, so two
+    threads never wait on each other): wrapping a layer's ``call`` and putting a
+    stateful layer's state back are changes every other thread sees, so calls of
+    rnnguide that make them on the same layers run one after the other (on other
+    layers, at once). Reentrant: a model's own code may call rnnguide again."""
+    every = {}
+    for obj in objects:  # and what is inside: cells, halves, wrapped layers
+        for o in [obj, *all_layers(obj)]:
+            every[id(o)] = o
+    with _LOCKS_GUARD:
+        locks = {id(lock): lock for lock in map(_lock_of, every.values())}
+    held = []
+    try:
+        for key in sorted(locks):
+            locks[key].acquire()
+            held.append(locks[key])
+        yield
+    finally:
+        for lock in reversed(held):
+            lock.release()
+
+
 def build_if_needed(layer, input_shape):
-    if not layer.built:
+    """Build an unbuilt layer for ``input_shape``. Where Keras cannot build it (an
+    initializer of the wrong shape), a clear error, and the parts that were
+    unbuilt and got no weight are marked unbuilt again: Keras leaves a cell marked
+    built without its weights, which a second call would meet as a missing
+    attribute."""
+    if layer.built:
+        return
+    unbuilt = [
+        (o, len(o.weights)) for o in [layer, *all_layers(layer)] if not getattr(o, "built", True)
+    ]
+    try:
         layer.build(tuple(input_shape))
+    except Exception as exc:
+        for obj, n_weights in unbuilt:
+            if len(obj.weights) == n_weights:
+                obj.built = False
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise RNNGuideError(
+            f"{label_of(layer)} could not be built for input shape {tuple(input_shape)}: "
+            f"Keras raised {type(exc).__name__}: {first}"
+        ) from exc
 
 
 def snapshot_states(layer):
@@ -40,15 +105,33 @@ def snapshot_states(layer):
 def _tensorflow_gradients(layer, loss_of, arrays, weights):
     import tensorflow as tf  # the active backend only, once Keras runs on it
 
-    tensors = [tf.constant(a) for a in arrays]
-    with tf.GradientTape() as tape:
-        tape.watch(tensors)
-        loss = loss_of(layer, tensors)
-    return tape.gradient(
-        loss,
-        [*tensors, *(w.value for w in weights)],
-        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+    def gradients():
+        tensors = [tf.constant(a) for a in arrays]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            loss = loss_of(layer, tensors)
+        return tape.gradient(
+            loss,
+            [*tensors, *(w.value for w in weights)],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+
+    # a layer made in a tf.distribute strategy's scope holds distributed variables,
+    # whose values exist in a replica's context only: differentiate in one (every
+    # replica computes the same, on the same arrays)
+    strategy = next(
+        (
+            s
+            for w in layer.weights
+            if (s := getattr(getattr(w, "value", None), "distribute_strategy", None))
+        ),
+        None,
     )
+    if strategy is None or not hasattr(strategy, "run"):
+        return gradients()
+    with strategy.scope():
+        got = strategy.run(gradients)
+    return [strategy.experimental_local_results(g)[0] for g in got]
 
 
 def _jax_gradients(layer, loss_of, arrays, weights):

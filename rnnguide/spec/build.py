@@ -101,13 +101,18 @@ def check_options(kind, options: dict) -> None:
                 "ConvLSTM cell to stack (ConvLSTM1D/2D/3D are layers; stack layers instead)"
             )
         other = sorted(
-            set(options) - set(_CONV_LAYER_OPTIONS) - set(CONV_OPTIONS) - set(CELL_OPTIONS)
+            set(options)
+            - set(_CONV_LAYER_OPTIONS)
+            - {"bidirectional", "merge_mode"}
+            - set(CONV_OPTIONS)
+            - set(CELL_OPTIONS)
         ) + sorted({"reset_after"} & set(options))
         if other:
             raise RNNGuideError(
                 f"{', '.join(other)} {'does' if len(other) == 1 else 'do'} not apply to "
                 f"{shown}: expected filters, kernel_size, {', '.join(CONV_OPTIONS[2:])}, "
-                f"{', '.join(_CONV_LAYER_OPTIONS)} or the cell options (activation, ...)"
+                f"{', '.join(_CONV_LAYER_OPTIONS)}, bidirectional, merge_mode or the cell "
+                "options (activation, ...)"
             )
     elif set(CONV_OPTIONS) & set(options):
         given = sorted(set(CONV_OPTIONS) & set(options))
@@ -265,13 +270,22 @@ def _conv_layer_spec(kind, units, input_dim, options) -> RNNSpec:
         options.pop("dilation_rate", 1),
     )
     layer = {n: options.pop(n) for n in _CONV_LAYER_OPTIONS if n in options}
+    bidirectional = options.pop("bidirectional", False)
+    merge_mode = options.pop("merge_mode", "concat")
     cell = cell_spec(k.name, units, input_dim, conv=conv, **options)
-    return RNNSpec(
+    spec = RNNSpec(
         cells=[cell],
         class_name=k.name,
         use_cudnn=False,
         **{n: bool(v) for n, v in layer.items()},
     )
+    if bidirectional and spec.go_backwards:
+        raise RNNGuideError(
+            f"expected go_backwards=False for Bidirectional({k.name}): Keras refuses it "
+            "(the backward copy it makes of a ConvLSTM keeps go_backwards=True, and "
+            "Bidirectional requires the two to differ)"
+        )
+    return _bidirectional(spec, merge_mode) if bidirectional else spec
 
 
 def layer_spec(
@@ -324,15 +338,18 @@ def layer_spec(
         use_cudnn=use_cudnn,
         wrapper=stacked,
     )
-    if not bidirectional:
-        return spec
+    return _bidirectional(spec, merge_mode) if bidirectional else spec
+
+
+def _bidirectional(spec: RNNSpec, merge_mode) -> BidirectionalSpec:
+    """``Bidirectional(layer, merge_mode)`` of a layer's spec: Keras' two copies."""
     if merge_mode not in MERGE_MODES:
         raise RNNGuideError(
             f"expected merge_mode to be one of 'concat', 'sum', 'mul', 'ave' or None, "
             f"got {merge_mode!r}"
         )
     fw = replace(spec, zero_output_for_mask=spec.return_sequences)
-    bw = replace(fw, go_backwards=not fw.go_backwards, cells=[replace(c) for c in cells])
+    bw = replace(fw, go_backwards=not fw.go_backwards, cells=[replace(c) for c in spec.cells])
     return BidirectionalSpec(fw, bw, merge_mode)
 
 

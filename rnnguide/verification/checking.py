@@ -14,7 +14,7 @@ from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
 from ..keras_bridge import run as keras_run
 from ..keras_bridge.built import read_built
-from ..keras_bridge.intercept import call_arguments, intercepted, mask_of
+from ..keras_bridge.intercept import call_arguments, first_argument, intercepted, mask_of
 from ..reference.forward import prepare_reference, run_call
 from ..spec.records import cells_of, is_keras, is_step
 from ..spec.returns import flatten
@@ -88,6 +88,13 @@ def verify(
         raise RNNGuideTypeError(f"expected gradients=True or False, got {gradients!r}")
     if not is_keras(layer):
         raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(layer).__name__}")
+    # other threads' calls of rnnguide on this layer wait: it is read, run and its
+    # state put back as one (verify_model may be wrapping its call meanwhile)
+    with keras_run.exclusive([layer]):
+        return _verify(layer, x, initial_state, mask, atol, rtol, gradients)
+
+
+def _verify(layer, x, initial_state, mask, atol, rtol, gradients) -> Report:
     is_cell = keras_objects.is_cell(layer)
     spec = read_built(layer, x, allow_subclass=True)  # read once: weights converted once
     label = spec.label
@@ -173,7 +180,7 @@ def _recorder(records, symbolic, recorded=None):
                 active.pop()
             arguments = call_arguments(_original, args, kwargs)
             try:
-                seq = keras_objects.to_numpy(arguments.get("sequences", arguments.get("inputs")))
+                seq = keras_objects.to_numpy(first_argument(_original, arguments))
                 out_np = [as_float(keras_objects.to_numpy(o)) for o in flatten(out)]
                 mask = mask_of(arguments)
                 given = arguments.get("initial_state", arguments.get("states"))
@@ -277,11 +284,19 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     called = {id(r.obj) for r in records}
     called |= {id(r.obj.layer) for r in records if r.obj in wrappers}
     compiled = [o for o in layers if id(o) not in called and symbolic.get(id(o))]
-    if compiled and not records:
+    # a function the model's code compiled and traced before this call runs its
+    # graph: the layers inside it are not even traced again, so not seen at all
+    functions = _compiled_functions(model) if not compiled else []
+    unseen = [o for o in layers if id(o) not in called and keras_objects.is_recurrent(o)]
+    if functions and unseen:
+        compiled = unseen
+    if compiled:
         raise RNNGuideError(
             f"expected {keras_objects.label_of(model)} to run its recurrent layers eagerly, got "
             f"{', '.join(keras_objects.label_of(o) for o in compiled)} run only inside a compiled "
-            "function (tf.function, jax.jit): rnnguide cannot see the values there; "
+            "function (tf.function, jax.jit"
+            + (f": {', '.join(functions)}" if functions else "")
+            + "): rnnguide cannot see the values there; "
             "call the model without compiling its call (or verify the layer itself)"
         )
     report = ModelReport(
@@ -313,6 +328,30 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
             )
         report.sections.append((title, section))
     return report
+
+
+#: compiled functions Keras itself keeps on a model (model.fit, evaluate, predict)
+_KERAS_FUNCTIONS = {"train_function", "test_function", "predict_function"}
+
+
+def _compiled_functions(model) -> list[str]:
+    """The compiled functions (``tf.function``, ``jax.jit``) that the code of
+    the model or of its layers holds, as attributes of the instances or of
+    their classes outside Keras: ``"HalfCompiled.step"``."""
+    found = []
+    for obj in [model, *keras_objects.all_layers(model)]:
+        mine = [(k, v) for k, v in vars(obj).items() if k not in _KERAS_FUNCTIONS]
+        for cls in type(obj).__mro__:
+            if not cls.__module__.startswith(("keras", "builtins", "tensorflow")):
+                mine += list(vars(cls).items())
+        for name, value in mine:
+            # tf.function (get_concrete_function) or jax.jit (lower)
+            if callable(value) and (
+                hasattr(value, "get_concrete_function")
+                or (hasattr(value, "lower") and hasattr(value, "trace"))
+            ):
+                found.append(f"{type(obj).__name__}.{name}")
+    return list(dict.fromkeys(found))
 
 
 def _verify_wrapped(spec, compute, note, stateful, call: _Call, atol, rtol) -> Report:

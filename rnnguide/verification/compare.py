@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import RNNGuideError
-from ..spec.records import BidirectionalSpec, RNNSpec, cells_of
+from ..spec.records import BidirectionalSpec, RNNSpec, cells_of, is_step
 from ..spec.returns import flatten, names_of
 from ..tables import Printed
 
@@ -55,7 +55,8 @@ class Row:
     max_abs_error: float
     #: within tolerance, with non-finite values equal at the same positions
     ok: bool
-    #: where it first goes wrong, for a reader: "from step 3 (batch 0, unit 2)"
+    #: where it first goes wrong, for a reader: "from step 3 (batch 0, unit 2)";
+    #: steps are counted from 1, as on the site (step 3 is index 2 of the time axis)
     detail: str = ""
     #: the largest difference any of its entries was allowed (0.0 when not recorded)
     tolerance: float = 0.0
@@ -344,7 +345,7 @@ def _compare_arrays(name, got, want, atol, rtol, widen=None, sequence=None) -> R
         first_t = int(np.argwhere(bad.any(axis=rest))[0][0])
         at = tuple(int(i) for i in next(i for i in np.argwhere(bad) if i[1] == first_t))
         where = f"unit {at[2]}" if got.ndim == 3 else f"at {at[2:]}"
-        detail = f"from step {at[1]} (batch {at[0]}, {where})"
+        detail = f"from step {at[1] + 1} (batch {at[0]}, {where})"
     else:
         at = tuple(int(i) for i in np.argwhere(bad)[0])
         # (batch, units), or a ConvLSTM's images: the position after the batch axis
@@ -377,21 +378,30 @@ def compare(spec, got, want, atol, rtol, label, tolerance_note="", note="", wide
         )
         return report
     widen = [None] * len(got_flat) if widen is None else widen
-    # a ConvLSTM's tensors are images: a sequence is the output with return_sequences
-    conv = any(c.conv is not None for c in cells_of(spec))
-    for name, g, w, wd in zip(names, got_flat, want_flat, widen):
-        sequence = None
-        if conv:
-            sequence = name.endswith("output") and bool(spec.return_sequences)
+    for name, g, w, wd, sequence in zip(
+        names, got_flat, want_flat, widen, sequences(spec, want_flat)
+    ):
         report.rows.append(_compare_arrays(name, g, w, atol, rtol, wd, sequence))
     return report
+
+
+def sequences(spec, arrays) -> list[bool]:
+    """Per returned tensor (flat, in ``names_of`` order): whether it has a time
+    axis (axis 1). A recurrent layer's (batch, timesteps, units) is 3D; a
+    ConvLSTM's tensors are images, and its sequence is the output with
+    ``return_sequences``."""
+    names = names_of(spec)
+    if not any(c.conv is not None for c in cells_of(spec)):
+        return [np.ndim(a) == 3 for a in arrays]
+    seq = bool(getattr(spec, "return_sequences", False)) and not is_step(spec)
+    return [seq and name.endswith("output") for name, _ in zip(names, arrays)]
 
 
 def check_tolerance(name: str, value) -> None:
     """Refuse an ``atol``/``rtol`` that is not a number >= 0 (``None`` is fine)."""
     if value is not None and (
         isinstance(value, bool)
-        or not isinstance(value, (int, float, np.floating))
+        or not isinstance(value, (int, float, np.floating, np.integer))
         or not value >= 0
     ):
         raise RNNGuideError(f"expected {name} to be a number >= 0, got {value!r}")

@@ -125,11 +125,14 @@ def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstr
                 total = total + ops.sum(o * ops.convert_to_tensor(np.asarray(u), o.dtype))
         return total
 
-    saved = keras_run.snapshot_states(layer)
-    try:
-        got = keras_run.framework_gradients(layer, loss_of, [arr.astype(compute), *state_values])
-    finally:
-        keras_run.restore_states(saved)
+    with keras_run.exclusive([layer]):  # its state put back before another thread reads it
+        saved = keras_run.snapshot_states(layer)
+        try:
+            got = keras_run.framework_gradients(
+                layer, loss_of, [arr.astype(compute), *state_values]
+            )
+        finally:
+            keras_run.restore_states(saved)
     names = (
         ["d/d input"]
         + [f"d/d initial {n}" for n in state_names(spec)] * feed_states

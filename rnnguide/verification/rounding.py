@@ -8,7 +8,7 @@ import numpy as np
 
 from ..reference.forward import prepare_reference, run_call
 from ..spec.returns import flatten
-from .compare import ROUNDING_FACTOR, compare, eps_of
+from .compare import ROUNDING_FACTOR, compare, eps_of, sequences
 
 __all__ = ["judge", "measured_rounding", "rounding_of"]
 
@@ -24,12 +24,14 @@ def _numpy_dtype(name: str):
     return np.dtype(name).type
 
 
-def _per_step(diff):
-    """The largest difference at each step of a (batch, timesteps, units)
-    tensor (over batch and units), or over everything for other tensors."""
+def _per_step(diff, sequence):
+    """The largest difference at each step of a sequence (batch, timesteps, ...)
+    (over every axis but the time axis: a ConvLSTM's images too), or over
+    everything for other tensors."""
     diff = np.where(np.isfinite(diff), diff, 0.0)
-    if diff.ndim == 3:
-        return diff.max(axis=(0, 2), keepdims=True) if diff.size else diff
+    if sequence:
+        rest = tuple(k for k in range(diff.ndim) if k != 1)
+        return diff.max(axis=rest, keepdims=True) if diff.size else diff
     return diff.max() if diff.size else 0.0
 
 
@@ -47,8 +49,8 @@ def rounding_of(call, compute):
         exact = flatten(run_call(call, np.float64))
         low = flatten(run_call(call, _numpy_dtype(compute)))
         widen = [
-            ROUNDING_FACTOR * _per_step(np.abs(np.asarray(lo, np.float64) - e))
-            for lo, e in zip(low, exact)
+            ROUNDING_FACTOR * _per_step(np.abs(np.asarray(lo, np.float64) - e), seq)
+            for lo, e, seq in zip(low, exact, sequences(call.spec, exact))
         ]
     return exact, widen
 

@@ -560,3 +560,99 @@ def test_conv_flags_for_other_kinds_and_missing_kernel(capsys):
     assert_one_line_error(code, out, err, "--padding applies to ConvLSTM1D/2D/3D only")
     code, out, err = run(capsys, "params", "ConvLSTM1D", "--units", "4", "--input-dim", "3")
     assert_one_line_error(code, out, err, "expected --kernel-size for ConvLSTM1D")
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize(
+    "kind, image, merge_mode",
+    [("ConvLSTM1D", (6, 1), "concat"), ("ConvLSTM2D", (5, 5, 1), None),
+     ("ConvLSTM3D", (3, 3, 3, 1), "sum")],
+)  # fmt: skip
+def test_inspect_verify_bidirectional_conv_lstm(keras, capsys, tmp_path, kind, image, merge_mode):
+    """Bidirectional around a ConvLSTM: shapes, count and the check (issue 26)."""
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    inp = keras.Input((2, *image))
+    both = L.Bidirectional(
+        getattr(L, kind)(2, 2, return_sequences=True), merge_mode=merge_mode, name="both"
+    )
+    model = keras.Model(inp, both(inp), name="conv")
+    path = tmp_path / "conv.keras"
+    model.save(path)
+    code, out, err = run(capsys, "inspect", str(path), "--verify")
+    assert code == 0, err
+    outs = [tuple(o.shape) for o in keras.tree.flatten(model.outputs)]
+    shown = ", ".join("(" + ", ".join(map(str, o)) + ")" for o in outs)
+    assert (shown if merge_mode is not None else f"[{shown}]") in out, out
+    assert f"Bidirectional({kind}, {merge_mode})" in out
+    assert f"{model.count_params():,}" in out and "matches its equations" in out
+    # the same by name
+    code, out, _ = run(
+        capsys, "params", kind, "--filters", "2", "--kernel-size", "2", "--input-dim", "1",
+        "--bidirectional", "-q",
+    )  # fmt: skip
+    assert (code, out) == (0, f"{model.count_params()}\n")
+    shape = ",".join(map(str, (3, 2, *image)))
+    code, out, _ = run(
+        capsys, "shapes", kind, "--filters", "2", "--kernel-size", "2", "--input-shape", shape,
+        "--return-sequences", "--bidirectional", "--merge-mode", str(merge_mode).lower(),
+    )  # fmt: skip
+    assert code == 0
+    assert out.strip() == (shown if merge_mode is not None else f"[{shown}]").replace("None", "3")
+
+
+_GRU_SUBCLASS_MODULE = """\
+import keras
+
+
+@keras.saving.register_keras_serializable(package="rnnguide_cli_gru")
+class PlainGRU(keras.layers.GRU):
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(sequences, initial_state, mask, training)
+"""
+
+
+@pytest.mark.keras
+def test_inspect_verify_a_registered_subclass_that_calls_its_base(keras, capsys, tmp_path):
+    """describe shows it as Keras computes it (the base class's shapes), verify_model checks
+    it against the base class's equations with its note (issue 26)."""
+    import importlib
+
+    name, registered = "rnnguide_cli_gru_layers", "rnnguide_cli_gru>PlainGRU"
+    file = tmp_path / f"{name}.py"
+    file.write_text(_GRU_SUBCLASS_MODULE)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module(name)
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [keras.Input((5, 3)), module.PlainGRU(4, return_sequences=True, name="plain")]
+        )
+        path = tmp_path / "plain.keras"
+        model.save(path)
+    finally:
+        sys.path.remove(str(tmp_path))
+        keras.saving.get_custom_objects().pop(registered, None)
+        sys.modules.pop(name, None)
+    try:
+        code, out, err = run(capsys, "inspect", str(path), "--import", str(file), "--verify")
+    finally:
+        keras.saving.get_custom_objects().pop(registered, None)
+        sys.modules.pop(name, None)
+    assert code == 0, err
+    assert "GRU (redefines PlainGRU.call)" in out
+    assert "(None, 5, 3)  (None, 5, 4)" in out and f"{model.count_params():,}" in out
+    assert "matches its equations" in out and "redefines PlainGRU.call" in out
+
+
+@pytest.mark.keras
+def test_subprocess_inspect_verify_prints_only_its_own_output(keras, tmp_path):
+    """No TensorFlow log lines (oneDNN, absl) on stderr, whatever the environment's
+    TF_CPP_MIN_LOG_LEVEL (issue 26); oneDNN itself left as it is."""
+    path = tmp_path / "embedding_lstm.keras"
+    _embedding_lstm(keras).save(path)
+    proc = python_m("inspect", str(path), "--verify")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.startswith("Sequential") and "matches its equations" in proc.stdout
+    assert "oneDNN" not in proc.stdout and "absl" not in proc.stdout
