@@ -1,5 +1,5 @@
 """The Keras door, running: build, call compiled, framework gradients, and
-putting stateful layers and wrapped calls back as they were.
+putting stateful layers' states back as they were.
 
 TensorFlow, JAX and torch are imported inside the functions that use them: only
 the active Keras backend is ever imported (rnnguide never imports one itself).
@@ -24,7 +24,6 @@ __all__ = [
     "framework_gradients",
     "restore_states",
     "snapshot_states",
-    "uncapture",
 ]
 
 
@@ -259,11 +258,3 @@ def compiled(layer, fn):
 def restore_states(saved):
     for var, value in saved:
         var.assign(value)
-
-
-def uncapture(layer, original):
-    """Undo verify_model's wrapping of ``layer.call``."""
-    if layer.__dict__.get("call") is not None and layer.__dict__.get("call") is not original:
-        object.__delattr__(layer, "call")
-    if layer.call != original:  # the bound method was stored on the instance
-        object.__setattr__(layer, "call", original)
