@@ -1,8 +1,9 @@
 """Plain-text and HTML tables: the reports' and describe()'s, and the pages'.
 
-:class:`Table` is what pages use to show a table of their own results: it
-prints as aligned text and renders as HTML in a notebook, like the result
-objects rnnguide returns.
+:class:`Printed` is the one way a result is shown: a result says what it holds
+(a title, its tables, closing lines) and Printed renders it, as aligned text and
+as HTML in a notebook. :class:`Table` is what pages use to show a table of their
+own results, printed the same way.
 """
 
 from __future__ import annotations
@@ -10,11 +11,43 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-__all__ = ["Table", "html_table", "text_table"]
+__all__ = ["Printed", "Table", "html_table", "text_table"]
 
 
-@dataclass
-class Table:
+class Printed:
+    """What results print from: :meth:`_parts` says what to show, nothing else renders.
+
+    ``_parts()`` is ``(title, tables, lines)``: ``tables`` a list of
+    ``(headers, rows, caption)`` (the first table's caption in HTML is the title
+    unless it has its own), ``lines`` what follows the tables.
+    """
+
+    def _parts(self) -> tuple[str, list, list]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        title, tables, lines = self._parts()
+        out = [title] if title else []
+        for headers, rows, caption in tables:
+            out += [caption] * bool(caption) + [text_table(headers, rows)]
+        return "\n".join(out + list(lines))
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def _repr_html_(self) -> str:
+        title, tables, lines = self._parts()
+        body = "".join(
+            html_table(headers, rows, caption or (title if k == 0 else ""))
+            for k, (headers, rows, caption) in enumerate(tables)
+        )
+        if not tables and title:
+            body = f"<p>{html.escape(title)}</p>"
+        return body + "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+
+
+@dataclass(repr=False)
+class Table(Printed):
     """A table that prints as text and renders as HTML in notebooks.
 
     >>> Table(("kind", "params"), [("LSTM", "291,840"), ("GRU", "221,184")])
@@ -28,14 +61,8 @@ class Table:
     rows: list = field(default_factory=list)
     caption: str = ""
 
-    def __repr__(self) -> str:
-        body = text_table(self.headers, self.rows)
-        return f"{self.caption}\n{body}" if self.caption else body
-
-    __str__ = __repr__
-
-    def _repr_html_(self) -> str:
-        return html_table(self.headers, self.rows, self.caption)
+    def _parts(self):
+        return self.caption, [(self.headers, self.rows, "")], []
 
 
 def text_table(headers, rows) -> str:

@@ -11,7 +11,7 @@ from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
 from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, halves, is_keras
-from ..tables import html_table, text_table
+from ..tables import Printed
 from .shapes import default_input_shape, shapes_of, state_shapes
 
 __all__ = ["Description", "LayerRow", "describe"]
@@ -30,8 +30,8 @@ class LayerRow:
     formula: str
 
 
-@dataclass
-class Description:
+@dataclass(repr=False)
+class Description(Printed):
     """The table :func:`rnnguide.describe` returns.
 
     >>> import keras
@@ -77,15 +77,8 @@ class Description:
             foot += f" (cells shared by several layers counted once: -{self.shared_params:,})"
         return foot
 
-    def __repr__(self) -> str:
-        foot = self._foot()
-        return f"{self.title}\n{text_table(self.HEADERS, self._cells())}\n{foot}"
-
-    __str__ = __repr__
-
-    def _repr_html_(self) -> str:
-        cap = f"{self.title} ({self._foot()})"
-        return html_table(self.HEADERS, self._cells(), caption=cap)
+    def _parts(self):
+        return self.title, [(self.HEADERS, self._cells(), "")], [self._foot()]
 
 
 def _fmt(value) -> str:

@@ -15,7 +15,7 @@ from ..errors import RNNGuideError, RNNGuideTypeError
 from ..keras_bridge.resolve import resolve
 from ..spec.kinds import check_units
 from ..spec.records import BidirectionalSpec, RNNSpec, cells_of, is_step
-from ..tables import html_table, text_table
+from ..tables import Printed
 from .shapes import shapes_of
 
 __all__ = ["CudnnCheck", "compare_ms", "cudnn_conditions", "flops_per_step"]
@@ -78,8 +78,8 @@ def _conv_flops(cell, channels: int, input_shape) -> int:
     return 2 * cell.kind.n_gates * cell.units * window * (channels + cell.units) * pixels
 
 
-@dataclass
-class CudnnCheck:
+@dataclass(repr=False)
+class CudnnCheck(Printed):
     """Whether Keras (TensorFlow backend, on a GPU) can run this layer with cuDNN.
 
     What :func:`cudnn_conditions` returns: prints as a table of conditions.
@@ -99,19 +99,11 @@ class CudnnCheck:
         """Every condition holds: Keras takes the cuDNN path on a GPU."""
         return all(ok for *_, ok in self.conditions)
 
-    def __repr__(self) -> str:
+    def _parts(self):
         verdict = "can use" if self.eligible else "cannot use"
         rows = [(c, r, a, "yes" if ok else "NO") for c, r, a, ok in self.conditions]
-        return f"{self.layer} {verdict} the cuDNN kernel\n" + text_table(
-            ("condition", "required", "this layer", "ok"), rows
-        )
-
-    def _repr_html_(self) -> str:
-        verdict = "can use" if self.eligible else "cannot use"
-        rows = [(c, r, a, "yes" if ok else "NO") for c, r, a, ok in self.conditions]
-        return html_table(
-            ("condition", "required", "this layer", "ok"), rows, f"{self.layer} {verdict} cuDNN"
-        )
+        headers = ("condition", "required", "this layer", "ok")
+        return f"{self.layer} {verdict} the cuDNN kernel", [(headers, rows, "")], []
 
 
 def _mask_rows(mask):

@@ -7,7 +7,6 @@ import math
 from ..arithmetic.shapes import shapes_of, with_input_shape
 from ..errors import RNNGuideError, RNNGuideTypeError
 from ..keras_bridge.resolve import resolve
-from ..spec.kinds import ONNX_BLOCKS
 from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec, cells_of, halves, is_keras
 from .canvas import (
     Diagram,
@@ -369,7 +368,7 @@ def _weights_panel(title, spec, depth=0, to="torch", narrow=False):
         n = kind.n_gates
         keras_letters = dict(zip(kind.gates, kind.keras_blocks))
         if onnx:  # ONNX's blocks in Keras' letters; W[direction], B = [Wb | Rb]
-            blocks = ONNX_BLOCKS[kind.name]
+            blocks = kind.onnx_blocks
             target_gate = dict(zip(kind.keras_blocks, kind.gates))
             k = 1 if suffix.endswith("_reverse") else 0
             names = (f"W[{k}]", f"R[{k}]", f"B[{k}, :{n * u}] (Wb)", f"B[{k}, {n * u}:] (Rb)")

@@ -1,15 +1,18 @@
-"""Weights cut by gate: the columns of a kernel, recurrent kernel and bias that
-belong to each gate, in Keras' block order (:attr:`rnnguide.Kind.gates`)."""
+"""Weights cut by gate block: the columns of a kernel, recurrent kernel and bias
+that belong to each gate, and the same blocks in another order (PyTorch's, an
+ONNX operator's, the engine's), as :meth:`rnnguide.Kind.block_order` gives it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..spec.records import CellSpec
+if TYPE_CHECKING:
+    from ..spec.records import CellSpec
 
-__all__ = ["GateWeights", "gate_pieces"]
+__all__ = ["GateWeights", "columns", "gate_pieces", "inverse", "reorder"]
 
 
 @dataclass
@@ -64,3 +67,24 @@ def gate_pieces(cell: CellSpec, kernel, recurrent_kernel, bias) -> dict:
             gate, title, kernel[..., cols], recurrent_kernel[..., cols], b_in, b_rec
         )
     return out
+
+
+def columns(order, units: int) -> np.ndarray:
+    """The column indices of the blocks ``order`` (Keras' block indices), each
+    ``units`` wide: ``columns([0, 3, 1, 2], 2)`` is 0 1 6 7 2 3 4 5."""
+    return np.concatenate([np.arange(k * units, (k + 1) * units) for k in order])
+
+
+def reorder(arr, order, units: int, axis: int):
+    """``arr``'s gate blocks along ``axis`` taken in ``order``.
+
+    >>> from rnnguide import get_kind
+    >>> reorder(np.arange(8), get_kind("LSTM").block_order("onnx"), 2, 0)
+    array([0, 1, 6, 7, 2, 3, 4, 5])
+    """
+    return np.take(arr, columns(order, units), axis=axis)
+
+
+def inverse(order) -> list[int]:
+    """The order that undoes ``order``: ``reorder(reorder(a, o), inverse(o))`` is ``a``."""
+    return [list(order).index(k) for k in range(len(order))]

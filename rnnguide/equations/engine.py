@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..spec.kinds import get_kind
 from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec
 from .activations import inplace
+from .blocks import columns
 from .convolution import (
     Geometry,
     channels_last,
@@ -74,8 +76,7 @@ def lstm_order(units: int) -> np.ndarray:
     """The LSTM's gate columns as the engine keeps them, (i, f, o, g), from Keras'
     (i, f, c, o): the three recurrent-activation gates side by side, so that one
     in-place call covers them."""
-    u = units
-    return np.r_[0 : 2 * u, 3 * u : 4 * u, 2 * u : 3 * u]
+    return columns(get_kind("LSTM").block_order("engine"), units)
 
 
 class CellRunner:

@@ -26,7 +26,6 @@ The runtimes are optional: ``pip install "rnnguide[export]"``.
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
 from ..keras_bridge import run as keras_run
 from ..spec.records import BidirectionalSpec, halves, is_keras
-from ..tables import html_table, text_table
+from ..tables import Printed
 from ..verification.checking import compute_dtype_of
 from ..verification.compare import (
     _compare_arrays,
@@ -98,8 +97,8 @@ class GateRow:
         return [n for n, e in zip(names, errors) if not math.isnan(e) and e > self.tolerance]
 
 
-@dataclass
-class ExportReport:
+@dataclass(repr=False)
+class ExportReport(Printed):
     """What :func:`verify_exported` found: one :class:`ExportRow` per output of
     the file, and for ONNX one :class:`GateRow` per gate block of every
     recurrent cell. ``ok`` when every row is; truthy exactly when ok. Prints as
@@ -199,23 +198,12 @@ class ExportReport:
             )
         return out + [f"note: {n}" for n in self.notes]
 
-    def __repr__(self) -> str:
-        parts = [self._title(), text_table(self._OUT, self._out_rows())]
+    def _parts(self):
+        tables = [(self._OUT, self._out_rows(), "")]
         if self.gates:
-            parts += ["gate blocks (max abs difference from Keras' weights):"]
-            parts += [text_table(self._GATES, self._gate_rows())]
-        return "\n".join(parts + self._lines())
-
-    __str__ = __repr__
-
-    def _repr_html_(self) -> str:
-        body = html_table(self._OUT, self._out_rows(), caption=self._title())
-        if self.gates:
-            body += html_table(
-                self._GATES, self._gate_rows(), caption="gate blocks: max abs difference"
-            )
-        lines = "".join(f"<p>{html.escape(ln)}</p>" for ln in self._lines())
-        return body + lines
+            gates = "gate blocks (max abs difference from Keras' weights):"
+            tables.append((self._GATES, self._gate_rows(), gates))
+        return self._title(), tables, self._lines()
 
 
 # -- gates ------------------------------------------------------------------------------
@@ -322,7 +310,7 @@ def gate_rows(onnx_model, model, atol, rtol):
             node = nodes[n]
             notes.append(f"{title}: read from {node.where(d)}")
             problems += _attribute_problems(title, cell, node, d, direction)
-            blocks = xo.ONNX_BLOCKS[kind.name]
+            blocks = kind.onnx_blocks
             where = [f"{blocks.index(b) + 1} of {','.join(blocks)}" for b in kind.keras_blocks]
         else:
             # 2. a Loop body's matrices: arrays of the Keras weights' shapes

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..pytorch.convert import _blocks
-from ..spec.kinds import ONNX_BLOCKS
+from ..equations.blocks import inverse, reorder
 
 __all__ = ["ONNX_OPS", "OnnxRecurrent", "found_arrays", "load", "to_keras_layout"]
 
@@ -154,28 +153,22 @@ def default_activations(kind: str) -> list[str]:
     return {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}.get(kind, ["tanh"])
 
 
-def onnx_order(kind) -> list[int]:
-    """For each ONNX block, the index of the same block in Keras' order (LSTM: i, o, f, c
-    -> 0, 3, 1, 2), as :mod:`rnnguide.pytorch.convert` orders PyTorch's blocks."""
-    return [kind.keras_blocks.index(b) for b in ONNX_BLOCKS[kind.name]]
-
-
 def to_keras_layout(node: OnnxRecurrent, d: int, kind) -> dict:
     """One direction of an ONNX node as Keras' ``kernel``, ``recurrent_kernel``, ``bias``."""
     u = node.hidden_size
-    back = [onnx_order(kind).index(k) for k in range(kind.n_gates)]  # Keras block -> ONNX
+    back = inverse(kind.block_order("onnx"))  # Keras block -> ONNX
     out = {
-        "kernel": _blocks(node.W[d], back, u, 0).T,
-        "recurrent_kernel": _blocks(node.R[d], back, u, 0).T,
+        "kernel": reorder(node.W[d], back, u, 0).T,
+        "recurrent_kernel": reorder(node.R[d], back, u, 0).T,
     }
     if node.B is not None:
         b = node.B[d]
         wb, rb = b[: kind.n_gates * u], b[kind.n_gates * u :]
-        wb, rb = _blocks(wb, back, u, 0), _blocks(rb, back, u, 0)
+        wb, rb = reorder(wb, back, u, 0), reorder(rb, back, u, 0)
         out["bias"] = np.stack([wb, rb]) if kind.reset_after else wb + rb
     return out
 
 
 def to_onnx_layout(kernel, kind, units) -> np.ndarray:
     """Keras' ``kernel`` (D, G u) as ONNX's ``W`` (G u, D): for pages and tests."""
-    return _blocks(np.asarray(kernel), onnx_order(kind), units, 1).T
+    return reorder(np.asarray(kernel), kind.block_order("onnx"), units, 1).T

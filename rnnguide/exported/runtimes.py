@@ -21,9 +21,9 @@ from ..errors import RNNGuideError, UnsupportedError, describe_shape
 from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
 from ..keras_bridge import run as keras_run
+from ..keras_bridge.intercept import call_arguments, first_argument, intercepted, mask_of
 from ..reference.forward import prepare_reference, run_call
 from ..spec.returns import flatten
-from ..verification.checking import _bind, _check_mask_value, _first_argument, _numpy_tree
 
 __all__ = ["EXTRA", "Artifact", "equations_outputs", "open_artifact", "require"]
 
@@ -287,16 +287,14 @@ def equations_outputs(model, x) -> list:
     keras = keras_objects.keras_module()
     layers = keras_objects.recurrent_layers(model)
     specs = {id(layer): keras_read.spec_from(layer) for layer in layers}
-    originals = []
-    for layer in layers:
-        original = layer.call
 
-        def call(*args, _layer=layer, _original=original, **kwargs):
+    def wrap(_layer, _original):
+        def call(*args, **kwargs):
             states = keras_read.state_values(_layer)
             out = _original(*args, **kwargs)  # its structure (and Keras' own checks)
-            arguments = _bind(_original, args, kwargs)
-            seq = keras_objects.to_numpy(_first_argument(_original, arguments))
-            mask = _check_mask_value(_numpy_tree(arguments.get("mask")))
+            arguments = call_arguments(_original, args, kwargs)
+            seq = keras_objects.to_numpy(first_argument(_original, arguments))
+            mask = mask_of(arguments)
             init = keras_objects.tree_map(keras_objects.to_numpy, arguments.get("initial_state"))
             spec = keras_read.with_states(specs[id(_layer)], states)
             want = flatten(run_call(prepare_reference(spec, seq, init, mask)))
@@ -304,15 +302,10 @@ def equations_outputs(model, x) -> list:
             tensors = [keras.ops.convert_to_tensor(w, dtype=f.dtype) for w, f in zip(want, flat)]
             return keras.tree.pack_sequence_as(out, tensors)
 
-        originals.append((layer, original))
-        layer.call = call
-    saved = [s for layer in layers for s in keras_run.snapshot_states(layer)]
-    try:
+        return call
+
+    with intercepted(layers, wrap):
         out = model(x, training=False)
-    finally:
-        for layer, original in originals:
-            keras_run.uncapture(layer, original)
-        keras_run.restore_states(saved)
     return [np.asarray(keras_objects.to_numpy(o)) for o in _flat_outputs(out)]
 
 

@@ -5,5 +5,6 @@
 - ``run``: building, compiled calls, state snapshots and the framework's own gradients.
 - ``resolve``: the one entry for "a kind name or a Keras object".
 - ``built``: a layer read for a call, built for its input first when it is not.
+- ``intercept``: a model's recurrent calls replaced while it runs, put back in ``finally``.
 - ``dropout``: the dropout masks a cell draws, recorded (or replayed) while a call runs.
 """

@@ -8,12 +8,15 @@ TensorFlow.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import RNNGuideError
 
 __all__ = [
+    "SUPPORTED",
+    "Supported",
     "all_layers",
     "conv_classes",
     "input_shape_of",
@@ -26,6 +29,7 @@ __all__ = [
     "leaf_cells",
     "objects_of",
     "recurrent_layers",
+    "supported",
     "time_distributed",
     "to_numpy",
     "tree_map",
@@ -64,6 +68,46 @@ def conv_classes() -> tuple:
     return base, cell
 
 
+#: :func:`supported`'s table in words, for messages
+SUPPORTED = (
+    "SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, "
+    "RNN over those cells, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D, and Bidirectional "
+    "over those layers"
+)
+
+
+@dataclass(frozen=True)
+class Supported:
+    """The Keras classes rnnguide reads, the one table of them (:data:`SUPPORTED`)."""
+
+    #: SimpleRNNCell, LSTMCell, GRUCell: the public cells of one kind each
+    cells: tuple
+    #: ConvLSTMCell, which Keras does not export (read as its layer holds it)
+    conv_cell: type
+    #: StackedRNNCells
+    stacked: type
+    #: SimpleRNN, LSTM, GRU, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
+    layers: tuple
+    #: RNN (over any of the cells) and Bidirectional (over any of the layers)
+    wrappers: tuple
+
+    @property
+    def every(self) -> tuple:
+        return (*self.cells, self.conv_cell, self.stacked, *self.layers, *self.wrappers)
+
+
+def supported() -> Supported:
+    """The table, read from the Keras that is imported."""
+    L = keras_module().layers
+    return Supported(
+        cells=(L.SimpleRNNCell, L.LSTMCell, L.GRUCell),
+        conv_cell=conv_classes()[1],
+        stacked=L.StackedRNNCells,
+        layers=(L.SimpleRNN, L.LSTM, L.GRU, L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D),
+        wrappers=(L.RNN, L.Bidirectional),
+    )
+
+
 def to_numpy(value):
     """A Keras/backend tensor or variable as a numpy array (``None`` stays ``None``)."""
     if value is None:
@@ -72,14 +116,13 @@ def to_numpy(value):
 
 
 def is_recurrent(layer) -> bool:
-    L = keras_module().layers
-    return isinstance(layer, (L.RNN, L.Bidirectional))
+    return isinstance(layer, supported().wrappers)
 
 
 def is_cell(obj) -> bool:
     """A cell (or StackedRNNCells): called on one step, ``cell(x_t, states)``."""
-    L = keras_module().layers
-    return isinstance(obj, (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells))
+    table = supported()
+    return isinstance(obj, (*table.cells, table.stacked))
 
 
 def is_model(obj) -> bool:
@@ -167,8 +210,8 @@ def objects_of(layer) -> list:
 def leaf_cells(layer) -> list:
     """The SimpleRNN/LSTM/GRU cells of a layer or cell, in the order of its
     weights (forward half first); a cell used twice appears twice."""
-    L = keras_module().layers
-    kinds = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, conv_classes()[1])
+    table = supported()
+    kinds = (*table.cells, table.conv_cell)
     return [o for o in objects_of(layer) if isinstance(o, kinds)]
 
 

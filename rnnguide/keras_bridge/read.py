@@ -17,10 +17,17 @@ import numpy as np
 from ..errors import RNNGuideError, UnsupportedError
 from ..spec.kinds import ACTIVATION_NAMES, UNUSABLE_ACTIVATIONS, check_activation, get_kind
 from ..spec.records import STACKED_CELLS, BidirectionalSpec, CellSpec, ConvSpec, RNNSpec
-from .objects import conv_classes, keras_module, label_of, layer_halves, to_numpy
+from .objects import (
+    SUPPORTED,
+    conv_classes,
+    keras_module,
+    label_of,
+    layer_halves,
+    supported,
+    to_numpy,
+)
 
 __all__ = [
-    "SUPPORTED",
     "activation_name",
     "cell_from",
     "overrides",
@@ -30,12 +37,6 @@ __all__ = [
     "weight_array",
     "with_states",
 ]
-
-SUPPORTED = (
-    "SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, "
-    "RNN over those cells, ConvLSTM1D, ConvLSTM2D, ConvLSTM3D, and Bidirectional "
-    "over those layers"
-)
 
 
 def weight_array(variable):
@@ -174,11 +175,9 @@ def overrides(obj) -> list[str]:
     """What a subclass of a built-in recurrent layer or cell redefines (``[]`` for
     the built-in classes themselves and for subclasses that change nothing the
     equations rely on). Extra weights count too."""
-    L = keras_module().layers
-    conv_cell = conv_classes()[1]
-    cells = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, conv_cell, L.StackedRNNCells)
-    layers = (L.SimpleRNN, L.LSTM, L.GRU, L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D)
-    layers += (L.RNN, L.Bidirectional)
+    table = supported()
+    cells = (*table.cells, table.conv_cell, table.stacked)
+    layers = (*table.layers, *table.wrappers)
     base = _builtin_base(obj, cells) or _builtin_base(obj, layers)
     if base is None or type(obj) is base:
         return []
@@ -198,12 +197,9 @@ def _refuse_keras_class(obj, owner, what):
     """A class of Keras itself that rnnguide does not read (ConvLSTM2D derives from
     RNN), or a user's subclass of one, is refused as that Keras class: it is not
     a subclass of a supported class to compare with its base."""
-    L = keras_module().layers
-    supported = (L.SimpleRNNCell, L.LSTMCell, L.GRUCell, L.StackedRNNCells, conv_classes()[1])
-    supported += (L.SimpleRNN, L.LSTM, L.GRU, L.RNN, L.Bidirectional)
-    supported += (L.ConvLSTM1D, L.ConvLSTM2D, L.ConvLSTM3D)
+    every = supported().every
     cls = next(c for c in type(obj).__mro__ if c.__module__.split(".")[0] in ("keras", "builtins"))
-    if cls in supported or not (cls is type(obj) or issubclass(cls, supported)):
+    if cls in every or not (cls is type(obj) or issubclass(cls, every)):
         return
     label = label_of(obj)
     subject = label if owner in ("", label) else f"{owner}, {label},"
@@ -414,7 +410,7 @@ def spec_from(obj, allow_subclass: bool = False):
         return RNNSpec(
             cells=cells, stacked=True, name=obj.name, class_name=STACKED_CELLS, step=True
         )
-    if isinstance(obj, (L.SimpleRNNCell, L.LSTMCell, L.GRUCell)):
+    if isinstance(obj, supported().cells):
         return cell_from(obj, allow_subclass=allow_subclass)
     if isinstance(obj, L.Layer):
         raise UnsupportedError(

@@ -1,5 +1,5 @@
 """The Keras door, running: build, call compiled, framework gradients, and
-putting stateful layers and wrapped calls back as they were.
+putting stateful layers' states back as they were.
 
 TensorFlow, JAX and torch are imported inside the functions that use them: only
 the active Keras backend is ever imported (rnnguide never imports one itself).
@@ -26,7 +26,6 @@ __all__ = [
     "framework_gradients",
     "restore_states",
     "snapshot_states",
-    "uncapture",
 ]
 
 
@@ -263,14 +262,6 @@ def restore_states(saved):
         var.assign(value)
 
 
-def uncapture(layer, original):
-    """Undo verify_model's wrapping of ``layer.call``."""
-    if layer.__dict__.get("call") is not None and layer.__dict__.get("call") is not original:
-        object.__delattr__(layer, "call")
-    if layer.call != original:  # the bound method was stored on the instance
-        object.__setattr__(layer, "call", original)
-
-
 #: a cell's cached dropout masks (dropout_rnn_cell.py): kept by a cell called directly
 _CACHED_MASKS = ("_dropout_mask", "_recurrent_dropout_mask")
 
@@ -278,7 +269,8 @@ _CACHED_MASKS = ("_dropout_mask", "_recurrent_dropout_mask")
 def call_recording_masks(layer, args, kwargs, compile=True):
     """``layer(*args, **kwargs)`` with the dropout masks its cells used recorded
     (:func:`rnnguide.keras_bridge.dropout.recording`): returns ``(result,
-    {id(cell): {"input": ..., "recurrent": ...}})`` in numpy. The result is the layer's own, unchanged.
+    {id(cell): {"input": ..., "recurrent": ...}})`` in numpy. The result is the
+    layer's own, unchanged.
     ``compile``: inside the layer's ``tf.function`` (:func:`compiled`), the masks
     returned from it as further outputs. A cell called directly keeps the masks
     it draws (Keras resets them only in ``RNN.call``): its cached masks are put

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..equations.blocks import inverse, reorder
 from ..equations.engine import bias_halves
 from ..errors import RNNGuideError, RNNGuideTypeError
 from ..keras_bridge.objects import layer_halves
 from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, cells_of, is_keras
 from .equations import (
-    TORCH_LETTER,
     TorchWeights,
     check_keys,
     expected_keys,
@@ -86,20 +86,6 @@ def _levels(obj):
 # -- the block permutations -------------------------------------------------------
 
 
-def _torch_order(kind) -> list[int]:
-    """For each PyTorch block, the index of the same block in Keras' order."""
-    return [kind.gates.index(TORCH_LETTER.get(b, b)) for b in kind.torch_blocks]
-
-
-def _blocks(arr, order, units, axis):
-    parts = [np.take(arr, np.arange(k * units, (k + 1) * units), axis=axis) for k in order]
-    return np.concatenate(parts, axis=axis)
-
-
-def _inverse(order):
-    return [order.index(k) for k in range(len(order))]
-
-
 # -- to_torch -----------------------------------------------------------------------
 
 
@@ -136,23 +122,23 @@ def to_torch(layer) -> TorchWeights:
     first = levels[0][0]
     kind = first.kind
     u = first.units
-    order = _torch_order(kind)
+    order = kind.block_order("torch")
     use_bias = first.use_bias
     state_dict = {}
     for lvl, cells in enumerate(levels):
         for d, cell in enumerate(cells):
             s = suffix(lvl, d)
             state_dict["weight_ih" + s] = np.ascontiguousarray(
-                _blocks(np.asarray(cell.kernel), order, u, 1).T
+                reorder(np.asarray(cell.kernel), order, u, 1).T
             )
             state_dict["weight_hh" + s] = np.ascontiguousarray(
-                _blocks(np.asarray(cell.recurrent_kernel), order, u, 1).T
+                reorder(np.asarray(cell.recurrent_kernel), order, u, 1).T
             )
             if use_bias:
                 b_ih, b_hh = bias_halves(cell)
                 b_hh = np.zeros_like(b_ih) if b_hh is None else b_hh
-                state_dict["bias_ih" + s] = _blocks(b_ih, order, u, 0)
-                state_dict["bias_hh" + s] = _blocks(b_hh, order, u, 0)
+                state_dict["bias_ih" + s] = reorder(b_ih, order, u, 0)
+                state_dict["bias_hh" + s] = reorder(b_hh, order, u, 0)
     kwargs = dict(
         input_size=int(first.input_dim),
         hidden_size=int(u),
@@ -257,7 +243,7 @@ def from_torch(state_dict, layer):
     objects = _cell_objects(layer)
     kind = levels[0][0].kind
     u = levels[0][0].units
-    back = _inverse(_torch_order(kind))
+    back = inverse(kind.block_order("torch"))
     use_bias = levels[0][0].use_bias
     dirs = len(levels[0])
     rows = kind.n_gates * u
@@ -281,12 +267,12 @@ def from_torch(state_dict, layer):
         for d, cell in enumerate(cells):
             s = suffix(lvl, d)
             values = {
-                "kernel": _blocks(arrays["weight_ih" + s].T, back, u, 1),
-                "recurrent_kernel": _blocks(arrays["weight_hh" + s].T, back, u, 1),
+                "kernel": reorder(arrays["weight_ih" + s].T, back, u, 1),
+                "recurrent_kernel": reorder(arrays["weight_hh" + s].T, back, u, 1),
             }
             if use_bias:
-                b_ih = _blocks(arrays["bias_ih" + s], back, u, 0)
-                b_hh = _blocks(arrays["bias_hh" + s], back, u, 0)
+                b_ih = reorder(arrays["bias_ih" + s], back, u, 0)
+                b_hh = reorder(arrays["bias_hh" + s], back, u, 0)
                 values["bias"] = np.stack([b_ih, b_hh]) if kind.reset_after else b_ih + b_hh
             if id(cell) in loads:
                 _check_tied(cell, loads[id(cell)][1:], (s, values), label)

@@ -17,7 +17,6 @@ from ..errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 __all__ = [
     "GATES",
     "MODULES",
-    "TORCH_LETTER",
     "TorchWeights",
     "check_keys",
     "expected_keys",
@@ -26,8 +25,6 @@ __all__ = [
     "torch_reference_call",
 ]
 
-#: PyTorch's block letters in rnnguide's gate vocabulary (GRU's ``n`` is ``g``)
-TORCH_LETTER = {"n": "g"}
 MODULES = ("RNN", "LSTM", "GRU")
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 

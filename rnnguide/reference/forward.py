@@ -21,7 +21,7 @@ from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import run as keras_run
 from ..keras_bridge.built import read_built
 from ..keras_bridge.resolve import resolve
-from ..spec.call import check_input, need_weights, prepare_call
+from ..spec.call import need_weights, prepare_call
 from ..spec.records import (
     BidirectionalSpec,
     CellSpec,
@@ -93,23 +93,22 @@ def call_spec(spec, x, initial_state=None, mask=None, dtype=None):
     return run_call(prepare_reference(spec, x, initial_state, mask), dtype)
 
 
-def prepare_reference(spec, x, initial_state=None, mask=None):
+def prepare_reference(spec, x, initial_state=None, mask=None, caller="reference_call"):
     """:func:`~rnnguide.spec.call.prepare_call`, with what a step needs said the way
-    ``reference_call`` and ``verify`` take it."""
-    if is_step(spec):
-        if mask is not None:
-            # a cell computes one step: Keras' RNN applies a mask around it
-            raise RNNGuideError(
-                f"expected no mask for {spec.label} (one step; a mask belongs to "
-                "the sequence, keras.layers.RNN(cell)), got one"
-            )
-        need_weights(spec, spec.label)
-        check_input(x, 2, cells_of(spec)[0].input_dim, spec.label)
-        if initial_state is None:
-            raise RNNGuideError(
-                f"expected states for {spec.label}: call it as reference_call(cell, x_t, states)"
-            )
-    return prepare_call(spec, x, initial_state, mask)
+    ``reference_call`` and ``verify`` (``caller``) take it: the input is checked
+    once, there."""
+    if is_step(spec) and mask is not None:
+        # a cell computes one step: Keras' RNN applies a mask around it
+        raise RNNGuideError(
+            f"expected no mask for {spec.label} (one step; a mask belongs to "
+            "the sequence, keras.layers.RNN(cell)), got one"
+        )
+    call = prepare_call(spec, x, initial_state, mask)
+    if call.step and initial_state is None:
+        raise RNNGuideError(
+            f"expected states for {spec.label}: call it as {caller}(cell, x_t, states)"
+        )
+    return call
 
 
 def run_call(call, dtype=None):

@@ -25,7 +25,6 @@ __all__ = [
     "check_mask",
     "input_ndim",
     "need_weights",
-    "prepare",
     "prepare_call",
     "rnn_states",
     "state_shape",
@@ -245,16 +244,6 @@ def need_weights(spec, owner, purpose="equations"):
                 f"{owner} has no weights yet: build it (call it once, or "
                 f"layer.build(input_shape)) before computing its {purpose}"
             )
-
-
-def prepare(spec, x, mask, ndim=3, dtype=None):
-    """Checked input, mask and compute dtype for a resolved spec (``dtype``
-    given: the equations run in it, e.g. float16 to measure a layer's rounding)."""
-    need_weights(spec, spec.label)
-    first = cells_of(spec)[0]
-    arr = check_input(x, ndim, first.input_dim, spec.label, first)
-    m = check_mask(mask, arr.shape[0], arr.shape[1]) if ndim == 3 else None
-    return arr, m, (_dtype(spec, arr) if dtype is None else dtype)
 
 
 def bidirectional_states(spec, initial_state, batch, dtype):

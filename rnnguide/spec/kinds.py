@@ -17,7 +17,6 @@ __all__ = [
     "CONV_KINDS",
     "KINDS",
     "KIND_NAMES",
-    "ONNX_BLOCKS",
     "UNUSABLE_ACTIVATIONS",
     "Kind",
     "check_activation",
@@ -37,7 +36,12 @@ class Kind:
     candidate state), SimpleRNN ``h`` (its one block). ``keras_blocks`` are
     the same blocks under Keras' own letters (``i, f, c, o`` / ``z, r, h``),
     ``torch_blocks`` PyTorch's blocks in PyTorch's order (``i, f, g, o`` /
-    ``r, z, n``). ``states`` are the state tensors a cell carries, in the
+    ``r, z, n``), ``onnx_blocks`` the ONNX operator's, in Keras' letters (LSTM
+    ``i, o, f, c``: https://onnx.ai/onnx/operators/onnx__LSTM.html; GRU ``z, r, h``),
+    ``engine_blocks`` the order rnnguide's engine keeps them in (LSTM ``i, f, o, c``:
+    the three gates with the recurrent activation side by side); one module,
+    ``rnnguide.equations.blocks``, cuts and reorders weights by them
+    (:meth:`block_order`). ``states`` are the state tensors a cell carries, in the
     order Keras returns them (LSTM ``h, c``: ``c`` is the cell state).
 
     >>> get_kind("LSTM").gates, get_kind("LSTM").keras_blocks
@@ -58,6 +62,20 @@ class Kind:
     family: str = ""
     #: the convolution's rank (1, 2, 3 for ConvLSTM1D/2D/3D), 0 for matrix products
     rank: int = 0
+    onnx_blocks: tuple[str, ...] = ()
+    engine_blocks: tuple[str, ...] = ()
+
+    def block_order(self, to: str) -> list[int]:
+        """For each block in the order of ``to`` (``"torch"``, ``"onnx"`` or
+        ``"engine"``), the index of the same block in Keras' kernel.
+
+        >>> get_kind("LSTM").block_order("onnx"), get_kind("GRU").block_order("torch")
+        ([0, 3, 1, 2], [1, 0, 2])
+        """
+        if to == "torch":  # PyTorch's letters are rnnguide's, but for the GRU's n (g)
+            return [self.gates.index("g" if b == "n" else b) for b in self.torch_blocks]
+        blocks = {"onnx": self.onnx_blocks, "engine": self.engine_blocks or self.keras_blocks}
+        return [self.keras_blocks.index(b) for b in blocks[to]]
 
     @property
     def base(self) -> str:
@@ -169,7 +187,9 @@ class Kind:
         )
 
 
-_SIMPLE = Kind("SimpleRNN", ("h",), ("new state",), ("h",), None, ("h",), ("h",))
+_SIMPLE = Kind(
+    "SimpleRNN", ("h",), ("new state",), ("h",), None, ("h",), ("h",), onnx_blocks=("h",)
+)
 _LSTM = Kind(
     "LSTM",
     ("i", "f", "g", "o"),
@@ -178,6 +198,8 @@ _LSTM = Kind(
     None,
     ("i", "f", "c", "o"),
     ("i", "f", "g", "o"),
+    onnx_blocks=("i", "o", "f", "c"),
+    engine_blocks=("i", "f", "o", "c"),
 )
 _GRU_GATES = dict(
     gates=("z", "r", "g"),
@@ -185,6 +207,7 @@ _GRU_GATES = dict(
     states=("h",),
     keras_blocks=("z", "r", "h"),
     torch_blocks=("r", "z", "n"),
+    onnx_blocks=("z", "r", "h"),
 )
 _GRU_AFTER = Kind("GRU", reset_after=True, **_GRU_GATES)
 _GRU_BEFORE = Kind("GRU", reset_after=False, **_GRU_GATES)
@@ -200,9 +223,10 @@ def _conv_lstm(rank: int) -> Kind:
         _LSTM.states,
         None,
         _LSTM.keras_blocks,
-        (),  # PyTorch has no ConvLSTM
+        (),  # PyTorch has no ConvLSTM, nor ONNX
         family="LSTM",
         rank=rank,
+        engine_blocks=_LSTM.engine_blocks,
     )
 
 
@@ -214,11 +238,6 @@ KINDS = {
     ("GRU", False): _GRU_BEFORE,
     **{(f"ConvLSTM{r}D", None): _conv_lstm(r) for r in (1, 2, 3)},
 }
-
-#: ONNX's recurrent operators' gate blocks, in Keras' letters: the LSTM operator
-#: keeps i, o, f, c (https://onnx.ai/onnx/operators/onnx__LSTM.html), GRU z, r, h,
-#: RNN its one block (read by rnnguide.exported and the diagram's weights view)
-ONNX_BLOCKS = {"LSTM": ("i", "o", "f", "c"), "GRU": ("z", "r", "h"), "SimpleRNN": ("h",)}
 
 #: the ConvLSTM kinds, by rank
 CONV_KINDS = ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")

@@ -3,7 +3,6 @@ same inputs (``verify``, ``verify_model``, ``assert_equations``)."""
 
 from __future__ import annotations
 
-import inspect
 import re
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -18,8 +17,8 @@ from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
 from ..keras_bridge import run as keras_run
 from ..keras_bridge.built import read_built
+from ..keras_bridge.intercept import call_arguments, first_argument, intercepted, mask_of
 from ..reference.forward import prepare_reference, run_call
-from ..spec.call import check_input, input_ndim
 from ..spec.records import cells_of, is_keras, is_step
 from ..spec.returns import flatten
 from .beside import beside
@@ -120,11 +119,9 @@ def _verify(layer, x, initial_state, mask, atol, rtol, gradients, training) -> R
     label = spec.label
     compute = compute_dtype_of(layer)
     tolerance = tolerances(compute, atol, rtol)
-    # before the layer sees it
-    x = check_input(x, input_ndim(spec, is_cell), None, label, cells_of(spec)[0])
-    if is_cell and initial_state is None:
-        raise RNNGuideError(f"expected states for {label}: call it as verify(cell, x_t, states)")
-    prepared = prepare_reference(spec, x, initial_state, mask)  # checked before the layer runs
+    # input, mask and states checked once, before the layer sees them
+    prepared = prepare_reference(spec, x, initial_state, mask, caller="verify")
+    x = prepared.x[:, 0] if prepared.step else prepared.x
     training = bool(training)
     if is_cell:
         args, kwargs = (x, initial_state), {"training": training}
@@ -214,25 +211,6 @@ def _same_rnn(prepared, spec):
 # -- whole models ------------------------------------------------------------------
 
 
-def _bind(call, args, kwargs) -> dict:
-    """The arguments of one recurrent ``call``, by name."""
-    bound = inspect.signature(call).bind(*args, **kwargs)
-    return dict(bound.arguments)
-
-
-def _first_argument(call, arguments):
-    """What a recurrent ``call`` got as its sequence (a cell: its step input): its
-    first argument, whatever its name (RNN.call names it ``sequences``, LSTMCell
-    and GRUCell ``inputs``, SimpleRNNCell ``sequence``; ``*args`` too)."""
-    param = next(iter(inspect.signature(call).parameters.values()), None)
-    if param is None:
-        return None
-    value = arguments.get(param.name)
-    if param.kind is inspect.Parameter.VAR_POSITIONAL:
-        return value[0] if value else None
-    return value
-
-
 #: what converting a symbolic tensor raises: TensorFlow's graph tensors
 #: (NotImplementedError), JAX tracers (a TypeError), torch's meta tensors
 _SYMBOLIC = (NotImplementedError, TypeError, RuntimeError, ValueError)
@@ -255,16 +233,16 @@ class _Call:
     cells: list | None = None
 
 
-def _capture(objects, records, symbolic, recorded=None):
-    """Wrap each object's ``call`` so that every call's inputs and outputs are
-    kept, in numpy. A call made inside another
+def _recorder(records, symbolic, recorded=None):
+    """A wrap for :func:`~rnnguide.keras_bridge.intercept.intercepted` that keeps
+    every call's inputs and outputs, in numpy. A call made inside another
     captured call (a cell run by its RNN layer) is not recorded; a call on
     symbolic tensors (Keras building a subclassed model, a ``tf.function``) is
     counted in ``symbolic`` only. ``recorded(call)``, if given, is called with
     each recorded call as soon as it is recorded."""
-    originals, active = [], []
-    for obj in objects:
-        original = obj.call
+    active = []
+
+    def wrap(obj, original):
         # cells with a dropout rate: the masks each call draws are recorded too
         cells = [c for c in keras_objects.leaf_cells(obj) if _rates(c)]
         body = _original_recording(original, cells) if cells else None
@@ -283,13 +261,13 @@ def _capture(objects, records, symbolic, recorded=None):
             found = None
             if _body is not None:
                 out, found = out
-            arguments = _bind(_original, args, kwargs)
+            arguments = call_arguments(_original, args, kwargs)
             try:
                 if found is not None:
                     found = keras_dropout.to_numpy_masks(found, keras_objects.to_numpy)
-                seq = keras_objects.to_numpy(_first_argument(_original, arguments))
+                seq = keras_objects.to_numpy(first_argument(_original, arguments))
                 out_np = [as_float(keras_objects.to_numpy(o)) for o in flatten(out)]
-                mask = _check_mask_value(_numpy_tree(arguments.get("mask")))
+                mask = mask_of(arguments)
                 given = arguments.get("initial_state", arguments.get("states"))
                 training = arguments.get("training")
                 training = bool(keras_objects.to_numpy(training)) if training is not None else False
@@ -304,9 +282,9 @@ def _capture(objects, records, symbolic, recorded=None):
                 recorded(records[-1])
             return out
 
-        originals.append((obj, original))
-        obj.call = call
-    return originals
+        return call
+
+    return wrap
 
 
 def _rates(cell) -> bool:
@@ -323,20 +301,6 @@ def _original_recording(original, cells):
         return out, found
 
     return call_recording_masks
-
-
-def _numpy_tree(value):
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        return [_numpy_tree(v) for v in value]
-    return keras_objects.to_numpy(value)
-
-
-def _check_mask_value(mask):
-    if isinstance(mask, (list, tuple)):  # Keras passes one mask per input: the sequence's
-        mask = mask[0] if mask else None
-    return None if mask is None else np.asarray(mask).astype(bool)
 
 
 def verify_model(model, x, *, atol=None, rtol=None, training=False, **call_kwargs) -> ModelReport:
@@ -416,11 +380,7 @@ def verify_model(model, x, *, atol=None, rtol=None, training=False, **call_kwarg
             future = beside(_verify_call, *facts[key], call, atol, rtol)
         checks.append((call.obj, future))
 
-    # other threads' calls of rnnguide on these layers wait (the wrapped calls
-    # and the states put back are seen by every thread)
-    with keras_run.exclusive(wrappers + layers):
-        saved = [s for layer in layers for s in keras_run.snapshot_states(layer)]
-        originals = _capture(wrappers + layers, records, symbolic, start)
+    with intercepted(wrappers + layers, _recorder(records, symbolic, start)):
         try:
             model(x, training=bool(training), **call_kwargs)
         except Exception as exc:
@@ -428,10 +388,6 @@ def verify_model(model, x, *, atol=None, rtol=None, training=False, **call_kwarg
                 f"{keras_objects.label_of(model)} could not be called on the given input "
                 f"({_describe_input(x)}): {_first_line(exc)}"
             ) from exc
-        finally:
-            for layer, original in originals:
-                keras_run.uncapture(layer, original)
-            keras_run.restore_states(saved)
     called = {id(r.obj) for r in records}
     called |= {id(r.obj.layer) for r in records if r.obj in wrappers}
     compiled = [o for o in layers if id(o) not in called and symbolic.get(id(o))]

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import RNNGuideError
 from ..spec.records import BidirectionalSpec, RNNSpec, cells_of, is_step
 from ..spec.returns import flatten, names_of
-from ..tables import html_table, text_table
+from ..tables import Printed
 
 __all__ = [
     "ROUNDING_FACTOR",
@@ -62,8 +62,8 @@ class Row:
     tolerance: float = 0.0
 
 
-@dataclass
-class Report:
+@dataclass(repr=False)
+class Report(Printed):
     """What :func:`verify` found: one :class:`Row` per tensor the layer returns.
 
     ``ok`` is True when every row is within tolerance; the report is truthy
@@ -138,15 +138,9 @@ class Report:
         title = f"{self.layer} {verdict} its equations ({self.equations}); {tol}"
         return title + (f"\nnote: {self.note}" if self.note else "")
 
-    def __repr__(self) -> str:
-        if self.skipped:
-            return self._title()
-        return self._title() + "\n" + text_table(self._HEADERS, self._rows())
-
-    __str__ = __repr__
-
-    def _repr_html_(self) -> str:
-        return html_table(self._HEADERS, self._rows(), caption=self._title())
+    def _parts(self):
+        tables = [] if self.skipped else [(self._HEADERS, self._rows(), "")]
+        return self._title(), tables, []
 
 
 @dataclass

@@ -26,13 +26,11 @@ from ..errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 from ..keras_bridge import dropout as keras_dropout
 from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
-from ..keras_bridge import run as keras_run
+from ..keras_bridge.intercept import call_arguments, mask_of, put_back
 from ..spec.records import cells_of
 from ..spec.returns import flatten
 from .checking import (
-    _bind,
     _Call,
-    _check_mask_value,
     _section,
     _subclass_note,
     _verify_call,
@@ -226,7 +224,7 @@ class watch:
 
     def _unhook(self):
         for hooked in self._hooked:
-            keras_run.uncapture(hooked.layer, hooked.original)
+            put_back(hooked.layer, hooked.original)
         self._hooked = []
 
     def _hooked_call(self, hooked):
@@ -235,7 +233,7 @@ class watch:
         original = hooked.original
 
         def call(*args, **kwargs):
-            arguments = _bind(original, args, kwargs)
+            arguments = call_arguments(original, args, kwargs)
             seq = arguments.get("sequences", arguments.get("inputs"))
             if (
                 watcher._active  # a cell run by its hooked layer: the layer's call is checked
@@ -360,7 +358,7 @@ class watch:
         call = _Call(
             hooked.layer,
             as_float(record["seq"]),
-            _check_mask_value(record.get("mask")),
+            mask_of({"mask": record.get("mask")}),
             None if init is None else keras_objects.tree_map(as_float, init),
             packed,
             training,

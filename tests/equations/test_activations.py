@@ -7,8 +7,7 @@ import pytest
 
 import rnnguide as rg
 from rnnguide.errors import UnsupportedError
-
-from .helpers import randomize_weights
+from tests.helpers import randomize_weights
 
 pytestmark = pytest.mark.keras
 
