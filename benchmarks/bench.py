@@ -18,6 +18,13 @@
     against model.predict on an IMDB-style bidirectional LSTM model, a
     character-level TimeDistributed tagger and a DeepSpeech2-style
     bidirectional GRU stack (target <= 2.5x);
+(c'') training mode: rnnguide.verify(layer, x, training=True) (masks recorded,
+    equations run with them) against the layer's own training-mode call inside a
+    warm tf.function (LSTM and GRU with dropout and recurrent_dropout, and an LSTM
+    with input dropout only, batch 64 x 28 steps x 28 features, 256 units;
+    target <= 2x), and rnnguide.watch's cost in fit: ms per step of the same fit
+    plain, on the watched steps, and on the steps after them (target: the same as
+    plain), with the one retrace and the check at the end of the block;
 (d) the docs build, cold (no cache) and rebuilt with nothing changed.
 
 Usage: python benchmarks/bench.py [--quick] [--skip-docs] [--out build/bench.json]
@@ -307,6 +314,87 @@ def verify_cost(repeat: int) -> dict:
     return results
 
 
+def training_cost(repeat: int) -> dict:
+    """ms of verify(training=True) against the layer's compiled training call, and
+    of rg.watch per watched step and per step after, against the same fit plain."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    rounds = max(1, repeat // 10)
+    results: dict = {}
+    x = np.random.default_rng(0).normal(size=(64, 28, 28)).astype("float32")
+    layers = {
+        "LSTM dropout + recurrent_dropout": keras.layers.LSTM(
+            256, dropout=0.2, recurrent_dropout=0.2, return_sequences=True
+        ),
+        "GRU dropout + recurrent_dropout": keras.layers.GRU(
+            256, dropout=0.2, recurrent_dropout=0.2, return_sequences=True
+        ),
+        "LSTM dropout (shared mask)": keras.layers.LSTM(256, dropout=0.2, return_sequences=True),
+    }
+    for name, layer in layers.items():
+        layer.build(x.shape)
+        compiled = tf.function(lambda t, layer=layer: layer(t, training=True))
+        xt = tf.constant(x)
+        v_ms, c_ms = rg.compare_ms(
+            lambda layer=layer: rg.verify(layer, x, training=True),
+            lambda c=compiled, xt=xt: c(xt).numpy(),
+            rounds=rounds,
+            block=2,
+        )
+        results[f"verify(training=True) {name}"] = {"verify": v_ms, "tf_function": c_ms}
+
+    n_steps, watched = 16, 4
+    y = np.random.default_rng(1).normal(size=(64 * n_steps, 10)).astype("float32")
+    xs = np.random.default_rng(2).normal(size=(64 * n_steps, 28, 28)).astype("float32")
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.ms.append(1000 * (time.perf_counter() - self.t0))
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential(
+            [
+                keras.Input((28, 28)),
+                keras.layers.LSTM(256, dropout=0.2, recurrent_dropout=0.2),
+                keras.layers.Dense(10),
+            ]
+        )
+        m.compile("adam", "mse")
+        return m
+
+    def fit(m):
+        clock = Clock()
+        clock.ms = []
+        m.fit(xs, y, batch_size=64, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
+        return clock.ms
+
+    plain = fit(model())
+    m = model()
+    w = rg.watch(m, steps=watched)
+    with w:
+        ms = fit(m)
+        t0 = time.perf_counter()
+    check_s = time.perf_counter() - t0  # the checks run as the block ends
+    assert w.report.ok, w.report
+    results["watch LSTM 256 dropout, fit batch 64"] = {
+        "plain_ms_per_step": statistics.median(plain[1:]),
+        "watched_ms_per_step": statistics.median(ms[1:watched]),
+        "after_ms_per_step": statistics.median(ms[watched + 1 :]),
+        "retrace_ms": ms[watched],
+        "check_at_exit_s": check_s,
+        "watched_steps": watched,
+        "steps": n_steps,
+    }
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -376,6 +464,22 @@ def main(argv=None) -> int:
         (a, ta), (b, tb) = list(r.items())
         r["ratio"] = ta / tb
         print(f"  {name:<34}{a} {ta:>9.1f}  {b} {tb:>9.1f}  ratio {ta / tb:>5.1f}")
+    tcost = training_cost(n_fwd)
+    figures["training_mode_ms"] = tcost
+    print("training mode (median ms; target: verify(training=True) <= 2x tf.function):")
+    for name, r in tcost.items():
+        if "verify" in r:
+            r["ratio"] = r["verify"] / r["tf_function"]
+            print(
+                f"  {name:<46}verify {r['verify']:>8.1f}  tf.function {r['tf_function']:>8.1f}"
+                f"  ratio {r['ratio']:>5.1f}"
+            )
+        else:
+            print(
+                f"  {name}: plain {r['plain_ms_per_step']:.1f} ms/step, watched "
+                f"{r['watched_ms_per_step']:.1f}, after {r['after_ms_per_step']:.1f} "
+                f"(retrace {r['retrace_ms']:.0f} ms, checks at exit {r['check_at_exit_s']:.1f} s)"
+            )
     figures["train_ms_per_step"] = train(5 if args.quick else 10)
     print("training, 2 x 256 units, batch 64, MNIST-shaped random data (median ms per step):")
     for kind, ms in figures["train_ms_per_step"].items():

@@ -43,6 +43,7 @@ _LAZY = {
     "ExportReport": "exported.check",
     "assert_exported": "exported.check",
     "verify_exported": "exported.check",
+    "watch": "verification.watch",
 }
 
 
@@ -99,5 +100,6 @@ __all__ = [
     "verify",
     "verify_exported",
     "verify_model",
+    "watch",
     "weight_shapes",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import rnnguide as rg
-from tests.helpers import keras_activation
+from tests.helpers import keras_activation, needs_keras_dropout
 
 pytestmark = pytest.mark.keras
 
@@ -74,3 +74,24 @@ def test_sparsemax_layer_matches_its_equations(keras):
     keras.utils.set_random_seed(0)
     layer = keras.layers.SimpleRNN(4, activation="sparsemax", return_sequences=True)
     assert rg.verify(layer, X).ok
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.xfail(strict=True, reason="Keras 3.15: implementation=1 input masks broadcast as one")
+def test_implementation_1_with_input_dropout_trains_with_use_cudnn_auto(keras, kind):
+    # LSTM.inner_loop / GRU.inner_loop try the cuDNN path when recurrent_dropout is 0
+    # and broadcast get_dropout_mask(), a list of one mask per gate under
+    # implementation=1, to the sequence's shape (keras/src/layers/rnn/lstm.py, gru.py)
+    needs_keras_dropout()  # before 3.8 implementation=1 drew one mask, not a list
+    layer = getattr(keras.layers, kind)(3, dropout=0.3, implementation=1)
+    layer(np.ones((2, 4, 2), "float32"), training=True)
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_implementation_1_with_input_dropout_trains_without_cudnn(keras, kind):
+    # the way out, and what rnnguide checks instead
+    needs_keras_dropout()
+    layer = getattr(keras.layers, kind)(3, dropout=0.3, implementation=1, use_cudnn=False)
+    assert rg.verify(layer, np.ones((2, 4, 2), "float32"), training=True).ok

@@ -260,6 +260,10 @@ KNOWN_PRIVATE = {
     ("drawing.steps", "drawing.panels", "_step_cell"),
     ("drawing.unrolled", "drawing.canvas", "_lines"),
     ("exported.check", "verification.compare", "_compare_arrays"),
+    ("verification.watch", "verification.checking", "_Call"),
+    ("verification.watch", "verification.checking", "_section"),
+    ("verification.watch", "verification.checking", "_subclass_note"),
+    ("verification.watch", "verification.checking", "_verify_call"),
 }
 
 

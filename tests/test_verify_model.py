@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, RNNGuideTypeError
+from tests.helpers import needs_keras_dropout
 
 pytestmark = pytest.mark.keras
 
@@ -137,8 +138,8 @@ def test_bad_calls_are_one_line_errors(keras):
     model = keras.Sequential([keras.Input((4, 3)), keras.layers.LSTM(2)])
     with pytest.raises(RNNGuideError, match=r"could not be called on the given input"):
         rg.verify_model(model, np.ones((2, 4, 7), "float32"))
-    with pytest.raises(RNNGuideError, match="inference mode"):
-        rg.verify_model(model, np.ones((2, 4, 3), "float32"), training=True)
+    with pytest.raises(RNNGuideError, match="expected training=True or False"):
+        rg.verify_model(model, np.ones((2, 4, 3), "float32"), training=None)
     dense = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(RNNGuideError, match="at least one recurrent layer"):
         rg.verify_model(dense, np.ones((2, 3), "float32"))
@@ -241,7 +242,8 @@ def test_a_mixed_bfloat16_model_is_verified(keras):
     assert "bfloat16" in report.reports[0].tolerance_note
 
 
-def test_a_call_in_training_mode_with_dropout_is_reported_as_not_checked(keras):
+def test_a_call_in_training_mode_with_dropout_is_checked_with_its_masks(keras):
+    needs_keras_dropout()
     L = keras.layers
 
     class Holder(L.Layer):
@@ -255,10 +257,9 @@ def test_a_call_in_training_mode_with_dropout_is_reported_as_not_checked(keras):
     x = np.random.default_rng(6).normal(size=(2, 6, 3)).astype("float32")
     inp = keras.Input((6, 3))
     report = rg.verify_model(keras.Model(inp, Holder(0.5)(inp)), x)
-    assert not report.ok
+    assert report.ok, report
     text = repr(report)
-    assert "was not fully checked" in text and "DOES NOT match" not in text
-    assert "training=True" in text and "dropout" in text
+    assert "training=True" in text and "dropout masks Keras drew" in text
     # without dropout, training mode computes the same equations
     inp = keras.Input((6, 3))
     assert rg.verify_model(keras.Model(inp, Holder(0.0)(inp)), x).ok

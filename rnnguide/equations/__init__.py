@@ -7,4 +7,5 @@
 - ``tape``: what the forward pass records for the backward pass.
 - ``merging``: Bidirectional's merge of its halves, forward and backward.
 - ``backward``: backpropagation through time over the tape.
+- ``dropout``: training mode: recorded dropout masks on a spec's cells (pure numpy).
 """

@@ -26,6 +26,10 @@ GRU
     ``h_t = z h_{t-1} + (1 - z) g``: ``dz = dh (h_{t-1} - g)``,
     ``dg = dh (1 - z)``, and ``dh_{t-1} = dh z + (the gates' da) U^T``.
 
+In training mode (a cell's ``masks``, :mod:`rnnguide.equations.dropout`) the dropout masks
+are constants of the call: gate block k multiplies ``x * m_k`` and ``h * r_k``, so
+``dW_k = sum_t (x_t * m_k)^T da_k``, ``dx_t = sum_k (da_k W_k^T) * m_k``, and
+likewise for ``U`` and ``dh_{t-1}`` with the recurrent masks.
 A masked step copies the state (its gradient passes through unchanged) and
 repeats the previous output (its gradient goes to that earlier output). The
 weight gradients are summed over steps at the end, as one matrix product over
@@ -38,7 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import RNNGuideError, RNNGuideTypeError, describe_shape
+from ..errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, describe_shape
 from ..spec.call import as_array, widen
 from ..spec.records import BidirectionalSpec, RNNSpec, cells_of, map_cells
 from ..spec.returns import flatten
@@ -81,6 +85,12 @@ class _CellBackward:
         if r.kind != "SimpleRNN":
             self.rec = Activation(cell.recurrent_activation, r.u, label, "recurrent_activation")
         self._step = BACKWARD_STEPS[(cell.kind.base, cell.kind.reset_after)]
+        if r.conv is not None and (r.in_masks is not None or r.rec_masks is not None):
+            raise UnsupportedError(
+                f"{label}: gradients of a ConvLSTM in training mode (with its dropout "
+                "masks) are not modelled yet; expected training=False for its gradients "
+                "(its training-mode outputs are checked)"
+            )
 
     def pre(self, t, cols=slice(None)):
         """The pre-activations at step ``t`` (None where no derivative needs them)."""
@@ -127,23 +137,29 @@ class _CellBackward:
         # the rows W and U multiplied (a ConvLSTM's: patches; see ConvRunner)
         X2 = r.input_rows(tape.X)
         H2 = r.state_rows(tape.prev[0])
-        dX = r.input_back(dA2, self.WT)
-        dW = X2.T @ dA2
+        if r.in_masks is None:
+            dX = r.input_back(dA2, self.WT)
+            dW = X2.T @ dA2
+        else:  # training mode: each gate saw x * m_k
+            dX, dW = self._masked_back(dA2, X2, r.W, r.in_masks, T)
         db = None
         if dArec is not None:
             dArec2 = dArec.reshape(T * B, G)
-            dU = H2.T @ dArec2
+            dU = self._state_weights(H2, dArec2, T)
             if r.b_in is not None:
                 db = np.stack([dA2.sum(0), dArec2.sum(0)])
         elif r.kind == "GRU":
             dU = np.concatenate(
-                [H2.T @ dA2[:, : 2 * u], tape.aux.reshape(T * B, u).T @ dA2[:, 2 * u :]],
+                [
+                    self._state_weights(H2, dA2[:, : 2 * u], T),
+                    tape.aux.reshape(T * B, u).T @ dA2[:, 2 * u :],
+                ],
                 axis=1,
             )
             if r.b_in is not None:
                 db = dA2.sum(0)
         else:
-            dU = H2.T @ dA2
+            dU = self._state_weights(H2, dA2, T)
             if r.b_in is not None:
                 db = dA2.sum(0)
         if r.order is not None:  # back to Keras' (i, f, c, o) columns
@@ -155,11 +171,49 @@ class _CellBackward:
         dU = dU.reshape(np.shape(cell.recurrent_kernel))
         return dX, tuple(dstates), (dW, dU, db)
 
+    # -- training mode: the dropout masks of the call (constants of it) --------------
+
+    @staticmethod
+    def _mask(masks, k):
+        return masks[k if len(masks) > 1 else 0]
+
+    def _masked_back(self, d2, rows2, W, masks, T):
+        """``(dL/d rows, dW)`` where gate block k multiplied ``rows * m_k`` by ``W_k``:
+        ``dW_k = (rows * m_k)^T d_k`` and ``dL/d rows = sum_k (d_k W_k^T) * m_k``."""
+        r = self.runner
+        B, D = rows2.shape[0] // T, rows2.shape[1]
+        rows3 = rows2.reshape(T, B, D)
+        d_rows = np.zeros((T, B, D), dtype=d2.dtype)
+        dW = np.empty((D, d2.shape[1]), dtype=d2.dtype)
+        for k, cols in enumerate(r.gate_cols[: d2.shape[1] // r.u]):
+            m = self._mask(masks, k)
+            dW[:, cols] = (rows3 * m).reshape(T * B, D).T @ d2[:, cols]
+            d_rows += (d2[:, cols] @ W[:, cols].T).reshape(T, B, D) * m
+        return d_rows, dW
+
+    def _state_weights(self, H2, d2, T):
+        """``dU`` for the gate blocks of ``d2``: ``H^T d``, per gate ``(H * m_k)^T d_k``."""
+        r = self.runner
+        if r.rec_masks is None:
+            return H2.T @ d2
+        return self._masked_back(d2, H2, r.U[:, : d2.shape[1]], r.rec_masks, T)[1]
+
+    def state_grad(self, d, UT):
+        """``dL/dh_{t-1}`` through the gate blocks of ``d`` (B, n * u): ``d U^T``, or
+        per gate ``(d_k U_k^T) * m_k`` in training mode."""
+        r = self.runner
+        if r.rec_masks is None:
+            return r.state_back(d, UT)
+        out = np.zeros((d.shape[0], r.u), dtype=d.dtype)
+        for k, cols in enumerate(r.gate_cols[: d.shape[1] // r.u]):
+            out += (d[:, cols] @ r.U[:, cols].T) * self._mask(r.rec_masks, k)
+        return out
+
 
 def _bw_simple_rnn(b: _CellBackward, t, dh, dstates):
     da = b.dA[t]
     b.act.backward(b.pre(t), b.tape.acts[t], dh, da)
-    return [da @ b.UT]
+    return [b.state_grad(da, b.UT)]
 
 
 def _bw_lstm(b: _CellBackward, t, dh, dstates):
@@ -177,7 +231,7 @@ def _bw_lstm(b: _CellBackward, t, dh, dstates):
     b.rec.backward(b.pre(t, slice(0, 3 * u)), a[:, : 3 * u], da[:, : 3 * u], da[:, : 3 * u])
     b.act.backward(b.pre(t, slice(3 * u, None)), g, da[:, 3 * u :], da[:, 3 * u :])
     # da U^T; a ConvLSTM's: the transpose of its recurrent convolution
-    return [b.runner.state_back(da, b.UT), dc]
+    return [b.state_grad(da, b.UT), dc]
 
 
 def _bw_gru_common(b: _CellBackward, t, dh):
@@ -199,7 +253,7 @@ def _bw_gru_reset_after(b: _CellBackward, t, dh, dstates):
     drec = b.dArec[t]
     drec[:, : 2 * u] = da[:, : 2 * u]
     np.multiply(dag, r, out=drec[:, 2 * u :])
-    dh_prev += drec @ b.UT
+    dh_prev += b.state_grad(drec, b.UT)
     return [dh_prev]
 
 
@@ -207,11 +261,12 @@ def _bw_gru_reset_before(b: _CellBackward, t, dh, dstates):
     u = b.u
     a, da, dh_prev = _bw_gru_common(b, t, dh)
     r = a[:, u : 2 * u]
-    drh = da[:, 2 * u :] @ b.UT_h  # d (r * h)
-    np.multiply(drh, b.tape.prev[0][t], out=da[:, u : 2 * u])  # dr
-    dh_prev += drh * r
+    drh = da[:, 2 * u :] @ b.UT_h  # d (r * h), h * m_g in training mode
+    h = b.runner.masked_state(b.tape.prev[0][t], 2)
+    np.multiply(drh, h, out=da[:, u : 2 * u])  # dr
+    dh_prev += b.runner.masked_state(drh * r, 2)
     b.rec.backward(b.pre(t, slice(0, 2 * u)), a[:, : 2 * u], da[:, : 2 * u], da[:, : 2 * u])
-    dh_prev += da[:, : 2 * u] @ b.UT_zr
+    dh_prev += b.state_grad(da[:, : 2 * u], b.UT_zr)
     return [dh_prev]
 
 

@@ -134,11 +134,54 @@ class CellRunner:
         if self.kind == "GRU" and not self.reset_after:
             self.U_zr = np.ascontiguousarray(self.U[:, : 2 * u])
             self.U_h = np.ascontiguousarray(self.U[:, 2 * u :])
+        self._dropout(cell, dtype)
+
+    def _dropout(self, cell: CellSpec, dtype):
+        """The dropout masks of a training-mode call (``cell.masks``,
+        :class:`rnnguide.equations.dropout.CellMasks`): ``in_masks`` / ``rec_masks`` are None,
+        one mask shared by every gate, or one per gate (Keras' order, the
+        values Keras drew, cast to the compute dtype); ``gate_cols`` the engine's
+        columns of each of Keras' gate blocks (the LSTM's are reordered)."""
+        masks = cell.masks
+        self.in_masks = self.rec_masks = None
+        self._gate_blocks = {}
+        if masks is None:
+            return
+        u = self.u
+        inv = np.argsort(self.order) if self.order is not None else np.arange(self.W.shape[1])
+        n = self.W.shape[1] // u
+        self.gate_cols = [slice(int(inv[k * u]), int(inv[k * u]) + u) for k in range(n)]
+        if masks.input is not None:
+            self.in_masks = [np.asarray(m, dtype=dtype) for m in masks.input]
+        if masks.recurrent is not None:
+            self.rec_masks = [np.asarray(m, dtype=dtype) for m in masks.recurrent]
+
+    def masked_state(self, h, gate):
+        """``h * m`` with the recurrent mask of Keras' gate block ``gate`` (h when none)."""
+        if self.rec_masks is None:
+            return h
+        return h * self.rec_masks[gate if len(self.rec_masks) > 1 else 0]
 
     def project(self, x):
-        """x W + b for every step at once (x may be (B, D) or (T, B, D))."""
+        """x W + b for every step at once (x may be (B, D) or (T, B, D)); in training
+        mode, with each gate's input dropout mask (the same at every step)."""
+        if self.in_masks is not None and len(self.in_masks) > 1:
+            return self._project_per_gate(x)
+        if self.in_masks is not None:  # one mask shared by every gate
+            x = x * self.in_masks[0]
         # one (T*B, D) x (D, G) product, not T small ones
         xw = (x.reshape(-1, x.shape[-1]) @ self.W).reshape(*x.shape[:-1], self.W.shape[1])
+        if self.b_in is not None:
+            xw += self.b_in
+        return xw
+
+    def _project_per_gate(self, x):
+        """``(x * m_k) W_k + b_k`` per gate block k (implementation=1's untied masks)."""
+        G = self.W.shape[1]
+        xw = np.empty((*x.shape[:-1], G), dtype=np.result_type(x, self.W))
+        for m, cols in zip(self.in_masks, self.gate_cols):
+            xm = (x * m).reshape(-1, x.shape[-1])
+            xw[..., cols] = (xm @ self.W[:, cols]).reshape(*x.shape[:-1], -1)
         if self.b_in is not None:
             xw += self.b_in
         return xw
@@ -148,13 +191,28 @@ class CellRunner:
         are not returned as states: a fresh array per step would be a new
         allocation, and page faults, on every step); into the tape's gate
         values at step ``t`` when recording."""
+        if self.rec_masks is not None:  # per gate block: (h * m_k) U_k
+            out = tape.acts[t] if tape.recording else self._buffer(h, U)
+            blocks = self._gate_blocks.get(id(U))
+            if blocks is None:  # each gate's columns, contiguous, made once
+                n = U.shape[1] // self.u
+                blocks = [(c, np.ascontiguousarray(U[:, c])) for c in self.gate_cols[:n]]
+                self._gate_blocks[id(U)] = blocks
+            hm = np.empty_like(h)
+            for k, (cols, Uk) in enumerate(blocks):
+                np.multiply(h, self.rec_masks[k if len(self.rec_masks) > 1 else 0], out=hm)
+                out[:, cols] = hm @ Uk
+            return out
         if tape.recording:
             return np.matmul(h, U, out=tape.acts[t])
+        return np.matmul(h, U, out=self._buffer(h, U))
+
+    def _buffer(self, h, U):
         buf, dtype = self._buffers.get(id(U)), np.result_type(h, U)
         if buf is None or buf.shape[0] != h.shape[0] or buf.dtype != dtype:
             buf = np.empty((h.shape[0], U.shape[1]), dtype=dtype)
             self._buffers[id(U)] = buf
-        return np.matmul(h, U, out=buf)
+        return buf
 
     def step(self, xw, states, tape=NO_TAPE, t=0):
         """One step from a projected input; returns (output, new states)."""
@@ -218,6 +276,14 @@ class ConvRunner(CellRunner):
         self.batch = 0
         self._rows = {}
 
+    def _conv_masks(self):
+        """A ConvLSTM's dropout masks (one per gate, in the layer's data format) as
+        the engine holds them: the input's channels last, the state's as rows."""
+        if self.in_masks is not None:
+            self.in_masks = [channels_last(m, self.conv, 1) for m in self.in_masks]
+        if self.rec_masks is not None:
+            self.rec_masks = [self.flat(m) for m in self.rec_masks]
+
     def project(self, x):
         """The input convolution of every step: x (T, B, *spatial, C), channels last,
         into (T, B * pixels, 4u). Recording, all steps at once (the tape keeps them);
@@ -226,6 +292,18 @@ class ConvRunner(CellRunner):
         a page fault per page (measured: most of the forward pass at 16 x 10 x 32 x 32)."""
         T, B = x.shape[:2]
         self.batch = B
+        if self.spec.masks is not None and not getattr(self, "_masks_ready", False):
+            self._conv_masks()
+            self._masks_ready = True
+        if self.in_masks is not None:  # training mode: (x * m_k) convolved per gate
+            xw = np.empty((T, B * self.g_in.n_pixels, self.W.shape[1]), self.W.dtype)
+            for m, cols in zip(self.in_masks, self.gate_cols):
+                xm = (x * m).reshape(T * B, *x.shape[2:])
+                rows = patches(xm, self.g_in).reshape(T, B * self.g_in.n_pixels, -1)
+                xw[..., cols] = rows @ self.W[:, cols]
+            if self.b_in is not None:
+                xw += self.b_in
+            return xw
         rows = patches(x.reshape(T * B, *x.shape[2:]), self.g_in)
         rows = rows.reshape(T, B * self.g_in.n_pixels, -1)
         lazy = _StepProjection(rows, self.W, self.b_in)
@@ -245,6 +323,13 @@ class ConvRunner(CellRunner):
             bufs = (rows, *padded_buffer(self.batch, self.u, self.g_rec, h.dtype))
             self._rows[h.dtype] = bufs
         rows, hp, inside = bufs
+        if self.rec_masks is not None:  # training mode: (h * m_k) convolved per gate
+            out = tape.acts[t] if tape.recording else np.empty((h.shape[0], U.shape[1]), h.dtype)
+            for m, cols in zip(self.rec_masks, self.gate_cols):
+                hp[inside] = (h * m).reshape(self.batch, *self.out_spatial, self.u)
+                patches(hp, self.g_rec, rows, padded=True)
+                out[:, cols] = rows @ U[:, cols]
+            return out
         hp[inside] = h.reshape(self.batch, *self.out_spatial, self.u)
         patches(hp, self.g_rec, rows, padded=True)
         return super().recurrent(rows, U, tape, t)
@@ -283,7 +368,7 @@ class ConvRunner(CellRunner):
 
 
 def _simple_rnn_step(c: CellRunner, xw, states, tape, t):
-    z = states[0] @ c.U
+    z = c.masked_state(states[0], 0) @ c.U
     z += xw
     tape.keep_pre(t, z)
     h_new = c.act(z)
@@ -352,7 +437,7 @@ def _gru_reset_before_step(c: CellRunner, xw, states, tape, t):
     u, h = c.u, states[0]
     zr = c.recurrent(h, c.U_zr)
     z, r = _update_and_reset(c, zr, xw, tape, t)
-    rh = r * h  # the reset gate scales h, before the product
+    rh = r * c.masked_state(h, 2)  # the reset gate scales h, before the product
     tape.keep_aux(t, rh)
     g = rh @ c.U_h
     g += xw[:, 2 * u :]

@@ -6,4 +6,5 @@
 - ``resolve``: the one entry for "a kind name or a Keras object".
 - ``built``: a layer read for a call, built for its input first when it is not.
 - ``intercept``: a model's recurrent calls replaced while it runs, put back in ``finally``.
+- ``dropout``: the dropout masks a cell draws, recorded (or replayed) while a call runs.
 """

@@ -17,7 +17,14 @@ import numpy as np
 from .objects import to_numpy
 from .run import exclusive, restore_states, snapshot_states
 
-__all__ = ["call_arguments", "first_argument", "intercepted", "mask_of", "numpy_tree"]
+__all__ = [
+    "call_arguments",
+    "first_argument",
+    "intercepted",
+    "mask_of",
+    "numpy_tree",
+    "put_back",
+]
 
 
 @contextmanager
@@ -37,11 +44,12 @@ def intercepted(objects, wrap):
             yield
         finally:
             for obj, original in reversed(originals):
-                _put_back(obj, original)
+                put_back(obj, original)
             restore_states(saved)
 
 
-def _put_back(layer, original):
+def put_back(layer, original):
+    """``layer.call`` the original again (also what ``watch`` uses after its steps)."""
     if layer.__dict__.get("call") is not None and layer.__dict__.get("call") is not original:
         object.__delattr__(layer, "call")
     if layer.call != original:  # the bound method was stored on the instance

@@ -14,11 +14,13 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..errors import RNNGuideError, UnsupportedError
-from .objects import all_layers, keras_module, label_of, layer_halves, to_numpy
+from . import dropout
+from .objects import all_layers, keras_module, label_of, layer_halves, leaf_cells, to_numpy
 
 __all__ = [
     "BACKEND_GRADIENTS",
     "build_if_needed",
+    "call_recording_masks",
     "compiled",
     "exclusive",
     "framework_gradients",
@@ -258,3 +260,34 @@ def compiled(layer, fn):
 def restore_states(saved):
     for var, value in saved:
         var.assign(value)
+
+
+#: a cell's cached dropout masks (dropout_rnn_cell.py): kept by a cell called directly
+_CACHED_MASKS = ("_dropout_mask", "_recurrent_dropout_mask")
+
+
+def call_recording_masks(layer, args, kwargs, compile=True):
+    """``layer(*args, **kwargs)`` with the dropout masks its cells used recorded
+    (:func:`rnnguide.keras_bridge.dropout.recording`): returns ``(result,
+    {id(cell): {"input": ..., "recurrent": ...}})`` in numpy. The result is the
+    layer's own, unchanged.
+    ``compile``: inside the layer's ``tf.function`` (:func:`compiled`), the masks
+    returned from it as further outputs. A cell called directly keeps the masks
+    it draws (Keras resets them only in ``RNN.call``): its cached masks are put
+    back as they were, so the call leaves nothing behind."""
+    cells = leaf_cells(layer)
+
+    def recording_call(*a, **k):
+        with dropout.recording(cells) as found:
+            out = layer(*a, **k)
+        return out, found
+
+    recording_call.__name__ = "__call__recording_masks"
+    cached = [(c, name, c.__dict__.get(name)) for c in cells for name in _CACHED_MASKS]
+    run = compiled(layer, recording_call) if compile else recording_call
+    try:
+        out, found = run(*args, **kwargs)
+    finally:
+        for c, name, value in cached:
+            object.__setattr__(c, name, value)
+    return out, dropout.to_numpy_masks(found, to_numpy)

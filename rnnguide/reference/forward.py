@@ -7,12 +7,18 @@ Each public function resolves its layer once and prepares one checked
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from ..equations import dropout
 from ..equations.blocks import gate_pieces
 from ..equations.engine import run_bidirectional, run_rnn
 from ..equations.merging import merge
 from ..errors import RNNGuideError
+from ..keras_bridge import dropout as keras_dropout
+from ..keras_bridge import objects as keras_objects
+from ..keras_bridge import run as keras_run
 from ..keras_bridge.built import read_built
 from ..keras_bridge.resolve import resolve
 from ..spec.call import need_weights, prepare_call
@@ -50,7 +56,7 @@ def _rnn_result(spec: RNNSpec, seq, last, finals, bare):
     return (out, *finals[0])
 
 
-def reference_call(layer, x, initial_state=None, mask=None):
+def reference_call(layer, x, initial_state=None, mask=None, *, masks=None):
     """What the equations say ``layer(x, ...)`` returns, computed in numpy.
 
     For a layer: ``reference_call(layer, x, initial_state=None, mask=None)``
@@ -60,7 +66,9 @@ def reference_call(layer, x, initial_state=None, mask=None):
     ``(output, new_states)`` like ``cell(x_t, states)``. The computation runs in
     float32 (float64 for float64 layers or inputs), whatever the layer's
     compute dtype: a float16 or mixed-precision layer is compared with the
-    exact equations on its own weights.
+    exact equations on its own weights. ``masks=report.masks`` (from
+    ``verify(layer, x, training=True)``) applies the dropout masks of that
+    training-mode call.
 
     >>> import numpy as np
     >>> import keras
@@ -71,7 +79,11 @@ def reference_call(layer, x, initial_state=None, mask=None):
     >>> out.shape, h.shape, bool(np.allclose(out, h))
     ((2, 4), (2, 4), True)
     """
-    return call_spec(resolve(layer), x, initial_state, mask)
+    spec = resolve(layer)
+    if masks is not None:
+        batch = np.shape(x)[0]
+        spec = dropout.apply_masks(spec, dict(masks), batch, f"reference_call({spec.label})")
+    return call_spec(spec, x, initial_state, mask)
 
 
 def call_spec(spec, x, initial_state=None, mask=None, dtype=None):
@@ -179,7 +191,34 @@ def _sequence_spec(layer, x):
     return spec
 
 
-def gates(layer, x, initial_state=None, mask=None, *, order="processing"):
+def _with_training_masks(layer, spec, call, initial_state, mask, training, masks):
+    """The spec with the dropout masks of a training-mode call: given (``masks``),
+    or drawn by calling the Keras layer with ``training=True``."""
+    batch = call.x.shape[0]
+    owner = f"gates({spec.label}, training=True)"
+    if masks is not None:
+        return dropout.apply_masks(spec, dict(masks), batch, owner)
+    if not training or not dropout.has_dropout(spec):
+        return spec
+    if not is_keras(layer) or keras_objects.is_cell(layer):
+        raise RNNGuideError(
+            f"{owner}: expected a Keras recurrent layer to draw masks with (a cell is "
+            "called one step at a time), or masks=report.masks from "
+            "verify(layer, x, training=True)"
+        )
+    keras_dropout.check_version(keras_objects.keras_module().version(), owner)
+    kwargs = {"training": True}
+    if initial_state is not None:
+        kwargs["initial_state"] = initial_state
+    if mask is not None:
+        kwargs["mask"] = np.asarray(mask)
+    _, found = keras_run.call_recording_masks(layer, (call.x,), kwargs)
+    return dropout.with_masks(spec, keras_objects.leaf_cells(layer), found, True, batch, owner)[0]
+
+
+def gates(
+    layer, x, initial_state=None, mask=None, *, order="processing", training=False, masks=None
+):
     """Per-timestep gate activations and states.
 
     Returns ``{name: array (batch, timesteps, units)}`` with, per kind (the
@@ -196,6 +235,11 @@ def gates(layer, x, initial_state=None, mask=None, *, order="processing"):
     of the input step it read. An unbuilt layer is built for ``x`` first; a
     cell is run over ``x`` as ``RNN(cell)`` would run it.
 
+    Training mode: ``masks=report.masks`` (from ``verify(layer, x,
+    training=True)``) runs the equations with the dropout masks of that call;
+    ``training=True`` calls the Keras layer once in training mode and uses the
+    masks it drew (:mod:`rnnguide.equations.dropout`).
+
     >>> import numpy as np, keras
     >>> layer = keras.layers.Bidirectional(keras.layers.GRU(3))
     >>> x = np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32")
@@ -207,6 +251,8 @@ def gates(layer, x, initial_state=None, mask=None, *, order="processing"):
         raise RNNGuideError(f"expected order='processing' or 'timeline', got {order!r}")
     spec = _sequence_spec(layer, x)
     call = prepare_call(spec, x, initial_state, mask)
+    spec = _with_training_masks(layer, spec, call, initial_state, mask, training, masks)
+    call = replace(call, spec=spec, rnn=spec)
     dtype = call.dtype
     states = call.states_in(dtype)
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..equations import dropout
 from ..equations.backward import Gradients, LayerRun, check_derivatives, grad_call
 from ..errors import RNNGuideError, UnsupportedError, describe_shape
 from ..keras_bridge import objects as keras_objects
@@ -80,7 +81,7 @@ def in_keras_order(layer, grads: Gradients, spec) -> Gradients:
 
 
 def reference_grad(
-    layer, x, upstream=None, *, mask=None, initial_state=None, dtype="float64"
+    layer, x, upstream=None, *, mask=None, initial_state=None, dtype="float64", masks=None
 ) -> Gradients:
     """Backpropagation through time in numpy, from the layer's own weights.
 
@@ -109,7 +110,9 @@ def reference_grad(
     (discontinuous: refused with :class:`~rnnguide.UnsupportedError`). A cell
     (or StackedRNNCells) is called as ``reference_grad(cell, x_t, upstream,
     initial_state=states)``: its result is ``(output, new_states)``. Dropout
-    is off (the inference weights).
+    is off (the inference weights) unless ``masks=report.masks`` (from
+    ``verify(layer, x, training=True)``) gives the masks of a training-mode
+    call: they are constants of it, as in the framework's autodiff.
 
     >>> import numpy as np, keras
     >>> keras.utils.set_random_seed(0)
@@ -125,6 +128,9 @@ def reference_grad(
     (['i', 'f', 'g', 'o'], (4, 4))
     """
     spec = resolve(layer)
+    if masks is not None:
+        owner = f"reference_grad({spec.label})"
+        spec = dropout.apply_masks(spec, dict(masks), np.shape(x)[0], owner)
     grads = grad_spec(spec, x, upstream, mask, initial_state, _check_dtype(dtype))
     if is_keras(layer):
         grads = in_keras_order(layer, grads, spec)

@@ -9,7 +9,7 @@ tables all read them. Nothing here imports numpy or Keras.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import RNNGuideError
@@ -140,6 +140,9 @@ class CellSpec(_Labelled):
     #: a ConvLSTM's convolution (``units`` are its filters, ``input_dim`` its
     #: input channels); None for the kinds with matrix products
     conv: ConvSpec | None = None
+    #: the dropout masks of one training-mode call (:class:`rnnguide.equations.dropout.CellMasks`);
+    #: None: inference, no dropout applied
+    masks: object = field(default=None, compare=False, repr=False)
 
     @property
     def n_states(self) -> int:

@@ -5,4 +5,5 @@
 - ``beside``: the equations run beside the framework's call.
 - ``gradients``: one row per gradient, against the framework's autodiff.
 - ``checking``: ``verify``, ``verify_model``, ``assert_equations``.
+- ``watch``: ``watch``, the recurrent layer calls of real ``fit`` steps, checked.
 """

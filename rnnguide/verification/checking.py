@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..equations import dropout
+from ..equations.dropout import has_dropout
 from ..errors import RNNGuideError, RNNGuideTypeError, describe_shape
+from ..keras_bridge import dropout as keras_dropout
 from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import read as keras_read
 from ..keras_bridge import run as keras_run
@@ -54,7 +57,15 @@ def _subclass_note(layer) -> str:
 
 
 def verify(
-    layer, x, initial_state=None, mask=None, atol=None, rtol=None, *, gradients=False
+    layer,
+    x,
+    initial_state=None,
+    mask=None,
+    atol=None,
+    rtol=None,
+    *,
+    gradients=False,
+    training=False,
 ) -> Report:
     """Run ``layer`` (Keras) and its equations (numpy) on ``x``; compare every tensor.
 
@@ -74,6 +85,12 @@ def verify(
     only guess what it computes. With ``gradients=True`` the report also has
     one row per gradient (``rnnguide.reference_grad`` against the framework's).
 
+    ``training=True`` calls the layer in training mode: the dropout and
+    recurrent-dropout masks Keras draws for the call are recorded (the layer's
+    result is unchanged) and the equations run with exactly those masks; the
+    report's note and ``report.masks`` say which (rate, shape, one per gate or
+    shared). Keras before 3.8 drew its dropout differently and is refused.
+
     >>> import numpy as np, keras
     >>> keras.utils.set_random_seed(0)
     >>> layer = keras.layers.LSTM(8, return_sequences=True, return_state=True)
@@ -86,15 +103,17 @@ def verify(
     """
     if not isinstance(gradients, (bool, np.bool_)):
         raise RNNGuideTypeError(f"expected gradients=True or False, got {gradients!r}")
+    if not isinstance(training, (bool, np.bool_)):
+        raise RNNGuideTypeError(f"expected training=True or False, got {training!r}")
     if not is_keras(layer):
         raise RNNGuideError(f"expected a Keras recurrent layer or cell, got {type(layer).__name__}")
     # other threads' calls of rnnguide on this layer wait: it is read, run and its
     # state put back as one (verify_model may be wrapping its call meanwhile)
     with keras_run.exclusive([layer]):
-        return _verify(layer, x, initial_state, mask, atol, rtol, gradients)
+        return _verify(layer, x, initial_state, mask, atol, rtol, gradients, training)
 
 
-def _verify(layer, x, initial_state, mask, atol, rtol, gradients) -> Report:
+def _verify(layer, x, initial_state, mask, atol, rtol, gradients, training) -> Report:
     is_cell = keras_objects.is_cell(layer)
     spec = read_built(layer, x, allow_subclass=True)  # read once: weights converted once
     label = spec.label
@@ -103,14 +122,19 @@ def _verify(layer, x, initial_state, mask, atol, rtol, gradients) -> Report:
     # input, mask and states checked once, before the layer sees them
     prepared = prepare_reference(spec, x, initial_state, mask, caller="verify")
     x = prepared.x[:, 0] if prepared.step else prepared.x
+    training = bool(training)
     if is_cell:
-        args, kwargs = (x, initial_state), {"training": False}
+        args, kwargs = (x, initial_state), {"training": training}
     else:
-        args, kwargs = (x,), {"training": False}
+        args, kwargs = (x,), {"training": training}
         if initial_state is not None:
             kwargs["initial_state"] = initial_state
         if mask is not None:
             kwargs["mask"] = np.asarray(mask)
+    if training and has_dropout(spec):
+        return _verify_training(
+            layer, spec, prepared, args, kwargs, tolerance, gradients, atol, rtol
+        )
     # compiled as the layer runs in a model (eager would cost several times more)
     call = layer if is_cell else keras_run.compiled(layer, layer.__call__)
     saved = keras_run.snapshot_states(layer)
@@ -137,6 +161,53 @@ def _verify(layer, x, initial_state, mask, atol, rtol, gradients) -> Report:
     return report
 
 
+def _verify_training(layer, spec, prepared, args, kwargs, tolerance, gradients, atol, rtol):
+    """verify() in training mode with dropout: the layer's call records its masks,
+    then the equations run with them."""
+    label = spec.label
+    compute = compute_dtype_of(layer)
+    keras_dropout.check_version(
+        keras_objects.keras_module().version(), f"verify({label}, training=True)"
+    )
+    is_cell = keras_objects.is_cell(layer)
+    saved = keras_run.snapshot_states(layer)
+    try:
+        got, found = keras_run.call_recording_masks(layer, args, kwargs, compile=not is_cell)
+    except RNNGuideError:
+        raise
+    except Exception as exc:
+        raise RNNGuideError(
+            f"{label} could not be called on the given input in training mode "
+            f"({_describe_input(args[0])}): {_first_line(exc)}"
+        ) from exc
+    finally:
+        keras_run.restore_states(saved)
+    got = [keras_objects.to_numpy(g) for g in flatten(got)]
+    batch = np.shape(prepared.x)[0]
+    spec, used = dropout.with_masks(
+        spec, keras_objects.leaf_cells(layer), found, True, batch, f"verify({label}, training=True)"
+    )
+    prepared = replace(prepared, spec=spec, rnn=_same_rnn(prepared, spec))
+    want = run_call(prepared)
+    note = "; ".join(n for n in (_subclass_note(layer), dropout.describe(used)) if n)
+    report = judge(spec, got, want, prepared, tolerance, label, note, compute)
+    report.masks = used
+    if gradients:
+        given = is_cell or kwargs.get("initial_state") is not None
+        report.rows += layer_gradient_rows(
+            layer, prepared, prepared.mask, given, atol, rtol, None, masks=found
+        )
+    return report
+
+
+def _same_rnn(prepared, spec):
+    """The prepared call's ``rnn`` for a spec with masks: the spec itself, or a
+    step's one-step RNN over its (masked) cells."""
+    if prepared.rnn is prepared.spec:
+        return spec
+    return replace(prepared.rnn, cells=cells_of(spec))
+
+
 # -- whole models ------------------------------------------------------------------
 
 
@@ -156,6 +227,10 @@ class _Call:
     states: list
     training: bool
     out: list
+    #: the dropout masks the call used (:func:`rnnguide.keras_bridge.dropout.recording`, numpy)
+    #: and the Keras cells they belong to; empty without dropout
+    masks: dict | None = None
+    cells: list | None = None
 
 
 def _recorder(records, symbolic, recorded=None):
@@ -168,18 +243,28 @@ def _recorder(records, symbolic, recorded=None):
     active = []
 
     def wrap(obj, original):
-        def call(*args, _obj=obj, _original=original, **kwargs):
+        # cells with a dropout rate: the masks each call draws are recorded too
+        cells = [c for c in keras_objects.leaf_cells(obj) if _rates(c)]
+        body = _original_recording(original, cells) if cells else None
+
+        def call(*args, _obj=obj, _original=original, _body=body, _cells=cells, **kwargs):
             if active:
                 return _original(*args, **kwargs)
             states = keras_read.state_values(_obj)
             active.append(_obj)
-            run = _original if keras_objects.is_cell(_obj) else keras_run.compiled(_obj, _original)
+            fn = _original if _body is None else _body
+            run = fn if keras_objects.is_cell(_obj) else keras_run.compiled(_obj, fn)
             try:
                 out = run(*args, **kwargs)
             finally:
                 active.pop()
+            found = None
+            if _body is not None:
+                out, found = out
             arguments = call_arguments(_original, args, kwargs)
             try:
+                if found is not None:
+                    found = keras_dropout.to_numpy_masks(found, keras_objects.to_numpy)
                 seq = keras_objects.to_numpy(first_argument(_original, arguments))
                 out_np = [as_float(keras_objects.to_numpy(o)) for o in flatten(out)]
                 mask = mask_of(arguments)
@@ -190,7 +275,9 @@ def _recorder(records, symbolic, recorded=None):
                 symbolic[id(_obj)] = symbolic.get(id(_obj), 0) + 1
                 return out
             init = keras_objects.tree_map(lambda v: as_float(keras_objects.to_numpy(v)), given)
-            records.append(_Call(_obj, as_float(seq), mask, init, states, training, out_np))
+            records.append(
+                _Call(_obj, as_float(seq), mask, init, states, training, out_np, found, _cells)
+            )
             if recorded is not None:
                 recorded(records[-1])
             return out
@@ -200,10 +287,26 @@ def _recorder(records, symbolic, recorded=None):
     return wrap
 
 
-def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelReport:
+def _rates(cell) -> bool:
+    return bool(getattr(cell, "dropout", 0) or getattr(cell, "recurrent_dropout", 0))
+
+
+def _original_recording(original, cells):
+    """``original`` (a layer's or cell's ``call``) returning ``(result, masks)``:
+    the dropout masks its cells drew (see :func:`rnnguide.keras_bridge.dropout.recording`)."""
+
+    def call_recording_masks(*args, **kwargs):
+        with keras_dropout.recording(cells) as found:
+            out = original(*args, **kwargs)
+        return out, found
+
+    return call_recording_masks
+
+
+def verify_model(model, x, *, atol=None, rtol=None, training=False, **call_kwargs) -> ModelReport:
     """Verify every recurrent layer of a Keras model on the inputs it really gets.
 
-    Runs ``model(x, training=False, **call_kwargs)`` once and records, for every
+    Runs ``model(x, training=training, **call_kwargs)`` once and records, for every
     recurrent layer call (nested models, ``Bidirectional``, layers inside
     wrappers such as ``TimeDistributed`` or held by custom layers, and layers
     shared and called several times included), the sequence it was called with, its mask
@@ -217,8 +320,10 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     list or dict of arrays). A subclassed model that was never called is built
     by this call (Keras' symbolic build pass is not mistaken for a real call).
     Stateful layers' states are put back afterwards. A recurrent layer the
-    call never ran is listed in ``not_called`` (nothing checked for it); a
-    call in training mode with dropout is reported as not checked; subclasses
+    call never ran is listed in ``not_called`` (nothing checked for it). With
+    ``training=True`` the dropout masks each call drew are recorded with it and
+    the equations run with them (as :func:`verify` does; a ``TimeDistributed``
+    layer with dropout in training mode is reported as not checked); subclasses
     of the built-in layers are compared with their base class's equations, as
     :func:`verify` does (the section's note says what they redefine).
 
@@ -234,14 +339,16 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
     """
     if not is_keras(model):
         raise RNNGuideError(f"expected a Keras model, got {type(model).__name__}")
-    if "training" in call_kwargs:
-        raise RNNGuideError(
-            "expected no training=...: verify_model runs the model in inference mode "
-            "(dropout off), which is what the equations describe"
-        )
+    if not isinstance(training, (bool, np.bool_)):
+        raise RNNGuideTypeError(f"expected training=True or False, got {training!r}")
     check_tolerance("atol", atol)
     check_tolerance("rtol", rtol)
     layers = keras_objects.recurrent_layers(model, with_cells=True)
+    if training and any(_rates(c) for layer in layers for c in keras_objects.leaf_cells(layer)):
+        keras_dropout.check_version(
+            keras_objects.keras_module().version(),
+            f"verify_model({keras_objects.label_of(model)}, training=True)",
+        )
     # a TimeDistributed wrapper's layer runs once per step of the wrapper's time axis
     # (inside its call, where it is not recorded): the wrapper's call is recorded,
     # and checked as one batch of all those calls
@@ -275,7 +382,7 @@ def verify_model(model, x, *, atol=None, rtol=None, **call_kwargs) -> ModelRepor
 
     with intercepted(wrappers + layers, _recorder(records, symbolic, start)):
         try:
-            model(x, training=False, **call_kwargs)
+            model(x, training=bool(training), **call_kwargs)
         except Exception as exc:
             raise RNNGuideError(
                 f"{keras_objects.label_of(model)} could not be called on the given input "
@@ -378,9 +485,13 @@ def _verify_wrapped(spec, compute, note, stateful, call: _Call, atol, rtol) -> R
         )
     if reason:
         return Report(label, equations_label(spec), skipped=reason)
-    if call.training and max(c.dropout + c.recurrent_dropout for c in cells_of(spec)) > 0:
-        # reported as not checked (dropout)
-        return _verify_call(spec, compute, note, call, atol, rtol)
+    if call.training and has_dropout(spec):
+        reason = (
+            "called with training=True and dropout: TimeDistributed runs its layer once "
+            "per step of its time axis, each call drawing its own masks, which rnnguide "
+            "does not record there yet (verify_model(..., training=False) checks it)"
+        )
+        return Report(label, equations_label(spec), skipped=reason)
     batch, steps = x.shape[:2]
     merged = x.reshape(batch * steps, *x.shape[2:])
     got = [np.asarray(o).reshape(batch * steps, *np.asarray(o).shape[2:]) for o in call.out]
@@ -411,22 +522,25 @@ def _section(name, checked):
 
 
 def _verify_call(spec, compute, note, call: _Call, atol, rtol) -> Report:
-    dropout = {c.dropout for c in cells_of(spec)} | {c.recurrent_dropout for c in cells_of(spec)}
-    if call.training and max(dropout) > 0:
-        reason = (
-            "called with training=True, so its dropout draws random masks that no "
-            "equations can reproduce (they describe inference, training=False)"
-        )
-        return Report(spec.label, equations_label(spec), skipped=reason)
     if is_step(spec):  # a cell, called step by step by the model's code
         mask = None
     else:
         spec = keras_read.with_states(spec, call.states)
         mask = call.mask
+    used = {}
+    if call.training and has_dropout(spec):
+        owner = f"{spec.label} (training={call.training})"
+        batch = np.shape(call.inputs)[0]
+        spec, used = dropout.with_masks(
+            spec, call.cells or [], call.masks or {}, call.training, batch, owner
+        )
+        note = "; ".join(n for n in (note, dropout.describe(used)) if n)
     tolerance = tolerances(compute, atol, rtol)
     prepared = prepare_reference(spec, call.inputs, call.initial_state, mask)
     want = run_call(prepared)
-    return judge(spec, call.out, want, prepared, tolerance, spec.label, note, compute)
+    report = judge(spec, call.out, want, prepared, tolerance, spec.label, note, compute)
+    report.masks = used
+    return report
 
 
 def _describe_input(x) -> str:

@@ -95,8 +95,11 @@ class Report(Printed):
     tolerance_note: str = ""
     #: anything a reader should know: a subclass compared with its base's equations
     note: str = ""
-    #: why nothing was compared (a call in training mode with dropout); not ok
+    #: why nothing was compared; not ok
     skipped: str = ""
+    #: in training mode, the dropout masks each cell applied
+    #: (``{cell label: rnnguide.equations.dropout.CellMasks}``; empty in inference)
+    masks: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

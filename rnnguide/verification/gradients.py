@@ -9,6 +9,7 @@ import numpy as np
 
 from ..equations.backward import check_derivatives, grad_call
 from ..errors import RNNGuideError
+from ..keras_bridge import dropout as keras_dropout
 from ..keras_bridge import objects as keras_objects
 from ..keras_bridge import run as keras_run
 from ..keras_bridge.built import read_built
@@ -82,9 +83,15 @@ def gradient_rows(
     return layer_gradient_rows(layer, call, mask, initial_state is not None, atol, rtol, upstream)
 
 
-def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstream) -> list:
+def layer_gradient_rows(
+    layer, call: Call, mask, states_given, atol, rtol, upstream, masks=None
+) -> list:
     """:func:`gradient_rows` for a layer already read and a call already prepared
-    (``verify(..., gradients=True)`` passes its own: nothing is read twice)."""
+    (``verify(..., gradients=True)`` passes its own: nothing is read twice).
+    ``masks``: training mode, with the dropout masks
+    :func:`rnnguide.keras_bridge.dropout.recording` gave for ``call`` (whose spec
+    carries them): the framework's call is made with ``training=True`` and those
+    masks replayed as constants."""
     keras = keras_objects.keras_module()
     spec = call.spec
     check_derivatives(spec)
@@ -109,9 +116,9 @@ def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstr
         xt, *st = tensors
         keras_states = _keras_states(spec, st, arr.shape[0]) if feed_states else None
         if is_cell:
-            out = call(xt, keras_states, training=False)
+            out = call(xt, keras_states, training=training)
         else:
-            kwargs = {"training": False, "initial_state": keras_states}
+            kwargs = {"training": training, "initial_state": keras_states}
             if mask is not None:
                 kwargs["mask"] = ops.convert_to_tensor(np.asarray(mask))
             out = call(xt, **kwargs)
@@ -125,12 +132,27 @@ def layer_gradient_rows(layer, call: Call, mask, states_given, atol, rtol, upstr
                 total = total + ops.sum(o * ops.convert_to_tensor(np.asarray(u), o.dtype))
         return total
 
+    training = masks is not None
+    replay = {}
+    if training:  # the recorded masks, as the backend's tensors in the cells' dtype
+        for cell in keras_objects.leaf_cells(layer):
+            for slot, value in masks.get(id(cell), {}).items():
+                dt = cell.compute_dtype
+
+                def tensor(m, dt=dt):
+                    return keras.ops.convert_to_tensor(np.asarray(m), dt)
+
+                one = isinstance(value, (list, tuple))
+                replay.setdefault(id(cell), {})[slot] = (
+                    [tensor(m) for m in value] if one else tensor(value)
+                )
     with keras_run.exclusive([layer]):  # its state put back before another thread reads it
         saved = keras_run.snapshot_states(layer)
         try:
-            got = keras_run.framework_gradients(
-                layer, loss_of, [arr.astype(compute), *state_values]
-            )
+            with keras_dropout.replaying(keras_objects.leaf_cells(layer), replay):
+                got = keras_run.framework_gradients(
+                    layer, loss_of, [arr.astype(compute), *state_values]
+                )
         finally:
             keras_run.restore_states(saved)
     names = (

@@ -1,0 +1,94 @@
+"""rg.watch: the recurrent layer calls of real fit steps, checked; the fit unchanged."""
+
+import numpy as np
+import pytest
+
+import rnnguide as rg
+from rnnguide.errors import RNNGuideError, UnsupportedError
+from tests.helpers import needs_keras_dropout
+
+pytestmark = [pytest.mark.keras, pytest.mark.backends]
+
+X = np.random.default_rng(0).normal(size=(16, 5, 3)).astype("float32")
+Y = np.random.default_rng(1).normal(size=(16, 1)).astype("float32")
+
+
+@pytest.fixture(autouse=True)
+def _keras_3_8():
+    needs_keras_dropout()
+
+
+def _model(keras, lstm=None, **compile_kwargs):
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((5, 3)),
+            L.Bidirectional(
+                L.GRU(4, dropout=0.2, recurrent_dropout=0.3, return_sequences=True, seed=1),
+                name="bidirectional",
+            ),
+            (lstm or L.LSTM)(4, dropout=0.2, recurrent_dropout=0.2, seed=2, name="lstm"),
+            L.Dense(1),
+        ]
+    )
+    model.compile("adam", "mse", **compile_kwargs)
+    return model
+
+
+def _fit(model):
+    return model.fit(X, Y, batch_size=4, epochs=1, verbose=0, shuffle=False).history["loss"]
+
+
+def test_watched_fit_is_checked_and_unchanged(keras):
+    plain = _model(keras)
+    want = _fit(plain)
+    model = _model(keras)
+    with rg.watch(model, steps=3) as w:
+        got = _fit(model)
+    assert got == want  # bit-identical losses
+    for a, b in zip(plain.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # and updates
+    report = w.report
+    assert report.ok, report
+    assert report.n_calls == 6  # 2 layers x 3 steps, then the hooks are gone
+    assert [t.split(" ")[0] for t, _ in report.sections] == ["bidirectional", "lstm"]
+    assert all(r.masks for r in report.reports)
+    # hooks removed: the instance has its class's call and fit again
+    assert "call" not in model.layers[1].__dict__ and "fit" not in model.__dict__
+    assert _fit(model)  # and fits again without them
+    calls = w.calls
+    model.evaluate(X, Y, verbose=0)
+    assert w.calls == calls  # no hook left in the test function either
+
+
+def test_a_layer_off_in_training_is_caught_in_fit(keras):
+    L = keras.layers
+
+    class Off(L.LSTM):
+        def call(self, sequences, initial_state=None, mask=None, training=False):
+            out = super().call(sequences, initial_state, mask, training)
+            return out + 1e-3 if training else out
+
+    model = _model(keras, lstm=Off)
+    with rg.watch(model, steps=1) as w:
+        _fit(model)
+    assert not w.report.ok
+    titles = {t: r.ok for t, r in w.report.sections}
+    assert titles == {"bidirectional": True, "lstm": False}, w.report
+
+
+def test_xla_and_bad_arguments_are_refused(keras):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.py_function and jit_compile: TensorFlow")
+    model = _model(keras, jit_compile=True)
+    with pytest.raises(UnsupportedError, match=r"jit_compile=True \(XLA\).*jit_compile=False"):
+        with rg.watch(model, steps=1):
+            _fit(model)
+    assert "call" not in model.layers[1].__dict__
+    with pytest.raises(RNNGuideError, match="steps to be a positive integer"):
+        rg.watch(_model(keras), steps=0)
+    dense = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    with pytest.raises(RNNGuideError, match="at least one recurrent layer"):
+        with rg.watch(dense):
+            pass
