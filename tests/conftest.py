@@ -47,3 +47,27 @@ def _torch_no_grad():
 
     with torch.no_grad():
         yield
+
+
+#: doctests that need a newer Keras than the oldest one rnnguide supports, and why:
+#: on an older Keras they are skipped, naming the installed version (`nox -s oldest`)
+NEEDS_KERAS = {
+    "rnnguide.verification.watch.watch": ((3, 8), "training-mode dropout as Keras 3.8+ draws it"),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("keras")
+    except PackageNotFoundError:
+        return
+    have = tuple(int(p) for p in installed.split(".")[:2] if p.isdigit())
+    for item in items:
+        needed = NEEDS_KERAS.get(item.name)
+        if needed and have < needed[0]:
+            wanted = ".".join(map(str, needed[0]))
+            item.add_marker(
+                pytest.mark.skip(reason=f"needs Keras {wanted} ({needed[1]}), got {installed}")
+            )

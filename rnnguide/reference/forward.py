@@ -238,7 +238,7 @@ def gates(
     Training mode: ``masks=report.masks`` (from ``verify(layer, x,
     training=True)``) runs the equations with the dropout masks of that call;
     ``training=True`` calls the Keras layer once in training mode and uses the
-    masks it drew (:mod:`rnnguide.equations.dropout`).
+    masks it drew (``rnnguide.equations.dropout``).
 
     >>> import numpy as np, keras
     >>> layer = keras.layers.Bidirectional(keras.layers.GRU(3))
