@@ -344,3 +344,14 @@ def _input_shape(input_shape, spec):
             f"expected input_shape=(batch, timesteps, features), got {_fmt_shape(shape)}"
         )
     return shape
+
+
+def steps_of_norms(norms, steps):
+    """The number of steps a list of gradient norms (t = 0 .. T) covers, checked
+    against ``steps`` when the input shape gives them."""
+    if steps is not None and len(norms) != steps + 1:
+        raise RNNGuideError(
+            f"expected {steps + 1} gradient norms (t = 0 .. T, T = {steps} timesteps), "
+            f"got {len(norms)}"
+        )
+    return steps or len(norms) - 1

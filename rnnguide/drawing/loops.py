@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..errors import RNNGuideError
 from ..spec.records import BidirectionalSpec, halves
-from .canvas import _as_sequence, _Canvas, _input_shape, _lines, _sub
+from .canvas import _as_sequence, _Canvas, _input_shape, _lines, _sub, steps_of_norms
 from .unrolled import _fmt_norm, _shown, _unrolled, _widths
 
 __all__ = ["backprop_view", "rolled_view"]
@@ -111,13 +111,7 @@ def backprop_view(title, spec, shape, timesteps, gradient=None, narrow=False):
     shp = _input_shape(shape, seq)
     steps = timesteps or shp[1]
     if gradient is not None:
-        n_norms = len(gradient[1])
-        if steps is not None and n_norms != steps + 1:
-            raise RNNGuideError(
-                f"expected {steps + 1} gradient norms (t = 0 .. T, T = {steps} timesteps), "
-                f"got {n_norms}"
-            )
-        steps = steps or n_norms - 1
+        steps = steps_of_norms(gradient[1], steps)
     symbolic = steps is None
     shown = [1, 2, None, "T"] if symbolic else _shown(steps, narrow)
     cell = seq.cells[0]

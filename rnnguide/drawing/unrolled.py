@@ -18,6 +18,7 @@ from .canvas import (
     _lines,
     _plain,
     _sub,
+    steps_of_norms,
 )
 
 # --------------------------------------------------------------------------- unrolled
@@ -150,13 +151,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
     mask_list = _mask_steps(mask, timesteps or shape[1])
     steps = timesteps or shape[1] or (len(mask_list) if mask_list else None)
     if gradient is not None:
-        n_norms = len(gradient[1])
-        if steps is not None and n_norms != steps + 1:
-            raise RNNGuideError(
-                f"expected {steps + 1} gradient norms (t = 0 .. T, T = {steps} timesteps), "
-                f"got {n_norms}"
-            )
-        steps = steps or n_norms - 1
+        steps = steps_of_norms(gradient[1], steps)
     symbolic = steps is None
     steps = steps or 4
     shown = _shown(steps, narrow) if not symbolic else [1, 2, None, "T"]
