@@ -170,3 +170,34 @@ def needs_keras_dropout():
     major, minor = (int(p) for p in keras.version().split(".")[:2])
     if (major, minor) < (3, 8):
         pytest.skip(f"Keras {keras.version()} draws training-mode dropout as before 3.8")
+
+
+_CHANNELS_FIRST: dict[int, bool] = {}
+
+
+def channels_first_runs(rank: int) -> bool:
+    """Whether the installed backend runs a ``channels_first`` convolution of this
+    rank (1, 2 or 3) here. TensorFlow's own CPU kernels take Conv1D/Conv2D only as
+    NHWC; on some CPUs its oneDNN kernels take NCHW too, on others they do not, and
+    Keras compiles only the 3D case with XLA (keras/src/backend/tensorflow/nn.py,
+    ``conv``). Where it does not run, Keras fails the same way without rnnguide."""
+    if rank not in _CHANNELS_FIRST:
+        import keras
+
+        x = np.zeros((1, 1) + (2,) * rank, "float32")
+        try:
+            keras.ops.conv(
+                x, np.zeros((1,) * rank + (1, 1), "float32"), data_format="channels_first"
+            )
+            _CHANNELS_FIRST[rank] = True
+        except Exception:
+            _CHANNELS_FIRST[rank] = False
+    return _CHANNELS_FIRST[rank]
+
+
+def skip_unless_channels_first_runs(rank: int) -> None:
+    if not channels_first_runs(rank):
+        pytest.skip(
+            f"this backend cannot run a channels_first {rank}D convolution on this CPU "
+            "(Keras itself fails the same way)"
+        )

@@ -95,12 +95,12 @@ def test_equal_non_finite_values_match_and_the_error_stays_finite(keras):
 
 
 def test_non_finite_at_different_places_is_a_mismatch():
-    from rnnguide.verification.compare import _compare_arrays
+    from rnnguide.verification.compare import compare_arrays
 
     got = np.array([[1.0, np.nan, 3.0]])
-    row = _compare_arrays("output", got, np.array([[1.0, 2.0, 3.0]]), 1e-5, 1e-5)
+    row = compare_arrays("output", got, np.array([[1.0, 2.0, 3.0]]), 1e-5, 1e-5)
     assert not row.ok and row.max_abs_error == 0.0 and "got nan" in row.detail
-    same = _compare_arrays("output", got, got.copy(), 1e-5, 1e-5)
+    same = compare_arrays("output", got, got.copy(), 1e-5, 1e-5)
     assert same.ok
-    inf = _compare_arrays("h", np.array([[np.inf]]), np.array([[-np.inf]]), 1e-5, 1e-5)
+    inf = compare_arrays("h", np.array([[np.inf]]), np.array([[-np.inf]]), 1e-5, 1e-5)
     assert not inf.ok

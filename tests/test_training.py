@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, UnsupportedError
-from tests.helpers import examples, flatten, needs_keras_dropout, random_case
+from tests.helpers import (
+    examples,
+    flatten,
+    needs_keras_dropout,
+    random_case,
+    skip_unless_channels_first_runs,
+)
 from tests.strategies import Config, configs
 
 pytestmark = [pytest.mark.keras, pytest.mark.backends]
@@ -276,6 +282,8 @@ CONV_LAYERS = {
 @pytest.mark.parametrize("name", sorted(CONV_LAYERS))
 def test_conv_lstm_in_training_mode_with_its_image_masks(keras, name):
     make, shape = CONV_LAYERS[name]
+    if "channels_first" in name:
+        skip_unless_channels_first_runs(len(shape) - 3)
     layer = make(keras.layers)
     x = np.random.default_rng(14).normal(size=shape).astype("float32")
     report = rg.verify(layer, x, training=True)

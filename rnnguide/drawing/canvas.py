@@ -66,14 +66,14 @@ STEPS_STYLE = (
     ".rgd-steps .rgd-note{font-size:12px;opacity:.8}"
 )
 
-_ids = itertools.count(1)
+svg_ids = itertools.count(1)
 
 
-def _esc(text) -> str:
+def escape(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _fmt_shape(shape) -> str:
+def fmt_shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
@@ -108,7 +108,7 @@ class Diagram:
         """Write the SVG (``.svg``) or the HTML (``.html``) to ``path``."""
         path = Path(path)
         if path.suffix.lower() in (".html", ".htm"):
-            text = f"<!doctype html><meta charset='utf-8'><title>{_esc(self.title)}</title>"
+            text = f"<!doctype html><meta charset='utf-8'><title>{escape(self.title)}</title>"
             text += self.html
         elif self.svg is None:
             raise RNNGuideError(
@@ -131,7 +131,7 @@ MIN_TEXT = 8
 SMALLEST_FONT = 9
 
 
-class _Canvas:
+class Canvas:
     """SVG elements with their extent tracked, so the viewBox fits them.
 
     A ``narrow`` canvas is one laid out for a phone's column (:data:`NARROW`):
@@ -152,7 +152,7 @@ class _Canvas:
 
     def open(self, cls: str = "", **data):
         attrs = f' class="{cls}"' if cls else ""
-        attrs += "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
+        attrs += "".join(f' data-{k.replace("_", "-")}="{escape(v)}"' for k, v in data.items())
         self.parts.append(f"<g{attrs}>")
 
     def close(self):
@@ -176,14 +176,14 @@ class _Canvas:
     def text(self, x, y, content, cls="", anchor="middle", raw=False, **data):
         """Text at (x, y); ``raw`` content may hold tspans (subscripts)."""
         body = content if raw else html.escape(str(content), quote=False)
-        n = len(_plain(body))
+        n = len(plain_text(body))
         per = 7.0
         if self.narrow:  # the average width of a character in the font sizes used
             per = 5.8 if "rgd-small" in cls else 7.4 if "rgd-title" in cls else 6.6
         left = {"middle": x - per / 2 * n, "end": x - per * n}.get(anchor, x)
         self._grow(left + per * n, y + 4)
         attrs = f' class="{cls}"' if cls else ""
-        attrs += "".join(f' data-{k.replace("_", "-")}="{_esc(v)}"' for k, v in data.items())
+        attrs += "".join(f' data-{k.replace("_", "-")}="{escape(v)}"' for k, v in data.items())
         self.parts.append(f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}"{attrs}>{body}</text>')
 
     def wire(self, points, cls="", arrow=True, dashed=False, width=None):
@@ -216,17 +216,17 @@ class _Canvas:
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" class="rgd" viewBox="0 0 {w} {h}" '
             f'width="{w}" height="{h}" role="img">'
-            f"<title>{_esc(title)}</title><style>{STYLE}</style>" + "".join(self.parts) + "</svg>"
+            f"<title>{escape(title)}</title><style>{STYLE}</style>" + "".join(self.parts) + "</svg>"
         )
 
 
-def _plain(body: str) -> str:
+def plain_text(body: str) -> str:
     import re
 
     return html.unescape(re.sub(r"<[^>]+>", "", body))
 
 
-def _sub(name, index) -> str:
+def sub_label(name, index) -> str:
     """``h`` with subscript ``t-1``, as SVG tspans (the baseline restored after)."""
     name, index = (html.escape(str(v), quote=False) for v in (name, index))
     return f'{name}<tspan dy="4" font-size="9">{index}</tspan><tspan dy="-4"></tspan>'
@@ -255,7 +255,7 @@ def _wrap(svg: str, title: str, narrow: str | None = None) -> str:
     wide = _sized(svg, "rgd-wide")
     if narrow is None:
         wide = wide.replace('height:auto"', 'height:auto;display:block"', 1)
-        return f'<div class="rgd-figure" aria-label="{_esc(title)}">{wide}</div>'
+        return f'<div class="rgd-figure" aria-label="{escape(title)}">{wide}</div>'
     import hashlib
 
     # below this width the wide picture's smallest text would drop under MIN_TEXT
@@ -268,13 +268,13 @@ def _wrap(svg: str, title: str, narrow: str | None = None) -> str:
         f".{key} .rgd-narrow{{display:block}}}}"
     )
     return (
-        f'<div class="rgd-figure {key}" aria-label="{_esc(title)}" '
+        f'<div class="rgd-figure {key}" aria-label="{escape(title)}" '
         f'data-switch="{switch}"><style>{style}</style>{wide}'
         f"{_sized(narrow, 'rgd-narrow')}</div>"
     )
 
 
-def _diagram(canvas: _Canvas, view: str, title: str, narrow: _Canvas | None = None) -> Diagram:
+def to_diagram(canvas: Canvas, view: str, title: str, narrow: Canvas | None = None) -> Diagram:
     """The Diagram of ``canvas``; ``narrow``, the same picture laid out for a phone,
     is kept only where the wide one would not stay legible at :data:`NARROW` px."""
     svg = canvas.svg(title)
@@ -284,7 +284,7 @@ def _diagram(canvas: _Canvas, view: str, title: str, narrow: _Canvas | None = No
     return Diagram(svg, _wrap(svg, title, small), view, title, small)
 
 
-def _lines(text: str, width: int) -> list[str]:
+def wrap_lines(text: str, width: int) -> list[str]:
     """``text`` in lines of at most ``width`` characters, broken after "; " first,
     then between words."""
     out = []
@@ -301,9 +301,9 @@ def _lines(text: str, width: int) -> list[str]:
     return out
 
 
-def _below(canvases, gap) -> _Canvas:
+def stack_below(canvases, gap) -> Canvas:
     """Canvases one below the other, ``gap`` apart, in one canvas."""
-    out = _Canvas(narrow=any(c.narrow for c in canvases))
+    out = Canvas(narrow=any(c.narrow for c in canvases))
     y = 0.0
     for canvas in canvases:
         out.parts.append(f'<g transform="translate(0,{y:g})">' + "".join(canvas.parts) + "</g>")
@@ -312,7 +312,7 @@ def _below(canvases, gap) -> _Canvas:
     return out
 
 
-def _as_sequence(spec):
+def as_sequence(spec):
     """A cell (or bare StackedRNNCells) as ``RNN(cell)`` runs it over a sequence."""
     if isinstance(spec, CellSpec):
         return RNNSpec(cells=[spec], class_name=f"RNN({spec.class_name})", wrapper=True)
@@ -321,7 +321,7 @@ def _as_sequence(spec):
     return spec
 
 
-def _input_shape(input_shape, spec):
+def input_shape_of(input_shape, spec):
     rnn = spec.forward if isinstance(spec, BidirectionalSpec) else spec
     conv = rnn.cells[0].conv if isinstance(rnn, RNNSpec) else None
     if conv is not None:  # a ConvLSTM's images (Bidirectional's too), in its data format
@@ -331,7 +331,7 @@ def _input_shape(input_shape, spec):
         if len(input_shape) != conv.rank + 3:
             raise RNNGuideError(
                 f"expected input_shape=(batch, timesteps, {conv.layout()[1:]}, got "
-                f"{_fmt_shape(tuple(input_shape))}"
+                f"{fmt_shape(tuple(input_shape))}"
             )
         return tuple(input_shape)
     if input_shape is None:
@@ -341,7 +341,7 @@ def _input_shape(input_shape, spec):
         shape = (shape[0], None, shape[1])
     if len(shape) != 3:
         raise RNNGuideError(
-            f"expected input_shape=(batch, timesteps, features), got {_fmt_shape(shape)}"
+            f"expected input_shape=(batch, timesteps, features), got {fmt_shape(shape)}"
         )
     return shape
 

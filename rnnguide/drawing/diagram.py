@@ -50,11 +50,11 @@ from ..arithmetic.shapes import with_input_shape
 from ..errors import RNNGuideError, RNNGuideTypeError, UnsupportedError
 from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, cells_of, halves, is_keras
-from .canvas import VIEWS, Diagram, _as_sequence, _below, _Canvas, _diagram, _lines
+from .canvas import VIEWS, Canvas, Diagram, as_sequence, stack_below, to_diagram, wrap_lines
 from .loops import backprop_view, rolled_view
-from .panels import _cell_panel, _input_view, _layers, _weights_panel
-from .steps import _steps
-from .unrolled import _gradient_norms, _unrolled
+from .panels import cell_panel, input_view, layers_view, weights_panel
+from .steps import steps_view
+from .unrolled import gradient_norms, unrolled_view
 
 __all__ = ["diagram"]
 
@@ -187,7 +187,7 @@ def diagram(
             f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
         )
     if view == "input":
-        return _input_view(obj if x is None else x, config, timesteps, mask)
+        return input_view(obj if x is None else x, config, timesteps, mask)
     if view == "steps":
         if x is None:
             raise RNNGuideError(
@@ -206,7 +206,7 @@ def diagram(
                 + ", ".join(given)
             )
         _refuse_conv(_targets(obj, {}, None) if is_keras(obj) else [], view)
-        return _steps(obj, x, mask, **config)
+        return steps_view(obj, x, mask, **config)
     if timesteps is not None and (
         isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1
     ):
@@ -217,7 +217,7 @@ def diagram(
             f"expected gradient= only with view='unrolled' or 'backprop', got view={view!r}"
         )
     if view in ("rolled", "backprop"):
-        norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
+        norms = None if gradient is None else gradient_norms(obj, targets, x, mask, gradient)
         wide, small = [], []
         for title, spec, shape in targets:
             if view == "rolled":
@@ -229,12 +229,12 @@ def diagram(
         return _stack_panels(wide, view, small)
     if view == "cell":
         return _stack_panels(
-            [_cell_panel(t, s) for t, s, _ in targets],
+            [cell_panel(t, s) for t, s, _ in targets],
             "cell",
-            [_cell_panel(t, s, narrow=True) for t, s, _ in targets],
+            [cell_panel(t, s, narrow=True) for t, s, _ in targets],
         )
     if view == "layers":
-        return _layers(obj, targets)
+        return layers_view(obj, targets)
     if to not in ("torch", "onnx") or (to != "torch" and view != "weights"):
         raise RNNGuideError(
             f"expected to='torch' or 'onnx', with view='weights' only, got to={to!r}, view={view!r}"
@@ -246,21 +246,21 @@ def diagram(
         # a model's k-th recurrent layer is PyTorch's layer k (to_torch: num_layers)
         panels, small, depth = [], [], 0
         for t, s, _ in targets:
-            panels.append(_weights_panel(t, s, depth, to))
-            small.append(_weights_panel(t, s, depth, to, narrow=True))
-            depth += max(len(h.cells) for h in halves(_as_sequence(s)))
+            panels.append(weights_panel(t, s, depth, to))
+            small.append(weights_panel(t, s, depth, to, narrow=True))
+            depth += max(len(h.cells) for h in halves(as_sequence(s)))
         return _stack_panels(panels, "weights", small)
-    norms = None if gradient is None else _gradient_norms(obj, targets, x, mask, gradient)
+    norms = None if gradient is None else gradient_norms(obj, targets, x, mask, gradient)
     panels, small = [], []
     for title, spec, shape in targets:
-        panels.append(_unrolled(title, spec, shape, timesteps, mask, norms))
-        small.append(_unrolled(title, spec, shape, timesteps, mask, norms, narrow=True))
+        panels.append(unrolled_view(title, spec, shape, timesteps, mask, norms))
+        small.append(unrolled_view(title, spec, shape, timesteps, mask, norms, narrow=True))
     if len(panels) > 1:
         joins = _handovers(obj, [t[1] for t in targets])
         if joins:
             wide = _handover_panels(panels, joins)
             narrow = _handover_panels(small, joins, narrow=True)
-            return _diagram(wide, "unrolled", wide.title, narrow)
+            return to_diagram(wide, "unrolled", wide.title, narrow)
     return _stack_panels(panels, "unrolled", small)
 
 
@@ -297,7 +297,7 @@ def _refuse_torch(targets) -> None:
                     "is that variant only), got reset_after=False"
                 )
     try:
-        torch_levels([_as_sequence(s) for _, s, _ in targets])
+        torch_levels([as_sequence(s) for _, s, _ in targets])
     except UnsupportedError as e:
         raise UnsupportedError(
             f"view='weights' draws the PyTorch module rg.to_torch builds, and it builds none "
@@ -344,11 +344,11 @@ def _handovers(model, specs):
     return found
 
 
-def _handover_panels(panels, joins, narrow=False) -> _Canvas:
+def _handover_panels(panels, joins, narrow=False) -> Canvas:
     """Panels one below the other, each state handed over drawn as a wire from the end
     of one chain, round the right and left margins, into the start of the other."""
     dx, lane = (16, 8) if narrow else (36, 12)
-    out = _Canvas(narrow)
+    out = Canvas(narrow)
     right = max(c.width for _, c in panels)
     y, tops = 0.0, []
     for _title, canvas in panels:
@@ -379,7 +379,7 @@ def _handover_panels(panels, joins, narrow=False) -> _Canvas:
     note = "initial_state: " + "; ".join(
         f"{d} starts from the final states of {s}" for d, s in pairs
     )
-    for k, line in enumerate(_lines(note, 54) if narrow else [note]):
+    for k, line in enumerate(wrap_lines(note, 54) if narrow else [note]):
         out.text(dx + 10 - 10 * narrow, y - lane * len(joins) + 14 * k, line, "rgd-small", "start")
     out.title = " / ".join(t for t, _ in panels)
     return out
@@ -388,9 +388,9 @@ def _handover_panels(panels, joins, narrow=False) -> _Canvas:
 def _stack_panels(panels, view, narrow=None) -> Diagram:
     """Panels (title, canvas) one below the other in one SVG; ``narrow``: the same
     panels laid out for a phone."""
-    small = None if narrow is None else _below([canvas for _, canvas in narrow], gap=24)
+    small = None if narrow is None else stack_below([canvas for _, canvas in narrow], gap=24)
     if len(panels) == 1:
         title, canvas = panels[0]
-        return _diagram(canvas, view, title, None if narrow is None else narrow[0][1])
-    out = _below([canvas for _, canvas in panels], gap=24)
-    return _diagram(out, view, " / ".join(t for t, _ in panels), small)
+        return to_diagram(canvas, view, title, None if narrow is None else narrow[0][1])
+    out = stack_below([canvas for _, canvas in panels], gap=24)
+    return to_diagram(out, view, " / ".join(t for t, _ in panels), small)

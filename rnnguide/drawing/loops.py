@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ..errors import RNNGuideError
 from ..spec.records import BidirectionalSpec, halves
-from .canvas import _as_sequence, _Canvas, _input_shape, _lines, _sub, steps_of_norms
-from .unrolled import _fmt_norm, _shown, _unrolled, _widths
+from .canvas import Canvas, as_sequence, input_shape_of, steps_of_norms, sub_label, wrap_lines
+from .unrolled import fmt_norm, norm_widths, shown_steps, unrolled_view
 
 __all__ = ["backprop_view", "rolled_view"]
 
@@ -19,7 +19,7 @@ def _short(kind) -> str:
     return {"SimpleRNN": "RNN"}.get(kind.name, "ConvLSTM" if kind.is_conv else kind.name)
 
 
-def _loop_cell(cv: _Canvas, cx: float, y: float, cell, top: bool, css: str = "") -> None:
+def _loop_cell(cv: Canvas, cx: float, y: float, cell, top: bool, css: str = "") -> None:
     """One cell as a box, x_t in from below, h_t out above, its states fed back
     round the box into itself (the delay of one step)."""
     bw, bh = 64, 40
@@ -38,8 +38,8 @@ def _loop_cell(cv: _Canvas, cx: float, y: float, cell, top: bool, css: str = "")
         cv.wire([(cx + bw / 2, sy), (cx + bw / 2 + off + 4, sy), (cx + bw / 2 + off + 4, ry),
                  (cx - bw / 2 - off - 4, ry), (cx - bw / 2 - off - 4, sy),
                  (cx - bw / 2, sy)])  # fmt: skip
-        cv.text(cx - bw / 2 - off - 8, sy - 5, _sub(s, "t-1"), "rgd-small", "end", raw=True)
-        cv.text(cx + bw / 2 + off + 8, sy - 5, _sub(s, "t"), "rgd-small", "start", raw=True)
+        cv.text(cx - bw / 2 - off - 8, sy - 5, sub_label(s, "t-1"), "rgd-small", "end", raw=True)
+        cv.text(cx + bw / 2 + off + 8, sy - 5, sub_label(s, "t"), "rgd-small", "start", raw=True)
         cv.close()
     cv.close()
     # the input from below, the output above
@@ -50,12 +50,12 @@ def _loop_cell(cv: _Canvas, cx: float, y: float, cell, top: bool, css: str = "")
 
 def rolled_view(title, spec, shape, timesteps, mask, narrow=False):
     """The rolled cell(s) beside (wide) or above (narrow) the unrolled chain."""
-    seq = _as_sequence(spec)
+    seq = as_sequence(spec)
     chains = [(h_i, half, i, cell) for h_i, half in enumerate(halves(seq))
               for i, cell in enumerate(half.cells)]  # fmt: skip
     bidir = isinstance(seq, BidirectionalSpec)
-    cv = _Canvas(narrow)
-    heading = _lines(f"{title}: the loop, rolled and unrolled", 44 if narrow else 70)
+    cv = Canvas(narrow)
+    heading = wrap_lines(f"{title}: the loop, rolled and unrolled", 44 if narrow else 70)
     for k, line in enumerate(heading):
         cv.text(4, 16 + 16 * k, line, "rgd-title", "start")
     head = 16 * len(heading)
@@ -69,9 +69,9 @@ def rolled_view(title, spec, shape, timesteps, mask, narrow=False):
         css = "rgd-backward" if h_i == 1 else ""
         _loop_cell(cv, cx, y, cell, top, css)
         if top:
-            cv.text(cx, y - 20 - 52, _sub("h", "t"), "", raw=True)
+            cv.text(cx, y - 20 - 52, sub_label("h", "t"), "", raw=True)
         if i == 0:
-            cv.text(cx, y + 20 + 48, _sub("x", "t"), "", raw=True)
+            cv.text(cx, y + 20 + 48, sub_label("x", "t"), "", raw=True)
         if bidir:
             cv.text(cx, y0 + 84, "forward" if h_i == 0 else "backward (reversed x)",
                     "rgd-small")  # fmt: skip
@@ -80,10 +80,10 @@ def rolled_view(title, spec, shape, timesteps, mask, narrow=False):
         "one cell, its state fed back: the output of step t is the state of step t+1; "
         "unrolled, the same cell (the same weights) at every step"
     )
-    for k, line in enumerate(_lines(note, 36 if not narrow else 54)):
+    for k, line in enumerate(wrap_lines(note, 36 if not narrow else 54)):
         cv.text(4, y_note + 13 * k, line, "rgd-small", "start")
-    y_end = y_note + 13 * len(_lines(note, 36 if not narrow else 54))
-    _, chain = _unrolled(title, spec, shape, timesteps, mask, None, narrow=True)
+    y_end = y_note + 13 * len(wrap_lines(note, 36 if not narrow else 54))
+    _, chain = unrolled_view(title, spec, shape, timesteps, mask, None, narrow=True)
     if narrow:  # the chain below the loop
         dy = y_end + 16
         cv.parts.append(f'<g transform="translate(0,{dy:g})">' + "".join(chain.parts) + "</g>")
@@ -102,24 +102,24 @@ def backprop_view(title, spec, shape, timesteps, gradient=None, narrow=False):
     """The computational graph of BPTT for one chain: x_t -> h_t (through W, and U from
     h_(t-1)) -> the loss, which reads the outputs the layer returns; the gradient
     flows back from the loss to each returned h_t and from h_t to h_(t-1) through U."""
-    seq = _as_sequence(spec)
+    seq = as_sequence(spec)
     if isinstance(seq, BidirectionalSpec) or seq.stacked:
         raise RNNGuideError(
             "expected a layer with one chain (SimpleRNN, LSTM, GRU or RNN over one cell) for "
             f"view='backprop', got {seq.label}: draw one layer, or one cell, at a time"
         )
-    shp = _input_shape(shape, seq)
+    shp = input_shape_of(shape, seq)
     steps = timesteps or shp[1]
     if gradient is not None:
         steps = steps_of_norms(gradient[1], steps)
     symbolic = steps is None
-    shown = [1, 2, None, "T"] if symbolic else _shown(steps, narrow)
+    shown = [1, 2, None, "T"] if symbolic else shown_steps(steps, narrow)
     cell = seq.cells[0]
     lstm = cell.kind.base == "LSTM"
     CW, LEFT = (70, 40) if narrow else (100, 70)
-    cv = _Canvas(narrow)
+    cv = Canvas(narrow)
     heading = f"{title}: backpropagation through time"
-    lines = _lines(heading, 44 if narrow else 70)
+    lines = wrap_lines(heading, 44 if narrow else 70)
     for k, line in enumerate(lines):
         cv.text(4, 16 + 16 * k, line, "rgd-title", "start")
     top = 16 * len(lines)
@@ -134,9 +134,11 @@ def backprop_view(title, spec, shape, timesteps, gradient=None, narrow=False):
     cv.close()
     # h_0, then one column per step
     cv.open("", node="h0")
-    cv.text(LEFT, y_h + 4, _sub("h", 0) + (", " + _sub("c", 0) if lstm else ""), "", raw=True)
+    cv.text(
+        LEFT, y_h + 4, sub_label("h", 0) + (", " + sub_label("c", 0) if lstm else ""), "", raw=True
+    )
     cv.close()
-    widths = _widths(gradient[1], 1.0, 6.0) if gradient is not None else None
+    widths = norm_widths(gradient[1], 1.0, 6.0) if gradient is not None else None
     prev = LEFT + (22 if not lstm else 34)
     for j, t in enumerate(shown):
         cx = cols[j]
@@ -149,13 +151,13 @@ def backprop_view(title, spec, shape, timesteps, gradient=None, narrow=False):
         read = t if not seq.go_backwards or symbolic else steps - t + 1
         # forward: x_t -> h_t through W; h_(t-1) -> h_t through U
         cv.open("", step=t, node="x")
-        cv.text(cx, y_x + 18, _sub("x", read), "", raw=True)
+        cv.text(cx, y_x + 18, sub_label("x", read), "", raw=True)
         cv.wire([(cx, y_x), (cx, y_h + 16)])
         cv.text(cx + 5, y_h + 82, "W", "rgd-small", "start")
         cv.close()
         cv.open("", step=t, node="h")
         cv.rect(cx - 24, y_h - 16, 48, 32)
-        name = _sub("h", t) + (" " + _sub("c", t) if lstm and not narrow else "")
+        name = sub_label("h", t) + (" " + sub_label("c", t) if lstm and not narrow else "")
         cv.text(cx, y_h + 5, name, "rgd-bold", raw=True)
         cv.close()
         cv.open("", step=t, edge="U")
@@ -197,9 +199,9 @@ def backprop_view(title, spec, shape, timesteps, gradient=None, narrow=False):
     if gradient is not None:
         for j, t in drawn:
             if isinstance(t, int):
-                cv.text(cols[j] - 5, y_g + 17, _fmt_norm(gradient[1][t]), "rgd-small", "end",
+                cv.text(cols[j] - 5, y_g + 17, fmt_norm(gradient[1][t]), "rgd-small", "end",
                         t=t)  # fmt: skip
-        cv.text(LEFT + 8, y_g + 17, _fmt_norm(gradient[1][0]), "rgd-small", "end")
+        cv.text(LEFT + 8, y_g + 17, fmt_norm(gradient[1][0]), "rgd-small", "end")
     cv.close()
     # notes
     s = gradient[0] if gradient is not None else "h"
@@ -220,7 +222,7 @@ def backprop_view(title, spec, shape, timesteps, gradient=None, narrow=False):
     if seq.go_backwards:
         notes.append("go_backwards: the steps run from the last input to the first")
     y = y_x + 40
-    notes = [line for note in notes for line in _lines(note, 54 if narrow else 90)]
+    notes = [line for note in notes for line in wrap_lines(note, 54 if narrow else 90)]
     for k, note in enumerate(notes):
         cv.text(4, y + 13 * k, note, "rgd-small", "start")
     return title, cv

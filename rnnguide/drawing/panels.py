@@ -9,15 +9,15 @@ from ..errors import RNNGuideError, RNNGuideTypeError
 from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec, cells_of, halves, is_keras
 from .canvas import (
+    Canvas,
     Diagram,
-    _as_sequence,
-    _below,
-    _Canvas,
-    _diagram,
-    _fmt_shape,
-    _input_shape,
-    _lines,
-    _sub,
+    as_sequence,
+    fmt_shape,
+    input_shape_of,
+    stack_below,
+    sub_label,
+    to_diagram,
+    wrap_lines,
 )
 from .conv_cell import conv_lstm_cell
 
@@ -41,8 +41,8 @@ def _layer_rows(obj, targets):
     """``(rows, input shape)``: one row per layer (per cell for a list of kinds)."""
     if not is_keras(obj):
         ((title, spec, shape),) = targets
-        spec = _as_sequence(spec)
-        shape = _input_shape(shape, spec)
+        spec = as_sequence(spec)
+        shape = input_shape_of(shape, spec)
         out = shapes_of(spec, shape)
         out = out[0] if isinstance(out, list) else out
         if isinstance(spec, RNNSpec) and spec.stacked:  # a row per cell, each its count
@@ -52,23 +52,23 @@ def _layer_rows(obj, targets):
                 rows.append(
                     {
                         "name": f"cell {i}: {cell.class_name}({cell.units})",
-                        "shape": _fmt_shape(out) if last else f"h of cell {i} ({cell.units})",
+                        "shape": fmt_shape(out) if last else f"h of cell {i} ({cell.units})",
                         "params": cell.count_params(),
                         "formula": _short_formula(RNNSpec(cells=[cell])),
                         "recurrent": True,
                     }
                 )
-            return rows, _fmt_shape(shape)
+            return rows, fmt_shape(shape)
         rows = [
             {
                 "name": title,
-                "shape": _fmt_shape(out),
+                "shape": fmt_shape(out),
                 "params": spec.count_params(),
                 "formula": _short_formula(spec),
                 "recurrent": True,
             }
         ]
-        return rows, _fmt_shape(shape)
+        return rows, fmt_shape(shape)
     from ..keras_bridge import objects as keras_objects
 
     layers = [obj]
@@ -85,7 +85,7 @@ def _layer_rows(obj, targets):
         try:
             out = layer.output.shape
             out = out[0] if isinstance(out, (list, tuple)) and isinstance(out[0], tuple) else out
-            out_s = _fmt_shape(tuple(out))
+            out_s = fmt_shape(tuple(out))
         except (AttributeError, ValueError, TypeError):
             out_s = ""
         rows.append(
@@ -103,7 +103,7 @@ def _layer_rows(obj, targets):
             if keras_objects.is_model(obj)
             else keras_objects.input_shape_of(obj)
         )
-        in_s = _fmt_shape(tuple(first))
+        in_s = fmt_shape(tuple(first))
     except (AttributeError, IndexError, TypeError, ValueError):
         in_s = ""
     return rows, in_s
@@ -129,13 +129,13 @@ def _layer_name(layer) -> str:
     return f"{name}({', '.join(args)})"
 
 
-def _layers(obj, targets) -> Diagram:
+def layers_view(obj, targets) -> Diagram:
     rows, in_shape = _layer_rows(obj, targets)
     total = sum(r["params"] for r in rows)
     cv = _layers_wide(rows, in_shape, total)
     narrow = _layers_narrow(rows, in_shape, total)
     label = getattr(obj, "name", None) if is_keras(obj) else rows[0]["name"]
-    return _diagram(cv, "layers", f"{label}: {total:,} parameters", narrow)
+    return to_diagram(cv, "layers", f"{label}: {total:,} parameters", narrow)
 
 
 def _share(params, total) -> str:
@@ -143,11 +143,11 @@ def _share(params, total) -> str:
     return f"{frac:.0%}" if frac >= 0.005 or not params else "<1%"
 
 
-def _layers_narrow(rows, in_shape, total) -> _Canvas:
+def _layers_narrow(rows, in_shape, total) -> Canvas:
     """The rows for a phone: top down, each row's name, count and bar, formula on
     lines of their own."""
     top = max(r["params"] for r in rows) or 1
-    cv = _Canvas(narrow=True)
+    cv = Canvas(narrow=True)
     cv.text(10, 16, "layers and parameters, input at the bottom:", "rgd-title", "start")
     cv.text(10, 32, f"{total:,} parameters in all", "rgd-title", "start")
     y, GAP, BAR = 44, 30, 120
@@ -157,8 +157,8 @@ def _layers_narrow(rows, in_shape, total) -> _Canvas:
         row = rows[k]
         cv.wire([(40, y + GAP), (40, y + 6)])
         y += GAP
-        formula = _lines("= " + row["formula"], 54) if row["formula"] else []
-        name = _lines(row["name"], 44)
+        formula = wrap_lines("= " + row["formula"], 54) if row["formula"] else []
+        name = wrap_lines(row["name"], 44)
         h = 16 * len(name) + 22 + 13 * len(formula) + 6
         cls = "rgd-gate" if row["recurrent"] else ""
         cv.open(cls, layer=k, params=row["params"], recurrent=str(row["recurrent"]).lower())
@@ -187,9 +187,9 @@ def _layers_narrow(rows, in_shape, total) -> _Canvas:
     return cv
 
 
-def _layers_wide(rows, in_shape, total) -> _Canvas:
+def _layers_wide(rows, in_shape, total) -> Canvas:
     top = max(r["params"] for r in rows) or 1
-    cv = _Canvas()
+    cv = Canvas()
     BOXW, ROWH, GAP, BAR = 440, 46, 34, 170
     title = "layers and parameters, input at the bottom"
     cv.text(10, 16, f"{title}: {total:,} parameters in all", "rgd-title", "start")
@@ -232,7 +232,7 @@ def _layers_wide(rows, in_shape, total) -> _Canvas:
 MAX_INPUT = (12, 12, 3)
 
 
-def _input_view(x, config, timesteps, mask) -> Diagram:
+def input_view(x, config, timesteps, mask) -> Diagram:
     """The input array as Keras reads it: one grid per sequence, a row per timestep."""
     import numpy as np
 
@@ -253,13 +253,13 @@ def _input_view(x, config, timesteps, mask) -> Diagram:
     a = np.asarray(x, dtype=np.float64)
     if a.ndim != 3:
         raise RNNGuideError(
-            f"expected an input of shape (batch, timesteps, features), got shape {_fmt_shape(a.shape)}"
+            f"expected an input of shape (batch, timesteps, features), got shape {fmt_shape(a.shape)}"
         )
     batch, steps, feats = a.shape
     for name, labels, n in (("step_labels", step_labels, steps), ("feature_labels", feature_labels, feats)):  # fmt: skip
         if labels is not None and len(labels) != n:
             raise RNNGuideError(f"expected {n} {name} (one per {name[:-7]}), got {len(labels)}")
-    title = f"x, shape {_fmt_shape(a.shape)} = (batch, timesteps, features)"
+    title = f"x, shape {fmt_shape(a.shape)} = (batch, timesteps, features)"
 
     def draw(narrow):
         max_t, max_f, max_b = MAX_INPUT
@@ -271,11 +271,11 @@ def _input_view(x, config, timesteps, mask) -> Diagram:
         top = float(np.abs(a[np.isfinite(a)]).max()) if np.isfinite(a).any() else 1.0
         top = top or 1.0
         cw, ch = 42, 22
-        cv = _Canvas(narrow)
+        cv = Canvas(narrow)
         head = (
             [title]
             if not narrow
-            else [f"x, shape {_fmt_shape(a.shape)}", "= (batch, timesteps, features)"]
+            else [f"x, shape {fmt_shape(a.shape)}", "= (batch, timesteps, features)"]
         )
         for k, line in enumerate(head):
             cv.text(10, 16 + 16 * k, line, "rgd-title", "start")
@@ -323,7 +323,7 @@ def _input_view(x, config, timesteps, mask) -> Diagram:
                     "rgd-small", "start")  # fmt: skip
         return cv
 
-    return _diagram(draw(False), "input", title, draw(True))
+    return to_diagram(draw(False), "input", title, draw(True))
 
 
 def _fmt_value(v: float) -> str:
@@ -338,7 +338,7 @@ def _fmt_value(v: float) -> str:
 def _torch_cells(spec, depth=0):
     """``[(cell, suffix)]``: each cell with the suffix of its PyTorch weights (``l0``),
     ``depth`` the number of PyTorch layers before this one."""
-    spec = _as_sequence(spec)
+    spec = as_sequence(spec)
     out = []
     for h_i, half in enumerate(halves(spec)):
         for i, cell in enumerate(half.cells):
@@ -346,14 +346,14 @@ def _torch_cells(spec, depth=0):
     return out
 
 
-def _weights_panel(title, spec, depth=0, to="torch", narrow=False):
+def weights_panel(title, spec, depth=0, to="torch", narrow=False):
     """Keras' weights above PyTorch's (``to="onnx"``: an ONNX operator's W, R, B),
     each gate block joined to its block there."""
     onnx = to == "onnx"
-    cv = _Canvas(narrow)
+    cv = Canvas(narrow)
     other = "an ONNX operator's" if onnx else "PyTorch's"
     heading = f"{title}: Keras weights and {other}"
-    lines = _lines(heading, 40) if narrow else [heading]
+    lines = wrap_lines(heading, 40) if narrow else [heading]
     for k, line in enumerate(lines):
         cv.text(10, 16 + 16 * k, line, "rgd-title", "start")
     y = 40 + 16 * (len(lines) - 1)
@@ -411,7 +411,7 @@ def _weights_panel(title, spec, depth=0, to="torch", narrow=False):
     elif not onnx and any(c.kind.name == "GRU" for c, _ in _torch_cells(spec)):
         notes.append("GRU: z and r swap places (Keras z | r | h, PyTorch r | z | n)")
     if narrow:
-        notes = [line for note in notes for line in _lines(note, 56)]
+        notes = [line for note in notes for line in wrap_lines(note, 56)]
     for k, note in enumerate(notes):
         cv.text(10, y + 15 * k, note, "rgd-small", "start")
     return title, cv
@@ -422,7 +422,7 @@ def _weight_pair_narrow(cv, y, kind, u, keras_letters, blocks, target_gate, k_la
     """One Keras weight above its PyTorch / ONNX weight, names on their own lines."""
     n = kind.n_gates
     x0, bw = 10, (min(80, 320 / n) if n > 1 else 140)
-    cv.text(x0, y + 12, f"{k_label} {_fmt_shape(k_shape)}", "", "start")
+    cv.text(x0, y + 12, f"{k_label} {fmt_shape(k_shape)}", "", "start")
     y += 18
     k_at = {}
     for b, gate in enumerate(kind.gates):
@@ -453,7 +453,7 @@ def _weight_pair_narrow(cv, y, kind, u, keras_letters, blocks, target_gate, k_la
         cv.text(cx, y + 74, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
         cv.text(cx, y + 92, f"[{rows}]", "rgd-small")
         cv.close()
-    cv.text(x0, y + 110, f"{torch_name} {_fmt_shape(t_shape)}", "", "start")
+    cv.text(x0, y + 110, f"{torch_name} {fmt_shape(t_shape)}", "", "start")
     cv.text(x0, y + 123, how, "rgd-small", "start")
 
 
@@ -461,8 +461,8 @@ def _weight_pair(cv, y, kind, u, keras_letters, blocks, target_gate, k_label, ke
                  k_shape, row, torch_name, t_shape, how):  # fmt: skip
     x0, bw = 230, 92
     n = kind.n_gates
-    cv.text(10, y + 16, f"{k_label} {_fmt_shape(k_shape)}", "", "start")
-    cv.text(10, y + 76, f"{torch_name} {_fmt_shape(t_shape)}", "", "start")
+    cv.text(10, y + 16, f"{k_label} {fmt_shape(k_shape)}", "", "start")
+    cv.text(10, y + 76, f"{torch_name} {fmt_shape(t_shape)}", "", "start")
     cv.text(10, y + 89, how, "rgd-small", "start")
     k_at = {}
     for b, gate in enumerate(kind.gates):
@@ -508,7 +508,7 @@ class _XScaled:
     laid out for a wide box, drawn ``k`` times as wide for a narrow one. Positions
     and box widths shrink, text keeps its size (the labels are short)."""
 
-    def __init__(self, base: _Canvas, k: float, dy: float = 0, x0: float = 20):
+    def __init__(self, base: Canvas, k: float, dy: float = 0, x0: float = 20):
         self.base, self.k, self.dy, self.x0 = base, k, dy, x0
         self.narrow = True
 
@@ -549,7 +549,7 @@ def _formula_lines(cv, lines, y) -> float:
     if isinstance(cv, _XScaled):
         base = cv.base
         y += cv.dy
-        lines = [part for line in lines for part in _lines(line, 56)]
+        lines = [part for line in lines for part in wrap_lines(line, 56)]
         if any("sigmoid" in line for line in lines):
             lines.append("σ = sigmoid")
         for k, line in enumerate(lines):
@@ -560,7 +560,7 @@ def _formula_lines(cv, lines, y) -> float:
     return y + 15 * len(lines) - 15
 
 
-def _weight_blocks(cv: _Canvas, cell: CellSpec, y0: float, x0: float = 10) -> float:
+def _weight_blocks(cv: Canvas, cell: CellSpec, y0: float, x0: float = 10) -> float:
     """Keras' weights as bars split into their gate blocks; returns the next y. On a
     narrow canvas each weight's name stands on its own line, above its blocks."""
     if cv.narrow:
@@ -580,8 +580,8 @@ def _weight_blocks(cv: _Canvas, cell: CellSpec, y0: float, x0: float = 10) -> fl
     y = y0 + 12
     for name, shp in shapes.items():
         rows = ["input", "recurrent"] if name == "bias" and kind.reset_after else [""]
-        label = f"{name} {_fmt_shape(shp)}"
-        cv.text(x0, y + 16, label, "", "start", weight=name, shape=_fmt_shape(shp))
+        label = f"{name} {fmt_shape(shp)}"
+        cv.text(x0, y + 16, label, "", "start", weight=name, shape=fmt_shape(shp))
         for k, row in enumerate(rows):
             yy = y + k * 22
             if row:
@@ -601,7 +601,7 @@ def _weight_blocks(cv: _Canvas, cell: CellSpec, y0: float, x0: float = 10) -> fl
     return y
 
 
-def _weight_blocks_narrow(cv: _Canvas, cell: CellSpec, y0: float, x0: float) -> float:
+def _weight_blocks_narrow(cv: Canvas, cell: CellSpec, y0: float, x0: float) -> float:
     kind = cell.kind
     d, u = _dims(cell)
     n = kind.n_gates
@@ -618,8 +618,8 @@ def _weight_blocks_narrow(cv: _Canvas, cell: CellSpec, y0: float, x0: float) -> 
         rows = ["input", "recurrent"] if name == "bias" and kind.reset_after else [""]
         lead = 60 if rows[0] else 0
         bw = min(80, (320 - lead) / n) if n > 1 else 140
-        cv.text(x0, y + 14, f"{name} {_fmt_shape(shp)}", "", "start", weight=name,
-                shape=_fmt_shape(shp))  # fmt: skip
+        cv.text(x0, y + 14, f"{name} {fmt_shape(shp)}", "", "start", weight=name,
+                shape=fmt_shape(shp))  # fmt: skip
         y += 20
         for k, row in enumerate(rows):
             yy = y + k * 22
@@ -657,13 +657,13 @@ def _val(cv, x, y, key, vals, anchor="middle") -> None:
         cv.text(x, y, vals.get(key, ""), "rgd-small rgd-val", anchor, key=key)
 
 
-def _cell_panel(title, spec, narrow=False):
+def cell_panel(title, spec, narrow=False):
     cells = cells_of(spec)
     if not isinstance(spec, CellSpec) and len(cells) > 1:
-        panels = [_cell_panel(f"{title}: cell {i}", c, narrow) for i, c in enumerate(cells)]
-        return title, _below([sub for _, sub in panels], gap=20)
+        panels = [cell_panel(f"{title}: cell {i}", c, narrow) for i, c in enumerate(cells)]
+        return title, stack_below([sub for _, sub in panels], gap=20)
     cell = cells[0]
-    cv = _Canvas(narrow)
+    cv = Canvas(narrow)
     kind = cell.kind
     label = kind.label if kind.name != "SimpleRNN" else "SimpleRNN"
     size = f"{cell.units} filters" if cell.conv is not None else f"{cell.units} units"
@@ -680,10 +680,10 @@ def _cell_panel(title, spec, narrow=False):
     return title, cv
 
 
-def _step_cell(cell: CellSpec, vals: dict, narrow: bool) -> _Canvas:
+def step_cell(cell: CellSpec, vals: dict, narrow: bool) -> Canvas:
     """The cell's drawing (as view="cell" draws it, without the weight blocks) with a
     value on each wire and gate: ``vals`` maps rg.gates' row names to text."""
-    cv = _Canvas(narrow)
+    cv = Canvas(narrow)
     squeeze = {"SimpleRNN": 0.75, "GRU": 0.56}.get(cell.kind.name, 0.57)
     target = cv if not narrow else _XScaled(cv, squeeze, 0)
     draw = {"SimpleRNN": _simple_cell, "LSTM": _lstm_cell, "GRU": _gru_cell}[cell.kind.name]
@@ -694,14 +694,14 @@ def _step_cell(cell: CellSpec, vals: dict, narrow: bool) -> _Canvas:
     return cv
 
 
-def _simple_cell(cv: _Canvas, cell: CellSpec, vals=None) -> float:
+def _simple_cell(cv: Canvas, cell: CellSpec, vals=None) -> float:
     """x_t W and h_(t-1) U summed with b, through the activation: h_t."""
     act = cell.activation
     y_h, x_sum = 120, 220
     cv.rect(70, 40, 300, 170, "rgd-frame")
     # h_(t-1) times U, from the left
     cv.open("", path="h")
-    cv.text(34, y_h - 8, _sub("h", "t-1"), raw=True)
+    cv.text(34, y_h - 8, sub_label("h", "t-1"), raw=True)
     cv.wire([(20, y_h), (110, y_h)])
     cv.close()
     cv.open("rgd-weight", weight="recurrent_kernel")
@@ -711,7 +711,7 @@ def _simple_cell(cv: _Canvas, cell: CellSpec, vals=None) -> float:
     cv.wire([(160, y_h), (x_sum - 9, y_h)])
     # x_t times W, from below
     cv.open("", path="x")
-    cv.text(x_sum, 252, _sub("x", "t"), raw=True)
+    cv.text(x_sum, 252, sub_label("x", "t"), raw=True)
     cv.wire([(x_sum, 240), (x_sum, 186)])
     cv.close()
     cv.open("rgd-weight", weight="kernel")
@@ -732,13 +732,13 @@ def _simple_cell(cv: _Canvas, cell: CellSpec, vals=None) -> float:
     _val(cv, 380, y_h - 8, "h_t", vals)
     cv.open("", path="h_out")
     cv.wire([(318, y_h), (410, y_h)])
-    cv.text(420, y_h + 4, _sub("h", "t"), "", "start", raw=True)
+    cv.text(420, y_h + 4, sub_label("h", "t"), "", "start", raw=True)
     cv.wire([(345, y_h), (345, 22)])
     cv.close()
     if getattr(cv, "narrow", False):
-        cv.text(339, 26, "output = " + _sub("h", "t"), "", "end", raw=True)
+        cv.text(339, 26, "output = " + sub_label("h", "t"), "", "end", raw=True)
     else:
-        cv.text(353, 26, "output = " + _sub("h", "t"), "", "start", raw=True)
+        cv.text(353, 26, "output = " + sub_label("h", "t"), "", "start", raw=True)
     bias = " + b" if cell.use_bias else ""
     lines = [
         f"h_t = {act}(x_t W + h_(t-1) U{bias});  W = kernel, U = recurrent_kernel"
@@ -747,25 +747,25 @@ def _simple_cell(cv: _Canvas, cell: CellSpec, vals=None) -> float:
     return _formula_lines(cv, lines, 284) + 6
 
 
-def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None, vals=None) -> float:
+def _lstm_cell(cv: Canvas, cell: CellSpec, lines=None, vals=None) -> float:
     act, rec = cell.activation, cell.recurrent_activation
     cv.rect(70, 34, 420, 206, "rgd-frame")
     y_c, y_bus, y_g = 60, 218, 160
     # the cell-state path along the top
     cv.open("rgd-c", path="c")
-    cv.text(34, y_c - 8, _sub("c", "t-1"), raw=True)
+    cv.text(34, y_c - 8, sub_label("c", "t-1"), raw=True)
     cv.wire([(20, y_c), (171, y_c)], arrow=False)
     cv.op(180, y_c, "×")
     cv.wire([(189, y_c), (291, y_c)], arrow=False)
     cv.op(300, y_c, "+")
     cv.wire([(309, y_c), (540, y_c)])
-    cv.text(550, y_c + 4, _sub("c", "t"), "", "start", raw=True)
+    cv.text(550, y_c + 4, sub_label("c", "t"), "", "start", raw=True)
     cv.close()
     # the hidden-state path along the bottom, joined by x_t
     cv.open("", path="h")
-    cv.text(34, y_bus - 8, _sub("h", "t-1"), raw=True)
+    cv.text(34, y_bus - 8, sub_label("h", "t-1"), raw=True)
     cv.wire([(20, y_bus), (110, y_bus)], arrow=False)
-    cv.text(110, 274, _sub("x", "t"), raw=True)
+    cv.text(110, 274, sub_label("x", "t"), raw=True)
     cv.wire([(110, 262), (110, y_bus)], arrow=False)
     cv.wire([(110, y_bus), (370, y_bus)], arrow=False)
     cv.close()
@@ -794,13 +794,13 @@ def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None, vals=None) -> float:
     cv.wire([(397, y_g), (421, y_g)])
     cv.open("", path="h_out")
     cv.wire([(430, y_g + 9), (430, y_bus), (540, y_bus)])
-    cv.text(550, y_bus + 4, _sub("h", "t"), "", "start", raw=True)
+    cv.text(550, y_bus + 4, sub_label("h", "t"), "", "start", raw=True)
     cv.wire([(470, y_bus), (470, 18)])
     cv.close()
     if cv.narrow:
-        cv.text(456, 22, "output = " + _sub("h", "t"), "", "end", raw=True)
+        cv.text(456, 22, "output = " + sub_label("h", "t"), "", "end", raw=True)
     else:
-        cv.text(478, 22, "output = " + _sub("h", "t"), "", "start", raw=True)
+        cv.text(478, 22, "output = " + sub_label("h", "t"), "", "start", raw=True)
     lines = lines or [
         f"i, f, o = {rec}(x_t W + h_(t-1) U + b) per gate;  g = {act}(x_t W_g + h_(t-1) U_g + b_g)",
         f"c_t = f * c_(t-1) + i * g;   h_t = o * {act}(c_t)   (Keras' c block is g)",
@@ -809,27 +809,27 @@ def _lstm_cell(cv: _Canvas, cell: CellSpec, lines=None, vals=None) -> float:
     return end + 10 if cv.narrow else 316
 
 
-def _gru_cell(cv: _Canvas, cell: CellSpec, vals=None) -> float:
+def _gru_cell(cv: Canvas, cell: CellSpec, vals=None) -> float:
     act, rec = cell.activation, cell.recurrent_activation
     after = cell.kind.reset_after
     cv.rect(70, 34, 440, 206, "rgd-frame")
     y_h, y_bus, y_g = 60, 218, 160
     cv.open("", path="h")
-    cv.text(34, y_h - 8, _sub("h", "t-1"), raw=True)
+    cv.text(34, y_h - 8, sub_label("h", "t-1"), raw=True)
     cv.wire([(20, y_h), (141, y_h)], arrow=False)
     cv.op(150, y_h, "×")  # z * h_{t-1}
     cv.wire([(159, y_h), (401, y_h)], arrow=False)
     cv.op(410, y_h, "+")
     cv.wire([(419, y_h), (560, y_h)])
-    cv.text(570, y_h + 4, _sub("h", "t"), "", "start", raw=True)
+    cv.text(570, y_h + 4, sub_label("h", "t"), "", "start", raw=True)
     cv.wire([(480, y_h), (480, 18)])
     if cv.narrow:
-        cv.text(466, 22, "output = " + _sub("h", "t"), "", "end", raw=True)
+        cv.text(466, 22, "output = " + sub_label("h", "t"), "", "end", raw=True)
     else:
-        cv.text(488, 22, "output = " + _sub("h", "t"), "", "start", raw=True)
+        cv.text(488, 22, "output = " + sub_label("h", "t"), "", "start", raw=True)
     # h_{t-1} down to the bus, where x_t joins
     cv.wire([(90, y_h), (90, y_bus), (300, y_bus)], arrow=False)
-    cv.text(120, 274, _sub("x", "t"), raw=True)
+    cv.text(120, 274, sub_label("x", "t"), raw=True)
     cv.wire([(120, 262), (120, y_bus)], arrow=False)
     cv.close()
     xs = {"z": 150, "r": 220}

@@ -8,7 +8,7 @@ import json
 from ..errors import RNNGuideError
 from ..keras_bridge.resolve import resolve
 from ..spec.records import BidirectionalSpec, halves
-from .canvas import STEPS_STYLE, Diagram, _as_sequence, _esc, _fmt_shape, _ids
+from .canvas import STEPS_STYLE, Diagram, as_sequence, escape, fmt_shape, svg_ids
 
 # --------------------------------------------------------------------------- steps
 
@@ -17,7 +17,7 @@ from .canvas import STEPS_STYLE, Diagram, _as_sequence, _esc, _fmt_shape, _ids
 MAX_SAMPLES = 8
 
 
-def _steps(layer, x, mask, unit=0, step_labels=None):
+def steps_view(layer, x, mask, unit=0, step_labels=None):
     import numpy as np
 
     from ..reference.forward import gates
@@ -25,7 +25,7 @@ def _steps(layer, x, mask, unit=0, step_labels=None):
     x = np.asarray(x)
     if x.ndim != 3:
         raise RNNGuideError(
-            f"expected x of shape (batch, timesteps, features), got shape {_fmt_shape(x.shape)}"
+            f"expected x of shape (batch, timesteps, features), got shape {fmt_shape(x.shape)}"
         )
     m = None if mask is None else np.asarray(mask).astype(bool)
     if m is not None and m.ndim == 1:
@@ -35,7 +35,7 @@ def _steps(layer, x, mask, unit=0, step_labels=None):
             f"expected {x.shape[1]} step_labels (one per timestep), got {len(step_labels)}"
         )
     values = gates(layer, x, mask=m)  # processing order; builds the layer if needed
-    spec = _as_sequence(resolve(layer))
+    spec = as_sequence(resolve(layer))
     initial = _initial_states(spec, x, m)
     n_samples = min(int(x.shape[0]), MAX_SAMPLES)
     sections, cells = [], []
@@ -59,7 +59,7 @@ def _steps(layer, x, mask, unit=0, step_labels=None):
             below = np.asarray(rec["h"])  # the next cell reads this one's h_t
     uid = (
         "rgd-steps-"
-        + hashlib.sha1(json.dumps(sections).encode() + str(next(_ids)).encode()).hexdigest()[:10]
+        + hashlib.sha1(json.dumps(sections).encode() + str(next(svg_ids)).encode()).hexdigest()[:10]
     )
     which = "sample 0" if n_samples == 1 else f"samples 0-{n_samples - 1}"
     title = f"{spec.label}: step through {x.shape[1]} steps ({which} of {x.shape[0]})"
@@ -225,8 +225,8 @@ def _first_values(section: dict, unit: int) -> dict:
 
 
 def _steps_html(uid: str, data: dict, cells, unit: int = 0, labels=None) -> str:
-    from .canvas import _diagram
-    from .panels import _step_cell
+    from .canvas import to_diagram
+    from .panels import step_cell
 
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     n = data["steps"]
@@ -245,16 +245,16 @@ def _steps_html(uid: str, data: dict, cells, unit: int = 0, labels=None) -> str:
     chain = "".join(
         f'<span class="rgd-s{" rgd-on" * (k == 0)}{" rgd-off" * (not first["keep"][k])}" '
         f'data-t="{k + 1}" title="step {k + 1}: reads x_{t}">'
-        f"{_esc(labels[t - 1]) if labels else t}</span>"
+        f"{escape(labels[t - 1]) if labels else t}</span>"
         for k, t in enumerate(first["order"])
     )
     figures = []
     for s, (sec, cell) in enumerate(zip(data["sections"], cells)):
         vals = _first_values(sec, unit)
-        wide, narrow = _step_cell(cell, vals, False), _step_cell(cell, vals, True)
-        picture = _diagram(wide, "steps", sec["title"], narrow).html
+        wide, narrow = step_cell(cell, vals, False), step_cell(cell, vals, True)
+        picture = to_diagram(wide, "steps", sec["title"], narrow).html
         figures.append(
-            f'<div class="rgd-sec" data-sec="{s}"><div class="rgd-cap">{_esc(sec["title"])}'
+            f'<div class="rgd-sec" data-sec="{s}"><div class="rgd-cap">{escape(sec["title"])}'
             f"</div>{picture}</div>"
         )
     masked = "" if first["keep"][0] else ", masked: the state is carried"
@@ -262,9 +262,9 @@ def _steps_html(uid: str, data: dict, cells, unit: int = 0, labels=None) -> str:
     what = "Each wire and gate shows its value" if gated else "Each wire shows its value"
     return (
         f'<div class="rgd-steps" id="{uid}" tabindex="0" role="group" data-t="1" '
-        f'aria-label="{_esc(data["title"])}">'
+        f'aria-label="{escape(data["title"])}">'
         f"<style>{STEPS_STYLE}</style>"
-        f'<div class="rgd-title"><strong>{_esc(data["title"])}</strong></div>'
+        f'<div class="rgd-title"><strong>{escape(data["title"])}</strong></div>'
         '<div class="rgd-controls">'
         '<button type="button" class="rgd-prev" aria-label="previous step">&#9664; prev</button>'
         '<button type="button" class="rgd-play">play</button>'

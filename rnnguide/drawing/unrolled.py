@@ -10,15 +10,15 @@ from ..errors import RNNGuideError, RNNGuideTypeError
 from ..spec.records import BidirectionalSpec, CellSpec, RNNSpec, halves, is_keras
 from .canvas import (
     MAX_STEPS,
-    _as_sequence,
-    _Canvas,
-    _esc,
-    _fmt_shape,
-    _input_shape,
-    _lines,
-    _plain,
-    _sub,
+    Canvas,
+    as_sequence,
+    escape,
+    fmt_shape,
+    input_shape_of,
+    plain_text,
     steps_of_norms,
+    sub_label,
+    wrap_lines,
 )
 
 # --------------------------------------------------------------------------- unrolled
@@ -39,7 +39,7 @@ def _mask_steps(mask, steps):
     return [bool(m) for m in mask]
 
 
-def _shown(steps: int, narrow: bool = False):
+def shown_steps(steps: int, narrow: bool = False):
     """The step numbers drawn (1-based), ``None`` standing for an ellipsis; a narrow
     picture draws x_1, x_2, ..., x_T."""
     if narrow:
@@ -67,14 +67,14 @@ LEFT, RIGHT = 150, 150
 NARROW_GEOMETRY = (58, 44, 36, 84, 54, 30)
 
 
-def _gradient_norms(obj, targets, x, mask, gradient):
+def gradient_norms(obj, targets, x, mask, gradient):
     """The norms ``|d s_T / d s_t|``, t = 0 .. T, and the state they are of."""
     if len(targets) != 1:
         raise RNNGuideError(
             f"expected one recurrent layer for gradient=, got a model with {len(targets)}: "
             "draw one layer at a time"
         )
-    spec = _as_sequence(targets[0][1])
+    spec = as_sequence(targets[0][1])
     if isinstance(spec, BidirectionalSpec) or spec.stacked:
         raise RNNGuideError(
             "expected a layer with one chain (SimpleRNN, LSTM, GRU or RNN over one cell) for "
@@ -118,7 +118,7 @@ def _gradient_norms(obj, targets, x, mask, gradient):
     return state, values
 
 
-def _widths(norms, thin=1.0, wide=8.0):
+def norm_widths(norms, thin=1.0, wide=8.0):
     """Stroke widths that grow with the norms, on a log scale (equal norms: equal widths)."""
     top = max(norms)
     floor = top * 1e-6 if top > 0 else 1.0
@@ -129,7 +129,7 @@ def _widths(norms, thin=1.0, wide=8.0):
     return [thin + (wide - thin) * (v - lo) / (hi - lo) for v in logs]
 
 
-def _fmt_norm(n: float) -> str:
+def fmt_norm(n: float) -> str:
     if n == 0:
         return "0"
     if n >= 100:
@@ -139,11 +139,11 @@ def _fmt_norm(n: float) -> str:
     return f"{n:.1e}"
 
 
-def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=False):
+def unrolled_view(title, spec, input_shape, timesteps, mask, gradient=None, narrow=False):
     CW, BW, BH, RS, LEFT, RIGHT = NARROW_GEOMETRY if narrow else (96, 60, 40, 92, 150, 150)
     x0 = 4 if narrow else LEFT - 140  # where the text at the left starts
-    spec = _as_sequence(spec)
-    shape = _input_shape(input_shape, spec)
+    spec = as_sequence(spec)
+    shape = input_shape_of(input_shape, spec)
     if timesteps is not None and shape[1] is not None and shape[1] != timesteps:
         raise RNNGuideError(
             f"expected timesteps={shape[1]} (the input shape's), got timesteps={timesteps}"
@@ -154,7 +154,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
         steps = steps_of_norms(gradient[1], steps)
     symbolic = steps is None
     steps = steps or 4
-    shown = _shown(steps, narrow) if not symbolic else [1, 2, None, "T"]
+    shown = shown_steps(steps, narrow) if not symbolic else [1, 2, None, "T"]
     outs = shapes_of(spec, shape)
     bidir = isinstance(spec, BidirectionalSpec)
     chains = []
@@ -193,14 +193,14 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
             sh = state_shapes(half, shape[0])
             per_chain_states += sh if half.stacked else [sh]
 
-    cv = _Canvas(narrow)
+    cv = Canvas(narrow)
     n_rows = len(chains)
     merge_row = bidir
     direction = "" if not spec_go_backwards(spec) else ", go_backwards=True"
     if narrow:  # the title alone, in lines; the shapes go to the legend below
-        heading = _lines(f"{title}{direction}", 44)
+        heading = wrap_lines(f"{title}{direction}", 44)
     else:
-        heading = [f"{title}{direction}: output {_fmt_shape(out_shapes[0])}"]
+        heading = [f"{title}{direction}: output {fmt_shape(out_shapes[0])}"]
     head = 16 * (len(heading) - 1)
     top = 50 + head + (46 if merge_row else 0)  # room for the outputs (and the merge)
     y_row = [top + 40 + (n_rows - 1 - r) * RS for r in range(n_rows)]  # row 0 at the bottom
@@ -210,7 +210,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
     # title and input
     for k, line in enumerate(heading):
         cv.text(x0, 16 + 16 * k, line, "rgd-title", "start")
-    cv.text(x0, y_x + 4, "x" if narrow else f"x {_fmt_shape(shape)}", "rgd-small", "start")
+    cv.text(x0, y_x + 4, "x" if narrow else f"x {fmt_shape(shape)}", "rgd-small", "start")
     masked = set()
     if mask_list is not None:
         masked = {t for t in range(1, steps + 1) if not mask_list[t - 1]}
@@ -221,7 +221,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
             continue
         cls = "rgd-masked" if t in masked else ""
         cv.open(cls, step=t)
-        cv.text(cx, y_x + 4, _sub("x", t), raw=True)
+        cv.text(cx, y_x + 4, sub_label("x", t), raw=True)
         if t in masked:
             cv.text(cx, y_x + 18, "masked", "rgd-small")
         cv.close()
@@ -244,9 +244,9 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
             if len(chains) == 1 and not chain.backwards:
                 cv.anchors["start", s] = (start_x - 44, sy)
             if not chain.backwards:
-                cv.text(start_x - 32, sy + 4, _sub(s, 0), cls, "middle", raw=True)
+                cv.text(start_x - 32, sy + 4, sub_label(s, 0), cls, "middle", raw=True)
             else:
-                cv.text(start_x + 32, sy + 4, _sub(s, 0), cls, "middle", raw=True)
+                cv.text(start_x + 32, sy + 4, sub_label(s, 0), cls, "middle", raw=True)
         order = list(range(len(shown)))
         if chain.backwards:
             order = order[::-1]
@@ -306,18 +306,22 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
             label_x = tx + 4 if not chain.backwards else tx - 4
             anchor = "start" if not chain.backwards else "end"
             # the states Keras returns are in the order h, c
-            shp = _fmt_shape(st_shapes[s_i])
+            shp = fmt_shape(st_shapes[s_i])
             cv.open(cls.strip() or "rgd-dropped")
             cv.wire([(end_x, sy), (tx, sy)], arrow=True)
             idx = "T"
-            lab = f"{_sub(s, idx)} {_esc(shp)}" if returns_state and not narrow else _sub(s, idx)
+            lab = (
+                f"{sub_label(s, idx)} {escape(shp)}"
+                if returns_state and not narrow
+                else sub_label(s, idx)
+            )
             if returns_state and not narrow:
                 cv.text(label_x, sy + 4, lab, "", anchor, raw=True, shape=shp)
             else:
                 cv.text(label_x, sy + 4, lab, "", anchor, raw=True)
             if len(chains) == 1 and not chain.backwards:
                 per = 6.6 if narrow else 7
-                cv.anchors["end", s] = (label_x + per * len(_plain(lab)) - 4, sy)
+                cv.anchors["end", s] = (label_x + per * len(plain_text(lab)) - 4, sy)
             cv.close()
         cv.close()
 
@@ -342,12 +346,12 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
                 ran = [k for k in range(1, steps + 1) if k not in masked]
                 ran = [k for k in ran if (k > t if chain.backwards else k < t)]
                 prev = (min(ran) if chain.backwards else max(ran)) if ran else None
-                label = "= " + _sub("h", prev) if prev else "0"
+                label = "= " + sub_label("h", prev) if prev else "0"
                 if chain.half.zero_output_for_mask:
                     label = "0"
                 cv.text(cx, y_out, label, raw=True)
             else:
-                cv.text(cx, y_out, _sub("h", t), raw=True)
+                cv.text(cx, y_out, sub_label("h", t), raw=True)
             cv.close()
     else:
         y_m = y_out + 36
@@ -371,7 +375,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
                 cv.wire([(bx + 6, by - BH / 2), (bx + 6, y_out + 10)], "rgd-backward")
                 lab = "y, y<tspan font-size='9'>bw</tspan>"
                 where = cx if j is not None else (ox + bx) / 2
-                cv.text(where, y_out, lab if j is None else _sub("y", shown[j]), raw=True)
+                cv.text(where, y_out, lab if j is None else sub_label("y", shown[j]), raw=True)
             else:
                 cv.rect(cx - 26, y_m - 12, 52, 24)
                 cv.text(cx, y_m + 4, mm, "rgd-small")
@@ -383,15 +387,15 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
                     cv.wire([*fw_up, (ox, y_m + 20), (cx - 10, y_m + 12)])
                     cv.wire([(bx + 8, by - BH / 2), (bx + 8, y_m + 12)], "rgd-backward")
                 cv.wire([(cx, y_m - 12), (cx, y_out + 10)])
-                cv.text(cx, y_out, _sub("y", shown[j]) if j is not None else "y", raw=True)
+                cv.text(cx, y_out, sub_label("y", shown[j]) if j is not None else "y", raw=True)
             cv.close()
     # the returned output(s), labelled with their shapes
     out_names = ["output"] if n_out == 1 else ["forward output", "backward output"]
     if not narrow:
         cv.open("rgd-returned")
         for k, shp in enumerate(out_shapes):
-            cv.text(x_end + 12, y_out - 10 + 16 * k, f"{out_names[k]} {_fmt_shape(shp)}", "",
-                    "start", shape=_fmt_shape(shp))  # fmt: skip
+            cv.text(x_end + 12, y_out - 10 + 16 * k, f"{out_names[k]} {fmt_shape(shp)}", "",
+                    "start", shape=fmt_shape(shp))  # fmt: skip
         cv.close()
     notes = []
     if ret_seq:
@@ -419,7 +423,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
         y_note += 64 if narrow else 50
     if narrow:  # the legend: the input's shape, then what the layer returns, in order
         y_note += 2
-        cv.text(x0, y_note, f"x {_fmt_shape(shape)}", "rgd-small", "start")
+        cv.text(x0, y_note, f"x {fmt_shape(shape)}", "rgd-small", "start")
         y_note += 15
         cv.open("rgd-returned")
         legend = [(f"{out_names[k]} ", shp) for k, shp in enumerate(out_shapes)]
@@ -432,8 +436,8 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
                 for s, shp in zip(chain.cell.kind.states, shapes):
                     legend.append((f"{s}_T{who} ", shp))
         for k, (name, shp) in enumerate(legend):
-            text = ("returned: " if k == 0 else "") + name + _fmt_shape(shp)
-            cv.text(x0 + 12 * (k > 0), y_note, text, "", "start", shape=_fmt_shape(shp))
+            text = ("returned: " if k == 0 else "") + name + fmt_shape(shp)
+            cv.text(x0 + 12 * (k > 0), y_note, text, "", "start", shape=fmt_shape(shp))
             y_note += 15
         cv.close()
         y_note += 4
@@ -444,7 +448,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
             f"{s_name}_T; arrow width grows with the norm (log scale)"
         )
     if narrow:
-        notes = [line for note in notes for line in _lines(note, 54)]
+        notes = [line for note in notes for line in wrap_lines(note, 54)]
     for k, note in enumerate(notes):
         cv.text(x0, y_note + (13 if narrow else 15) * k, note, "rgd-small", "start")
     cv._grow(x_end + RIGHT, 0)
@@ -454,7 +458,7 @@ def _unrolled(title, spec, input_shape, timesteps, mask, gradient=None, narrow=F
 def _gradient_row(cv, gradient, at_state, y, chain, x0, narrow=False):
     """Under the chain: the norm at each drawn state, arrows pointing back in time."""
     state, norms = gradient
-    widths = _widths(norms)
+    widths = norm_widths(norms)
     steps = len(norms) - 1
     steps_read = {p: steps - p + 1 for p in range(1, steps + 1)} if chain.backwards else {}
     cv.open("rgd-grad")
@@ -467,10 +471,10 @@ def _gradient_row(cv, gradient, at_state, y, chain, x0, narrow=False):
             later = drawn[k - 1]
             cv.wire([(at_state[later], y), (px, y)], width=widths[p], dashed=later - p > 1)
         cv.circle(px, y, 3, "rgd-head")
-        cv.text(px, y + 18, _fmt_norm(norms[p]), "rgd-small")
+        cv.text(px, y + 18, fmt_norm(norms[p]), "rgd-small")
         # named as the chain names it: by the input the step read (h_T the last)
         name = "T" if p == len(norms) - 1 else steps_read.get(p, p)
-        cv.text(px, y - 8, _sub(state, name), "rgd-small", raw=True)
+        cv.text(px, y - 8, sub_label(state, name), "rgd-small", raw=True)
         cv.close()
     cv.close()
 

@@ -40,8 +40,8 @@ from ..spec.records import BidirectionalSpec, halves, is_keras
 from ..tables import Printed
 from ..verification.checking import compute_dtype_of
 from ..verification.compare import (
-    _compare_arrays,
     check_tolerance,
+    compare_arrays,
     default_tolerance,
     lowest_precision,
 )
@@ -475,8 +475,8 @@ def verify_exported(path, model, x, *, atol=None, rtol=None) -> ExportReport:
     if len(got) != len(keras_out):
         report.problems.append(f"the file returns {len(got)} output(s), the model {len(keras_out)}")
     for name, g, kw, ew in zip(names, got, keras_out, eq_out):
-        vs_k = _compare_arrays(name, g, kw, atol, rtol)
-        vs_e = _compare_arrays(name, g, ew, atol, rtol)
+        vs_k = compare_arrays(name, g, kw, atol, rtol)
+        vs_e = compare_arrays(name, g, ew, atol, rtol)
         detail = ""  # where it first differs from Keras, else from the equations
         if not vs_k.ok:
             detail = vs_k.detail

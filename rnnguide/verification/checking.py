@@ -44,7 +44,7 @@ def compute_dtype_of(layer) -> str:
     return lowest_precision(str(o.compute_dtype) for o in keras_objects.objects_of(layer))
 
 
-def _subclass_note(layer) -> str:
+def subclass_note(layer) -> str:
     changed = []
     for obj in keras_objects.objects_of(layer):
         changed += keras_read.overrides(obj)
@@ -151,7 +151,7 @@ def _verify(layer, x, initial_state, mask, atol, rtol, gradients, training) -> R
         keras_run.restore_states(saved)
     got = [keras_objects.to_numpy(g) for g in flatten(got)]
     want = equations.result()
-    report = judge(spec, got, want, prepared, tolerance, label, _subclass_note(layer), compute)
+    report = judge(spec, got, want, prepared, tolerance, label, subclass_note(layer), compute)
     if gradients:
         # the same spec and prepared call; the gradients' own tolerance unless
         # one was given (not the forward one)
@@ -189,7 +189,7 @@ def _verify_training(layer, spec, prepared, args, kwargs, tolerance, gradients, 
     )
     prepared = replace(prepared, spec=spec, rnn=_same_rnn(prepared, spec))
     want = run_call(prepared)
-    note = "; ".join(n for n in (_subclass_note(layer), dropout.describe(used)) if n)
+    note = "; ".join(n for n in (subclass_note(layer), dropout.describe(used)) if n)
     report = judge(spec, got, want, prepared, tolerance, label, note, compute)
     report.masks = used
     if gradients:
@@ -217,7 +217,7 @@ _SYMBOLIC = (NotImplementedError, TypeError, RuntimeError, ValueError)
 
 
 @dataclass
-class _Call:
+class PreparedCall:
     """One recorded call of a recurrent layer or cell, its values in numpy."""
 
     obj: object
@@ -276,7 +276,9 @@ def _recorder(records, symbolic, recorded=None):
                 return out
             init = keras_objects.tree_map(lambda v: as_float(keras_objects.to_numpy(v)), given)
             records.append(
-                _Call(_obj, as_float(seq), mask, init, states, training, out_np, found, _cells)
+                PreparedCall(
+                    _obj, as_float(seq), mask, init, states, training, out_np, found, _cells
+                )
             )
             if recorded is not None:
                 recorded(records[-1])
@@ -367,7 +369,7 @@ def verify_model(model, x, *, atol=None, rtol=None, training=False, **call_kwarg
         if key not in facts:
             try:
                 spec = keras_read.spec_from(obj, allow_subclass=True)
-                facts[key] = (spec, compute_dtype_of(obj), _subclass_note(obj))
+                facts[key] = (spec, compute_dtype_of(obj), subclass_note(obj))
             except Exception as exc:  # raised with the reports, after the model's call
                 facts[key] = exc
         if isinstance(facts[key], Exception):
@@ -377,7 +379,7 @@ def verify_model(model, x, *, atol=None, rtol=None, training=False, **call_kwarg
             stateful = any(getattr(h, "stateful", False) for h in keras_objects.layer_halves(inner))
             future = beside(_verify_wrapped, *facts[key], stateful, call, atol, rtol)
         else:
-            future = beside(_verify_call, *facts[key], call, atol, rtol)
+            future = beside(verify_prepared, *facts[key], call, atol, rtol)
         checks.append((call.obj, future))
 
     with intercepted(wrappers + layers, _recorder(records, symbolic, start)):
@@ -420,13 +422,13 @@ def verify_model(model, x, *, atol=None, rtol=None, training=False, **call_kwarg
         calls = [r for r in records if r.obj is obj]
         checked = [future.result() for o, future in checks if o is obj]
         if obj not in wrappers:
-            report.sections.append(_section(obj.name, checked))
+            report.sections.append(layer_section(obj.name, checked))
             continue
         # "td: TimeDistributed(lstm) (4 calls, as one batch)"; several wrapper calls:
         # "(2 wrapper calls, 8 calls of its layer; largest error: call 1)"
         name = f"{obj.name}: TimeDistributed({obj.layer.name})"
         steps = sum(int(np.shape(r.inputs)[1]) for r in calls)
-        title, section = _section(name, checked)
+        title, section = layer_section(name, checked)
         if len(calls) == 1:
             title = f"{name} ({steps} calls, as one batch)"
         else:
@@ -461,7 +463,7 @@ def _compiled_functions(model) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _verify_wrapped(spec, compute, note, stateful, call: _Call, atol, rtol) -> Report:
+def _verify_wrapped(spec, compute, note, stateful, call: PreparedCall, atol, rtol) -> Report:
     """A ``TimeDistributed(layer)`` call: the layer ran on ``x[:, i]`` for every step
     ``i`` of the wrapper's time axis, all of them checked at once as one batch
     ``(batch * steps, ...)`` (the same numbers: each sequence of the batch is
@@ -497,8 +499,8 @@ def _verify_wrapped(spec, compute, note, stateful, call: _Call, atol, rtol) -> R
     got = [np.asarray(o).reshape(batch * steps, *np.asarray(o).shape[2:]) for o in call.out]
     if mask is not None:
         mask = mask.reshape(batch * steps, *mask.shape[2:])
-    one = _Call(call.obj.layer, merged, mask, None, [None, None], call.training, got)
-    report = _verify_call(spec, compute, note, one, atol, rtol)
+    one = PreparedCall(call.obj.layer, merged, mask, None, [None, None], call.training, got)
+    report = verify_prepared(spec, compute, note, one, atol, rtol)
     report.note = (report.note + "; " if report.note else "") + (
         f"the {steps} calls of TimeDistributed's time axis checked as one batch of "
         f"{batch} x {steps}"
@@ -506,7 +508,7 @@ def _verify_wrapped(spec, compute, note, stateful, call: _Call, atol, rtol) -> R
     return report
 
 
-def _section(name, checked):
+def layer_section(name, checked):
     """One layer's (title, Report): its only call, or the first failing call
     (else the one with the largest error) among many, named in the title."""
     if len(checked) == 1:
@@ -521,7 +523,7 @@ def _section(name, checked):
     return f"{name} ({len(checked)} calls; {which})", checked[k]
 
 
-def _verify_call(spec, compute, note, call: _Call, atol, rtol) -> Report:
+def verify_prepared(spec, compute, note, call: PreparedCall, atol, rtol) -> Report:
     if is_step(spec):  # a cell, called step by step by the model's code
         mask = None
     else:

@@ -10,7 +10,14 @@ from ..reference.forward import prepare_reference, run_call
 from ..spec.returns import flatten
 from .compare import ROUNDING_FACTOR, compare, eps_of, sequences
 
-__all__ = ["judge", "measured_rounding", "rounding_of"]
+__all__ = ["judge", "measured_rounding", "numpy_dtype", "rounding_of"]
+
+
+def numpy_dtype(obj) -> type:
+    """The numpy type of a compute dtype's name, or of a layer's compute dtype
+    (bfloat16 from ml_dtypes where it is installed)."""
+    name = obj if isinstance(obj, str) else str(obj.compute_dtype)
+    return _numpy_dtype(name)
 
 
 def _numpy_dtype(name: str):

@@ -30,11 +30,11 @@ from ..keras_bridge.intercept import call_arguments, mask_of, put_back
 from ..spec.records import cells_of
 from ..spec.returns import flatten
 from .checking import (
-    _Call,
-    _section,
-    _subclass_note,
-    _verify_call,
+    PreparedCall,
     compute_dtype_of,
+    layer_section,
+    subclass_note,
+    verify_prepared,
 )
 from .compare import ModelReport, as_float, check_tolerance
 
@@ -72,7 +72,7 @@ class _Layer:
         self.unique = list({id(c): c for c in self.cells}.values())
         self.spec = keras_read.spec_from(layer, allow_subclass=True)
         self.compute = compute_dtype_of(layer)
-        self.note = _subclass_note(layer)
+        self.note = subclass_note(layer)
         self.original = layer.call
 
     def weights(self):
@@ -330,7 +330,7 @@ class watch:
                     order.append(hooked)
                 by_layer[id(hooked)].append(self._report(hooked, record, training))
         for hooked in order:
-            sections.append(_section(hooked.layer.name, by_layer[id(hooked)]))
+            sections.append(layer_section(hooked.layer.name, by_layer[id(hooked)]))
         report = ModelReport(
             f"{self.label} in fit (the first {self.steps} step{'s' * (self.steps != 1)})",
             sections=sections,
@@ -355,7 +355,7 @@ class watch:
                 packed.append(keras.tree.pack_sequence_as(half.states, list(value)))
         masks = record.get("masks") or {}
         init = record.get("init")
-        call = _Call(
+        call = PreparedCall(
             hooked.layer,
             as_float(record["seq"]),
             mask_of({"mask": record.get("mask")}),
@@ -366,7 +366,7 @@ class watch:
             masks,
             hooked.cells,
         )
-        return _verify_call(spec, hooked.compute, hooked.note, call, self.atol, self.rtol)
+        return verify_prepared(spec, hooked.compute, hooked.note, call, self.atol, self.rtol)
 
 
 def _unflatten(values, paths, arrays):

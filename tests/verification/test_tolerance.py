@@ -149,3 +149,16 @@ def test_a_mixed_float16_conv_lstm_off_at_step_0_is_a_mismatch(keras):
     assert not report.ok, report
     assert "from step 1 " in report.rows[0].detail  # steps are counted from 1
     assert report.rows[0].max_abs_error > 0.4
+
+
+def test_a_gradient_entry_may_differ_by_its_measured_rounding_and_no_more():
+    from rnnguide.verification.compare import compare_gradient
+
+    want = np.array([1.0, 1e-3, 2e-6])
+    got = want + np.array([0.0, 0.0, 3e-6])  # beyond atol + rtol * 1.0 = 2e-6
+    assert not compare_gradient("g", got, want, 1e-6, 1e-6).ok
+    room = np.array([0.0, 0.0, 4e-6])  # that entry's own rounding, measured, times 8
+    assert compare_gradient("g", got, want, 1e-6, 1e-6, widen=room).ok
+    elsewhere = np.array([4e-6, 4e-6, 0.0])  # room at the other entries does not help
+    row = compare_gradient("g", got, want, 1e-6, 1e-6, widen=elsewhere)
+    assert not row.ok and "largest at (2,)" in row.detail
