@@ -67,7 +67,9 @@ def gradient_rows(
     ``atol + rtol * max |reference gradient|`` (relative to the gradient's
     scale: single entries can be near zero by cancellation). Defaults: 8x
     :func:`rnnguide.verification.compare.default_tolerance` of the compute dtype
-    (1.2e-4 for float32). Subclasses of the built-in layers are run as they
+    (1.2e-4 for float32); with both defaults, an entry beyond them may also differ
+    by 8 times the equations' own difference between the compute dtype and
+    float64 (measured only then). Subclasses of the built-in layers are run as they
     are and compared with their base class's equations, as ``verify`` does.
 
     >>> import numpy as np, keras
