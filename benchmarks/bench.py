@@ -395,6 +395,24 @@ def training_cost(repeat: int) -> dict:
     return results
 
 
+def _ratio_table(results: dict, *extra) -> None:
+    """Print one row per kind: the reference, the ``extra`` columns (header, key,
+    format), tf.function and their ratio (stored in ``results`` too)."""
+    head = f"  {'kind':<10}{'reference':>11}"
+    head += "".join(f"{h:>{int(f[1:].split('.')[0])}}" for h, _, f in extra[:1])
+    head += f"{'tf.function':>13}{'ref/tf.fn':>11}"
+    head += "".join(f"{h:>{int(f[1:].split('.')[0])}}" for h, _, f in extra[1:])
+    print(head)
+    for kind, r in results.items():
+        r["reference_over_tf_function"] = ratio = r["reference"] / r["tf_function"]
+        first = "".join(format(r[k], f) for _, k, f in extra[:1])
+        rest = "".join(format(r[k], f) for _, k, f in extra[1:])
+        print(
+            f"  {kind:<10}{r['reference']:>11.2f}{first}{r['tf_function']:>13.2f}"
+            f"{ratio:>11.2f}{rest}"
+        )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -418,30 +436,13 @@ def main(argv=None) -> int:
     print(
         "forward pass, batch 64 x 28 steps x 28 features, 256 units, return_sequences (median ms):"
     )
-    print(
-        f"  {'kind':<10}{'reference':>11}{'eager':>9}{'tf.function':>13}{'ref/tf.fn':>11}{'max err':>10}"
-    )
-    for kind, r in fwd.items():
-        ratio = r["reference"] / r["tf_function"]
-        r["reference_over_tf_function"] = ratio
-        print(
-            f"  {kind:<10}{r['reference']:>11.2f}{r['eager']:>9.2f}{r['tf_function']:>13.2f}"
-            f"{ratio:>11.2f}{r['max_abs_error']:>10.1e}"
-        )
+    _ratio_table(fwd, ("eager", "eager", ">9.2f"), ("max err", "max_abs_error", ">10.1e"))
     bwd = backward(n_fwd)
     figures["backward_ms"] = bwd
-    print(
-        "backward (BPTT, loss = sum of the sequence), same size (median ms):\n"
-        f"  {'kind':<10}{'reference':>11}{'float64':>9}{'tf.function':>13}{'ref/tf.fn':>11}"
-        f"{'max rel err':>13}"
+    print("backward (BPTT, loss = sum of the sequence), same size (median ms):")
+    _ratio_table(
+        bwd, ("float64", "reference_float64", ">9.2f"), ("max rel err", "max_rel_error", ">13.1e")
     )
-    for kind, r in bwd.items():
-        ratio = r["reference"] / r["tf_function"]
-        r["reference_over_tf_function"] = ratio
-        print(
-            f"  {kind:<10}{r['reference']:>11.2f}{r['reference_float64']:>9.2f}"
-            f"{r['tf_function']:>13.2f}{ratio:>11.2f}{r['max_rel_error']:>13.1e}"
-        )
     conv = conv_lstm(n_fwd)
     figures["conv_lstm_ms"] = conv
     figures["conv_lstm_shape"] = {**CONV_SHAPE, **CONV_LAYER}
