@@ -416,3 +416,18 @@ def test_training_gradients_of_a_cell(keras):
     h = np.random.default_rng(13).normal(size=(4, 3)).astype("float32")
     report = rg.verify(cell, x, [h], training=True, gradients=True)
     assert report.ok, report
+
+
+def test_verify_model_places_masks_on_the_cells_that_drew_them(keras):
+    """Cells without a rate before one with a rate (a stacked RNN, a Bidirectional whose
+    backward layer alone has dropout): each cell's masks go to its own equations."""
+    L = keras.layers
+    x = np.random.default_rng(14).normal(size=(2, 5, 3)).astype("float32")
+    stacked = L.RNN([L.LSTMCell(2), L.GRUCell(3, dropout=0.5, recurrent_dropout=0.4)])
+    halves = L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(2, dropout=0.5, go_backwards=True))
+    for layer in (stacked, halves):
+        model = keras.Sequential([keras.Input((5, 3)), layer])
+        report = rg.verify_model(model, x, training=True)
+        assert report.ok, report
+        (used,) = report.reports[0].masks.values()
+        assert used.input is not None
