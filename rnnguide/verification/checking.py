@@ -510,6 +510,9 @@ def _verify_wrapped(spec, compute, note, stateful, call: PreparedCall, atol, rto
         call.obj.layer, merged, mask, None, [None, None], call.training, got, masks, call.cells
     )
     report = verify_prepared(spec, compute, note, one, atol, rtol)
+    report.note = report.note.replace(
+        "Keras drew for this call", f"Keras drew for each of the {steps} calls"
+    )
     report.note = (report.note + "; " if report.note else "") + (
         f"the {steps} calls of TimeDistributed's time axis checked as one batch of "
         f"{batch} x {steps}"

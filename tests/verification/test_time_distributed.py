@@ -110,6 +110,7 @@ def test_training_mode_uses_the_masks_each_step_drew(keras, rng, time_axis, mask
     title, section = report.sections[0]
     assert title == "td: TimeDistributed(chars) (3 calls, as one batch)"
     assert section.rows[0].shape == (6, 4)  # 2 sentences x 3 words
+    assert "masks Keras drew for each of the 3 calls" in section.note
     (masks,) = section.masks.values()
     assert len(masks.input) == 4 and masks.input[0].shape == (6, 2)  # per gate, per word
     assert masks.recurrent[0].shape == (6, 4)
