@@ -6,7 +6,7 @@ state, as GRU did before Keras 3.8; a layer off by 1e-3 in training only) are
 caught, and Keras versions whose dropout differs are refused.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -296,12 +296,77 @@ def test_conv_lstm_in_training_mode_with_its_image_masks(keras, name):
     assert np.max(np.abs(keras.ops.convert_to_numpy(got) - want)) > 1e-3
 
 
-def test_conv_lstm_training_gradients_are_refused_clearly(keras):
-    layer = keras.layers.ConvLSTM1D(2, 3, dropout=0.3)
-    x = np.ones((2, 3, 5, 1), "float32")
-    with pytest.raises(UnsupportedError, match="gradients of a ConvLSTM in training mode"):
-        rg.verify(layer, x, training=True, gradients=True)
-    assert rg.verify(layer, x, training=True).ok
+CONV_GRADIENT_LAYERS = {
+    "1d same sequences": (lambda L: L.ConvLSTM1D(
+        2, 3, dropout=0.5, recurrent_dropout=0.5, padding="same", return_sequences=True
+    ), (2, 3, 5, 2)),
+    "1d valid states": (lambda L: L.ConvLSTM1D(
+        2, 2, dropout=0.5, recurrent_dropout=0.5, return_state=True
+    ), (2, 3, 6, 1)),
+    "2d strides backwards": (lambda L: L.ConvLSTM2D(
+        2, 2, strides=2, dropout=0.5, recurrent_dropout=0.5, go_backwards=True
+    ), (2, 3, 5, 4, 2)),
+    "3d same": (lambda L: L.ConvLSTM3D(
+        1, 2, dropout=0.5, recurrent_dropout=0.5, padding="same"
+    ), (1, 2, 3, 3, 3, 1)),
+}  # fmt: skip
+
+
+def _conv_case(keras, name, seed=15):
+    make, shape = CONV_GRADIENT_LAYERS[name]
+    layer = make(keras.layers)
+    return layer, np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+@pytest.mark.parametrize("name", sorted(CONV_GRADIENT_LAYERS))
+def test_conv_lstm_training_gradients_match_the_frameworks(keras, name):
+    """A ConvLSTM's gradients in training mode: its image masks (one per gate, the same at
+    every step) are constants of the call, in the equations and in the framework's
+    autodiff (the recorded masks replayed)."""
+    layer, x = _conv_case(keras, name)
+    report = rg.verify(layer, x, training=True, gradients=True)
+    assert report.ok, report
+    names = [r.name for r in report.rows]
+    assert "d/d input" in names and any(n.endswith("recurrent_kernel") for n in names)
+    (masks,) = report.masks.values()
+    assert len(masks.input) == len(masks.recurrent) == 4
+    # the masks matter: without them the kernels' gradients differ
+    with_masks = rg.reference_grad(layer, x, masks=report.masks)
+    without = rg.reference_grad(layer, x)
+    for k in range(2):  # kernel, recurrent_kernel
+        assert np.max(np.abs(with_masks.weights[k] - without.weights[k])) > 1e-3
+
+
+def _gradient_rows_with(layer, x, report, masks):
+    """The gradient rows of a training-mode call whose framework side replays the masks
+    Keras drew (``report.masks``) while the equations use ``masks``."""
+    from rnnguide.equations.dropout import apply_masks
+    from rnnguide.keras_bridge.built import read_built
+    from rnnguide.reference.gradients import prepare_grad
+    from rnnguide.verification.gradients import layer_gradient_rows
+
+    spec = apply_masks(read_built(layer, x), masks, x.shape[0], "test")
+    (drawn,) = report.masks.values()
+    replayed = {id(layer.cell): {"input": drawn.input, "recurrent": drawn.recurrent}}
+    return layer_gradient_rows(
+        layer, prepare_grad(spec, x), None, False, None, None, None, masks=replayed
+    )
+
+
+@pytest.mark.parametrize("slot", ["input", "recurrent"])
+@pytest.mark.parametrize("name", ["1d same sequences", "2d strides backwards"])
+def test_conv_lstm_training_gradients_with_swapped_masks_differ(keras, name, slot):
+    layer, x = _conv_case(keras, name)
+    report = rg.verify(layer, x, training=True)
+    ((label, drawn),) = report.masks.items()
+    # the same gradient rows with the masks Keras drew agree (the comparison itself works)
+    assert all(r.ok for r in _gradient_rows_with(layer, x, report, report.masks))
+    i, f, g, o = getattr(drawn, slot)
+    assert not np.array_equal(i, f)  # rate 0.5: two draws of a few pixels differ
+    swapped = replace(drawn, **{slot: [f, i, g, o]})  # gates i and f exchanged
+    rows = _gradient_rows_with(layer, x, report, {label: swapped})
+    wrong = [r.name for r in rows if not r.ok]
+    assert wrong and "d/d input" in wrong, rows
 
 
 def test_verify_model_in_training_mode(keras):
@@ -416,3 +481,18 @@ def test_training_gradients_of_a_cell(keras):
     h = np.random.default_rng(13).normal(size=(4, 3)).astype("float32")
     report = rg.verify(cell, x, [h], training=True, gradients=True)
     assert report.ok, report
+
+
+def test_verify_model_places_masks_on_the_cells_that_drew_them(keras):
+    """Cells without a rate before one with a rate (a stacked RNN, a Bidirectional whose
+    backward layer alone has dropout): each cell's masks go to its own equations."""
+    L = keras.layers
+    x = np.random.default_rng(14).normal(size=(2, 5, 3)).astype("float32")
+    stacked = L.RNN([L.LSTMCell(2), L.GRUCell(3, dropout=0.5, recurrent_dropout=0.4)])
+    halves = L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(2, dropout=0.5, go_backwards=True))
+    for layer in (stacked, halves):
+        model = keras.Sequential([keras.Input((5, 3)), layer])
+        report = rg.verify_model(model, x, training=True)
+        assert report.ok, report
+        (used,) = report.reports[0].masks.values()
+        assert used.input is not None

@@ -29,7 +29,10 @@ GRU
 In training mode (a cell's ``masks``, :mod:`rnnguide.equations.dropout`) the dropout masks
 are constants of the call: gate block k multiplies ``x * m_k`` and ``h * r_k``, so
 ``dW_k = sum_t (x_t * m_k)^T da_k``, ``dx_t = sum_k (da_k W_k^T) * m_k``, and
-likewise for ``U`` and ``dh_{t-1}`` with the recurrent masks.
+likewise for ``U`` and ``dh_{t-1}`` with the recurrent masks. A ConvLSTM's masks are
+images (one per sample and gate): the products are its convolutions, ``x_t * m_k``
+cut into patches for ``dW_k``, and ``da_k W_k^T`` added back onto the pixels
+(the transposed convolution) before it is multiplied by ``m_k``.
 A masked step copies the state (its gradient passes through unchanged) and
 repeats the previous output (its gradient goes to that earlier output). The
 weight gradients are summed over steps at the end, as one matrix product over
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import RNNGuideError, RNNGuideTypeError, UnsupportedError, describe_shape
+from ..errors import RNNGuideError, RNNGuideTypeError, describe_shape
 from ..spec.call import as_array, widen
 from ..spec.records import BidirectionalSpec, RNNSpec, cells_of, map_cells
 from ..spec.returns import flatten
@@ -85,12 +88,6 @@ class _CellBackward:
         if r.kind != "SimpleRNN":
             self.rec = Activation(cell.recurrent_activation, r.u, label, "recurrent_activation")
         self._step = BACKWARD_STEPS[(cell.kind.base, cell.kind.reset_after)]
-        if r.conv is not None and (r.in_masks is not None or r.rec_masks is not None):
-            raise UnsupportedError(
-                f"{label}: gradients of a ConvLSTM in training mode (with its dropout "
-                "masks) are not modelled yet; expected training=False for its gradients "
-                "(its training-mode outputs are checked)"
-            )
 
     def pre(self, t, cols=slice(None)):
         """The pre-activations at step ``t`` (None where no derivative needs them)."""
@@ -134,14 +131,17 @@ class _CellBackward:
         if mask is not None and tape.masked_start == "state":
             dstates[0] = dstates[0] + dprev
         dA2 = dA.reshape(T * B, G)
-        # the rows W and U multiplied (a ConvLSTM's: patches; see ConvRunner)
-        X2 = r.input_rows(tape.X)
-        H2 = r.state_rows(tape.prev[0])
+        # the rows W and U multiplied (a ConvLSTM's: patches; see ConvRunner); a
+        # ConvLSTM in training mode cuts them per gate, from the masked images
+        conv_masked = r.conv is not None
+        H2 = None if conv_masked and r.rec_masks is not None else r.state_rows(tape.prev[0])
         if r.in_masks is None:
             dX = r.input_back(dA2, self.WT)
-            dW = X2.T @ dA2
+            dW = r.input_rows(tape.X).T @ dA2
+        elif conv_masked:  # training mode: each gate convolved x * m_k
+            dX, dW = self._masked_conv_input(dA2, tape.X)
         else:  # training mode: each gate saw x * m_k
-            dX, dW = self._masked_back(dA2, X2, r.W, r.in_masks, T)
+            dX, dW = self._masked_back(dA2, r.input_rows(tape.X), r.W, r.in_masks, T)
         db = None
         if dArec is not None:
             dArec2 = dArec.reshape(T * B, G)
@@ -191,22 +191,50 @@ class _CellBackward:
             d_rows += (d2[:, cols] @ W[:, cols].T).reshape(T, B, D) * m
         return d_rows, dW
 
+    def _masked_conv_input(self, d2, X):
+        """A ConvLSTM's ``(dL/dx, dW)`` in training mode: gate block k convolved
+        ``x * m_k`` (``m_k`` an image per sample, the same at every step) with
+        ``W_k``, so ``dW_k = patches(x * m_k)^T d_k`` and ``dL/dx = sum_k
+        patches^T(d_k W_k^T) * m_k`` (the transposed convolution, then the mask)."""
+        r = self.runner
+        dX = None
+        dW = np.empty(r.W.shape, dtype=d2.dtype)
+        for k, cols in enumerate(r.gate_cols[: d2.shape[1] // r.u]):
+            m = self._mask(r.in_masks, k)  # (B, *image, C), channels last
+            dW[:, cols] = r.input_rows(X * m).T @ d2[:, cols]
+            part = r.input_back(d2[:, cols], np.ascontiguousarray(r.W[:, cols].T))
+            part *= m
+            dX = part if dX is None else dX + part
+        return dX, dW
+
     def _state_weights(self, H2, d2, T):
-        """``dU`` for the gate blocks of ``d2``: ``H^T d``, per gate ``(H * m_k)^T d_k``."""
+        """``dU`` for the gate blocks of ``d2``: ``H^T d``, per gate ``(H * m_k)^T d_k``
+        (a ConvLSTM's: the patches of ``h * m_k``, cut per gate from the tape's states)."""
         r = self.runner
         if r.rec_masks is None:
             return H2.T @ d2
-        return self._masked_back(d2, H2, r.U[:, : d2.shape[1]], r.rec_masks, T)[1]
+        if r.conv is None:
+            return self._masked_back(d2, H2, r.U[:, : d2.shape[1]], r.rec_masks, T)[1]
+        H = self.tape.prev[0]  # (T, B * pixels, u): each step's state before it ran
+        dU = np.empty((r.U.shape[0], d2.shape[1]), dtype=d2.dtype)
+        for k, cols in enumerate(r.gate_cols[: d2.shape[1] // r.u]):
+            dU[:, cols] = r.state_rows(H * self._mask(r.rec_masks, k)).T @ d2[:, cols]
+        return dU
 
     def state_grad(self, d, UT):
         """``dL/dh_{t-1}`` through the gate blocks of ``d`` (B, n * u): ``d U^T``, or
-        per gate ``(d_k U_k^T) * m_k`` in training mode."""
+        per gate ``(d_k U_k^T) * m_k`` in training mode (a ConvLSTM's ``d_k U_k^T``:
+        the transpose of its recurrent convolution, :meth:`ConvRunner.state_back`)."""
         r = self.runner
         if r.rec_masks is None:
             return r.state_back(d, UT)
         out = np.zeros((d.shape[0], r.u), dtype=d.dtype)
         for k, cols in enumerate(r.gate_cols[: d.shape[1] // r.u]):
-            out += (d[:, cols] @ r.U[:, cols].T) * self._mask(r.rec_masks, k)
+            if r.conv is None:
+                back = d[:, cols] @ r.U[:, cols].T
+            else:
+                back = r.state_back(d[:, cols], r.U[:, cols].T)
+            out += back * self._mask(r.rec_masks, k)
         return out
 
 

@@ -63,11 +63,16 @@ def _unwrap(patched):
 
 
 @contextmanager
-def recording(cells):
+def recording(cells, every: bool = False):
     """Record the masks each cell's ``get_dropout_mask`` / ``get_recurrent_dropout_mask``
     returns while the block runs: yields ``{id(cell): {"input": value, "recurrent":
     value}}`` (the last value returned; a list per gate for ``implementation=1``).
-    The values pass through unchanged; the instances are restored afterwards."""
+    The values pass through unchanged; the instances are restored afterwards.
+
+    ``every``: each slot holds the list of every draw instead, in call order: a
+    cell returns its cached mask (the same object) until ``RNN.call`` resets it,
+    so a value that is not the previous one is a new draw (``TimeDistributed``
+    calls its layer once per step of its time axis, each call drawing anew)."""
     found: dict = {}
     patched = []
     try:
@@ -81,8 +86,14 @@ def recording(cells):
 
                 def fn(step_input, _original=original, _key=key, _slot=slot):
                     value = _original(step_input)
-                    if value is not None:
+                    if value is None:
+                        return value
+                    if not every:
                         found.setdefault(_key, {})[_slot] = value
+                        return value
+                    draws = found.setdefault(_key, {}).setdefault(_slot, [])
+                    if not draws or draws[-1] is not value:
+                        draws.append(value)
                     return value
 
                 patched.append(_wrap(cell, attr, fn))
@@ -110,9 +121,9 @@ def replaying(cells, masks: dict):
 
 
 def to_numpy_masks(found: dict, to_numpy) -> dict:
-    """:func:`recording`'s values as numpy arrays (lists stay lists)."""
+    """:func:`recording`'s values as numpy arrays (lists, and lists of draws, stay lists)."""
 
     def conv(v):
-        return [to_numpy(m) for m in v] if isinstance(v, (list, tuple)) else to_numpy(v)
+        return [conv(m) for m in v] if isinstance(v, (list, tuple)) else to_numpy(v)
 
     return {k: {slot: conv(v) for slot, v in d.items()} for k, d in found.items()}

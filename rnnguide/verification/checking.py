@@ -233,19 +233,24 @@ class PreparedCall:
     cells: list | None = None
 
 
-def _recorder(records, symbolic, recorded=None):
+def _recorder(records, symbolic, recorded=None, wrappers=()):
     """A wrap for :func:`~rnnguide.keras_bridge.intercept.intercepted` that keeps
     every call's inputs and outputs, in numpy. A call made inside another
     captured call (a cell run by its RNN layer) is not recorded; a call on
     symbolic tensors (Keras building a subclassed model, a ``tf.function``) is
     counted in ``symbolic`` only. ``recorded(call)``, if given, is called with
-    each recorded call as soon as it is recorded."""
+    each recorded call as soon as it is recorded. ``wrappers``: the
+    ``TimeDistributed`` wrappers, whose layer's cells draw their masks once per
+    call of the layer (every draw is recorded, see :func:`_verify_wrapped`)."""
     active = []
 
     def wrap(obj, original):
-        # cells with a dropout rate: the masks each call draws are recorded too
-        cells = [c for c in keras_objects.leaf_cells(obj) if _rates(c)]
-        body = _original_recording(original, cells) if cells else None
+        # with a dropout rate somewhere, the masks each call draws are recorded too;
+        # all the leaf cells are kept, in the order of the spec's cells (with_masks)
+        wrapper = any(obj is w for w in wrappers)
+        cells = keras_objects.leaf_cells(obj.layer if wrapper else obj)
+        cells = cells if any(_rates(c) for c in cells) else []
+        body = _original_recording(original, cells, every=wrapper) if cells else None
 
         def call(*args, _obj=obj, _original=original, _body=body, _cells=cells, **kwargs):
             if active:
@@ -253,7 +258,11 @@ def _recorder(records, symbolic, recorded=None):
             states = keras_read.state_values(_obj)
             active.append(_obj)
             fn = _original if _body is None else _body
-            run = fn if keras_objects.is_cell(_obj) else keras_run.compiled(_obj, fn)
+            # a wrapper recording its layer's masks runs eagerly: its time axis is
+            # then a Python loop of calls (a trace may take vectorized_map, whose
+            # one traced call cannot give one mask per step)
+            eager = wrapper and _body is not None
+            run = fn if keras_objects.is_cell(_obj) or eager else keras_run.compiled(_obj, fn)
             try:
                 out = run(*args, **kwargs)
             finally:
@@ -293,12 +302,13 @@ def _rates(cell) -> bool:
     return bool(getattr(cell, "dropout", 0) or getattr(cell, "recurrent_dropout", 0))
 
 
-def _original_recording(original, cells):
+def _original_recording(original, cells, every=False):
     """``original`` (a layer's or cell's ``call``) returning ``(result, masks)``:
-    the dropout masks its cells drew (see :func:`rnnguide.keras_bridge.dropout.recording`)."""
+    the dropout masks its cells drew (see :func:`rnnguide.keras_bridge.dropout.recording`;
+    ``every``: every draw, in call order)."""
 
     def call_recording_masks(*args, **kwargs):
-        with keras_dropout.recording(cells) as found:
+        with keras_dropout.recording(cells, every=every) as found:
             out = original(*args, **kwargs)
         return out, found
 
@@ -325,7 +335,8 @@ def verify_model(model, x, *, atol=None, rtol=None, training=False, **call_kwarg
     call never ran is listed in ``not_called`` (nothing checked for it). With
     ``training=True`` the dropout masks each call drew are recorded with it and
     the equations run with them (as :func:`verify` does; a ``TimeDistributed``
-    layer with dropout in training mode is reported as not checked); subclasses
+    layer's calls, one per step of the wrapper's time axis, each with the masks
+    it drew, placed in the one batch they are checked as); subclasses
     of the built-in layers are compared with their base class's equations, as
     :func:`verify` does (the section's note says what they redefine).
 
@@ -382,7 +393,7 @@ def verify_model(model, x, *, atol=None, rtol=None, training=False, **call_kwarg
             future = beside(verify_prepared, *facts[key], call, atol, rtol)
         checks.append((call.obj, future))
 
-    with intercepted(wrappers + layers, _recorder(records, symbolic, start)):
+    with intercepted(wrappers + layers, _recorder(records, symbolic, start, wrappers)):
         try:
             model(x, training=bool(training), **call_kwargs)
         except Exception as exc:
@@ -485,27 +496,74 @@ def _verify_wrapped(spec, compute, note, stateful, call: PreparedCall, atol, rto
             "its layer returns states or is stateful: TimeDistributed stacks one tensor "
             "per step, and a stateful layer carries its state from one step to the next"
         )
+    batch, steps = x.shape[:2]
+    masks = None
+    if not reason and call.training and has_dropout(spec):
+        masks, reason = _merged_draws(call, batch, steps)
     if reason:
         return Report(label, equations_label(spec), skipped=reason)
-    if call.training and has_dropout(spec):
-        reason = (
-            "called with training=True and dropout: TimeDistributed runs its layer once "
-            "per step of its time axis, each call drawing its own masks, which rnnguide "
-            "does not record there yet (verify_model(..., training=False) checks it)"
-        )
-        return Report(label, equations_label(spec), skipped=reason)
-    batch, steps = x.shape[:2]
     merged = x.reshape(batch * steps, *x.shape[2:])
     got = [np.asarray(o).reshape(batch * steps, *np.asarray(o).shape[2:]) for o in call.out]
     if mask is not None:
         mask = mask.reshape(batch * steps, *mask.shape[2:])
-    one = PreparedCall(call.obj.layer, merged, mask, None, [None, None], call.training, got)
+    one = PreparedCall(
+        call.obj.layer, merged, mask, None, [None, None], call.training, got, masks, call.cells
+    )
     report = verify_prepared(spec, compute, note, one, atol, rtol)
+    report.note = report.note.replace(
+        "Keras drew for this call", f"Keras drew for each of the {steps} calls"
+    )
     report.note = (report.note + "; " if report.note else "") + (
         f"the {steps} calls of TimeDistributed's time axis checked as one batch of "
         f"{batch} x {steps}"
     )
     return report
+
+
+def _merged_draws(call: PreparedCall, batch: int, steps: int):
+    """A ``TimeDistributed`` call's dropout masks as those of one call on the batch
+    ``(batch * steps, ...)``: Keras called the layer on ``x[:, i]`` for each step
+    ``i``, and each call drew its own masks (``RNN.call`` resets them after the
+    loop), ``(batch, width)`` each, or one such per gate. Those of step ``i``
+    become rows ``b * steps + i``, as the inputs are merged. Returns ``(masks,
+    reason)``: the reason why they cannot be placed, else an empty one."""
+    merged: dict = {}
+    for cell in call.cells or []:
+        for slot, draws in (call.masks or {}).get(id(cell), {}).items():
+            if len(draws) != steps:
+                return None, (
+                    f"called with training=True and dropout: expected {keras_objects.label_of(cell)} "
+                    f"to draw one {slot} dropout mask per call of the layer, "
+                    f"{steps} for the {steps} steps of TimeDistributed's time axis, got {len(draws)} "
+                    "(masks kept or drawn again between the calls): rnnguide cannot say "
+                    "which step used which mask"
+                )
+            # per draw: one array, or one per gate (implementation=1): the same form
+            # and shape at every step, else there is no one batch to make of them
+            draws = [list(d) if isinstance(d, (list, tuple)) else d for d in draws]
+            forms = {len(d) if isinstance(d, list) else 0 for d in draws}
+            shapes = {np.shape(m) for d in draws for m in (d if isinstance(d, list) else [d])}
+            if len(forms) != 1 or len(shapes) != 1 or next(iter(shapes))[:1] != (batch,):
+                return None, (
+                    f"called with training=True and dropout: expected the {steps} calls of "
+                    f"the layer to draw {slot} dropout masks of one form and shape "
+                    f"(batch {batch} first) for {keras_objects.label_of(cell)}, got "
+                    f"{sorted(forms)} masks per draw of shapes "
+                    f"{', '.join(sorted(describe_shape(s) for s in shapes))}: rnnguide "
+                    "cannot merge them into one batch"
+                )
+
+            def rows(arrays):  # step i's (batch, ...) -> rows b * steps + i
+                stacked = np.stack([np.asarray(a) for a in arrays], axis=1)
+                return stacked.reshape(batch * steps, *stacked.shape[2:])
+
+            n_gates = forms.pop()
+            if n_gates:
+                value = [rows([d[g] for d in draws]) for g in range(n_gates)]
+            else:
+                value = rows(draws)
+            merged.setdefault(id(cell), {})[slot] = value
+    return merged, ""
 
 
 def layer_section(name, checked):
