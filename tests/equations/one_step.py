@@ -13,6 +13,7 @@ import numpy as np
 from rnnguide.equations.backward import LayerRun
 from rnnguide.equations.engine import cell_step
 from rnnguide.spec.build import layer_spec
+from tests.helpers import central_differences
 
 #: the activations the tests write their equations with
 HAND = {
@@ -21,6 +22,10 @@ HAND = {
     "softsign": lambda a: a / (1.0 + np.abs(a)),
     "hard_sigmoid": lambda a: np.clip(a / 6.0 + 0.5, 0.0, 1.0),
 }
+
+#: (activation, recurrent_activation): the defaults take the engine's LSTM fast path
+#: (one tanh for all gates); the others its plain path
+ACTIVATION_PAIRS = [("tanh", "sigmoid"), ("softsign", "hard_sigmoid")]
 
 BATCH, FEATURES, UNITS = 2, 3, 2
 EPS = 1e-6  # central differences in float64: error ~ EPS**2 * f''' + 1e-16 / EPS
@@ -60,20 +65,6 @@ def loss(spec, x, states, d_out, d_states):
     return float(np.sum(out * d_out) + sum(np.sum(s * d) for s, d in zip(new, d_states)))
 
 
-def numeric_gradient(f, array):
-    """``dL/d array`` by central differences, ``f()`` reading ``array`` in place."""
-    grad = np.zeros_like(array)
-    for k in np.ndindex(array.shape):
-        keep = array[k]
-        array[k] = keep + EPS
-        up = f()
-        array[k] = keep - EPS
-        down = f()
-        array[k] = keep
-        grad[k] = (up - down) / (2 * EPS)
-    return grad
-
-
 def assert_backward_matches_finite_differences(spec, x, states, seed):
     """The backward step's gradients on x, each initial state and each weight
     against central differences of the forward step's loss."""
@@ -97,5 +88,5 @@ def assert_backward_matches_finite_differences(spec, x, states, seed):
     if cell.bias is not None:
         checks.append(("dL/d bias", db, cell.bias))
     for name, got, array in checks:
-        want = numeric_gradient(f, array)
+        want = central_differences(f, array, EPS)
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8, err_msg=name)

@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 
 from tests.equations.one_step import (
+    ACTIVATION_PAIRS,
     HAND,
     UNITS,
     assert_backward_matches_finite_differences,
     forward,
     random_cell,
 )
-
-ACTIVATIONS = [("tanh", "sigmoid"), ("softsign", "hard_sigmoid")]
 
 
 def gru_by_hand(cell, x, h, reset_after):
@@ -33,7 +32,7 @@ def gru_by_hand(cell, x, h, reset_after):
     return z * h + (1 - z) * g
 
 
-@pytest.mark.parametrize("activation, recurrent_activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, recurrent_activation", ACTIVATION_PAIRS)
 @pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_one_step_is_the_gru_equations(seed, reset_after, activation, recurrent_activation):
@@ -50,7 +49,7 @@ def test_one_step_is_the_gru_equations(seed, reset_after, activation, recurrent_
     np.testing.assert_array_equal(out, h_new)
 
 
-@pytest.mark.parametrize("activation, recurrent_activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, recurrent_activation", ACTIVATION_PAIRS)
 @pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_backward_step_is_the_finite_difference_of_the_forward_step(

@@ -5,16 +5,13 @@ import numpy as np
 import pytest
 
 from tests.equations.one_step import (
+    ACTIVATION_PAIRS,
     HAND,
     UNITS,
     assert_backward_matches_finite_differences,
     forward,
     random_cell,
 )
-
-# (activation, recurrent_activation): the defaults take the engine's fast path
-# (one tanh for all gates); the others its plain path
-ACTIVATIONS = [("tanh", "sigmoid"), ("softsign", "hard_sigmoid")]
 
 
 def lstm_by_hand(cell, x, h, c):
@@ -30,7 +27,7 @@ def lstm_by_hand(cell, x, h, c):
     return o * act(c_new), c_new
 
 
-@pytest.mark.parametrize("activation, recurrent_activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, recurrent_activation", ACTIVATION_PAIRS)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_one_step_is_the_lstm_equations(seed, activation, recurrent_activation):
     spec, x, (h, c) = random_cell(
@@ -58,7 +55,7 @@ def test_the_forget_gate_at_one_and_the_input_gate_at_zero_keep_the_cell_state()
     np.testing.assert_allclose(h_new, 0.5 * np.tanh(c), rtol=1e-12, atol=0)  # o = sigmoid(0)
 
 
-@pytest.mark.parametrize("activation, recurrent_activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, recurrent_activation", ACTIVATION_PAIRS)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_backward_step_is_the_finite_difference_of_the_forward_step(
     seed, activation, recurrent_activation
