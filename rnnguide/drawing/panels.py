@@ -545,23 +545,32 @@ def _formula_lines(cv, lines, y) -> float:
     return y + 15 * len(lines) - 15
 
 
+def _heading_and_shapes(cv: Canvas, cell: CellSpec, y0: float, x0: float) -> dict:
+    """Keras' weights' shapes by name (a ConvLSTM's kernels have the convolution
+    window first), under the heading both renderings of the weights give them."""
+    d, u = _dims(cell)
+    n = cell.kind.n_gates
+    shapes = {
+        "kernel": (*cell.window, d, n * u),
+        "recurrent_kernel": (*cell.window, u, n * u),
+    }
+    if cell.use_bias:
+        shapes["bias"] = cell.kind.bias_shape(u)
+    axis = "last axis" if cell.conv is not None else "columns"
+    cv.text(x0, y0, f"Keras weights ({axis}: gate blocks)", "rgd-small", "start")
+    return shapes
+
+
 def _weight_blocks(cv: Canvas, cell: CellSpec, y0: float, x0: float = 10) -> float:
     """Keras' weights as bars split into their gate blocks; returns the next y. On a
     narrow canvas each weight's name stands on its own line, above its blocks."""
     if cv.narrow:
         return _weight_blocks_narrow(cv, cell, y0, x0)
     kind = cell.kind
-    d, u = _dims(cell)
+    u = cell.units
     n = kind.n_gates
     width = 92 * n
-    shapes = {  # a ConvLSTM's kernels have the convolution window first
-        "kernel": (*cell.window, d, n * u),
-        "recurrent_kernel": (*cell.window, u, n * u),
-    }
-    if cell.use_bias:
-        shapes["bias"] = kind.bias_shape(u)
-    axis = "last axis" if cell.conv is not None else "columns"
-    cv.text(x0, y0, f"Keras weights ({axis}: gate blocks)", "rgd-small", "start")
+    shapes = _heading_and_shapes(cv, cell, y0, x0)
     y = y0 + 12
     for name, shp in shapes.items():
         rows = ["input", "recurrent"] if name == "bias" and kind.reset_after else [""]
@@ -588,16 +597,9 @@ def _weight_blocks(cv: Canvas, cell: CellSpec, y0: float, x0: float = 10) -> flo
 
 def _weight_blocks_narrow(cv: Canvas, cell: CellSpec, y0: float, x0: float) -> float:
     kind = cell.kind
-    d, u = _dims(cell)
+    u = cell.units
     n = kind.n_gates
-    shapes = {
-        "kernel": (*cell.window, d, n * u),
-        "recurrent_kernel": (*cell.window, u, n * u),
-    }
-    if cell.use_bias:
-        shapes["bias"] = kind.bias_shape(u)
-    axis = "last axis" if cell.conv is not None else "columns"
-    cv.text(x0, y0, f"Keras weights ({axis}: gate blocks)", "rgd-small", "start")
+    shapes = _heading_and_shapes(cv, cell, y0, x0)
     y = y0 + 8
     for name, shp in shapes.items():
         rows = ["input", "recurrent"] if name == "bias" and kind.reset_after else [""]
