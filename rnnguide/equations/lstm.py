@@ -64,8 +64,9 @@ later steps)::
 The weight gradients (``dW = sum_t x_t^T da_t``, ``dU = sum_t h_{t-1}^T da_t``,
 ``db = sum_t da_t``) are summed over all steps at once by the backward pass
 (``rnnguide.equations.backward``), which also puts their columns back in Keras'
-order. ``tests/equations/test_lstm.py`` checks both steps against these equations
-written out by hand and against a finite difference.
+order. ``tests/equations/test_lstm.py`` checks both steps (a ConvLSTM1D's too, its
+convolutions written out) against these equations written out by hand and against
+a finite difference.
 """
 
 from __future__ import annotations

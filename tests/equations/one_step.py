@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from rnnguide.equations.backward import LayerRun
-from rnnguide.equations.engine import cell_step
-from rnnguide.spec.build import layer_spec
+from rnnguide.equations.engine import run_rnn
+from rnnguide.spec.build import from_kind
 from tests.helpers import central_differences
 
 #: the activations the tests write their equations with
@@ -31,24 +31,26 @@ BATCH, FEATURES, UNITS = 2, 3, 2
 EPS = 1e-6  # central differences in float64: error ~ EPS**2 * f''' + 1e-16 / EPS
 
 
-def random_cell(kind, seed, **options):
+def random_cell(kind, seed, spatial=(), state_spatial=(), **options):
     """A one-cell layer spec (``return_state=True``) with weights drawn at scale 0.5,
-    an input step (BATCH, FEATURES) and its initial states."""
+    an input step (BATCH, *spatial, FEATURES) and its initial states (BATCH,
+    *state_spatial, UNITS); a ConvLSTM's ``spatial`` is its image, channels last."""
     rng = np.random.default_rng(seed)
-    spec = layer_spec(kind, UNITS, FEATURES, return_state=True, **options)
+    spec = from_kind(kind, UNITS, FEATURES, return_state=True, **options)
     cell = spec.cells[0]
     shapes = cell.weight_shapes()
     cell.kernel = 0.5 * rng.normal(size=shapes["kernel"])
     cell.recurrent_kernel = 0.5 * rng.normal(size=shapes["recurrent_kernel"])
     cell.bias = 0.5 * rng.normal(size=shapes["bias"]) if "bias" in shapes else None
-    x = rng.normal(size=(BATCH, FEATURES))
-    states = tuple(rng.normal(size=(BATCH, UNITS)) for _ in cell.kind.states)
+    x = rng.normal(size=(BATCH, *spatial, FEATURES))
+    states = tuple(rng.normal(size=(BATCH, *state_spatial, UNITS)) for _ in cell.kind.states)
     return spec, x, states
 
 
 def forward(spec, x, states):
-    """The code's forward step: (output, new states)."""
-    return cell_step(spec.cells[0], x, states, dtype=np.float64)
+    """The code's forward step (the engine over a one-step sequence): (output, new states)."""
+    _, out, finals = run_rnn(spec, x[:, None], [states], None, np.float64)
+    return out, finals[0]
 
 
 def backward(spec, x, states, d_out, d_states):

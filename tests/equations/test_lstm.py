@@ -6,6 +6,7 @@ import pytest
 
 from tests.equations.one_step import (
     ACTIVATION_PAIRS,
+    FEATURES,
     HAND,
     UNITS,
     assert_backward_matches_finite_differences,
@@ -14,15 +15,17 @@ from tests.equations.one_step import (
 )
 
 
-def lstm_by_hand(cell, x, h, c):
-    """Keras' LSTMCell: gate blocks i, f, c, o in the kernel's columns, one bias."""
+def lstm_by_hand(cell, x, h, c, a=None):
+    """Keras' LSTMCell: gate blocks i, f, c, o in the kernel's columns, one bias;
+    ``a`` the pre-activations where they are not ``x W + h U + b`` (a ConvLSTM)."""
     act, rec = HAND[cell.activation], HAND[cell.recurrent_activation]
-    a = x @ cell.kernel + h @ cell.recurrent_kernel + cell.bias
+    if a is None:
+        a = x @ cell.kernel + h @ cell.recurrent_kernel + cell.bias
     u = UNITS
-    i = rec(a[:, :u])
-    f = rec(a[:, u : 2 * u])
-    g = act(a[:, 2 * u : 3 * u])
-    o = rec(a[:, 3 * u :])
+    i = rec(a[..., :u])
+    f = rec(a[..., u : 2 * u])
+    g = act(a[..., 2 * u : 3 * u])
+    o = rec(a[..., 3 * u :])
     c_new = f * c + i * g
     return o * act(c_new), c_new
 
@@ -64,3 +67,56 @@ def test_backward_step_is_the_finite_difference_of_the_forward_step(
         "LSTM", seed, activation=activation, recurrent_activation=recurrent_activation
     )
     assert_backward_matches_finite_differences(spec, x, states, seed + 10)
+
+
+# -- ConvLSTM1D: the same step, its two products convolutions --------------------------
+
+WIDTH, WINDOW = 5, 3
+
+
+def conv1d_by_hand(x, kernel, padding):
+    """``out[b, p, f] = sum_{j, ch} x[b, p + j, ch] * kernel[j, ch, f]``, stride 1;
+    "same" pads (WINDOW - 1) / 2 zeros at each end."""
+    k = kernel.shape[0]
+    if padding == "same":
+        x = np.pad(x, ((0, 0), ((k - 1) // 2, k // 2), (0, 0)))
+    out = np.zeros((x.shape[0], x.shape[1] - k + 1, kernel.shape[2]))
+    for p in range(out.shape[1]):
+        for j in range(k):
+            out[:, p, :] += x[:, p + j, :] @ kernel[j]
+    return out
+
+
+def conv_cell(seed, padding):
+    width_out = WIDTH if padding == "same" else WIDTH - WINDOW + 1
+    return random_cell(
+        "ConvLSTM1D",
+        seed,
+        spatial=(WIDTH,),
+        state_spatial=(width_out,),
+        kernel_size=WINDOW,
+        padding=padding,
+    )
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_one_conv_lstm_step_is_the_lstm_equations_with_convolutions(padding):
+    spec, x, (h, c) = conv_cell(4, padding)
+    cell = spec.cells[0]
+    assert cell.kernel.shape == (WINDOW, FEATURES, 4 * UNITS)
+    a = (
+        conv1d_by_hand(x, cell.kernel, padding)
+        + conv1d_by_hand(h, cell.recurrent_kernel, "same")  # the state's: always "same"
+        + cell.bias
+    )
+    out, (h_new, c_new) = forward(spec, x, (h, c))
+    want_h, want_c = lstm_by_hand(cell, x, h, c, a)
+    np.testing.assert_allclose(c_new, want_c, rtol=1e-12, atol=1e-14, err_msg="c'")
+    np.testing.assert_allclose(h_new, want_h, rtol=1e-12, atol=1e-14, err_msg="h'")
+    np.testing.assert_array_equal(out, h_new)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv_lstm_backward_step_is_the_finite_difference_of_the_forward_step(padding):
+    spec, x, states = conv_cell(5, padding)
+    assert_backward_matches_finite_differences(spec, x, states, 15)
