@@ -34,6 +34,7 @@ __all__ = [
     "equations_label",
     "gradient_tolerance",
     "lowest_precision",
+    "numpy_dtype",
     "tolerances",
 ]
 
@@ -230,6 +231,24 @@ def eps_of(dtype) -> float:
     if name == "bfloat16":
         return 2.0**-7
     return float(np.finfo(np.dtype(name)).eps)
+
+
+def numpy_dtype(obj) -> type:
+    """The numpy type of a compute dtype's name, or of a layer's compute dtype
+    (bfloat16 from ml_dtypes where it is installed)."""
+    name = obj if isinstance(obj, str) else str(obj.compute_dtype)
+    return _numpy_dtype(name)
+
+
+def _numpy_dtype(name: str):
+    if name == "bfloat16":
+        try:  # ships with TensorFlow and JAX; numpy has no bfloat16
+            import ml_dtypes
+
+            return ml_dtypes.bfloat16
+        except ImportError:  # pragma: no cover - without it the floor alone holds
+            return np.float32
+    return np.dtype(name).type
 
 
 #: how many times the equations' own rounding in the layer's compute dtype a

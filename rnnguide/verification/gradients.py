@@ -17,8 +17,13 @@ from ..reference.gradients import in_keras_order, prepare_grad
 from ..spec.call import Call, check_input, input_ndim
 from ..spec.records import BidirectionalSpec, CellSpec, cells_of, is_keras, is_step
 from ..spec.returns import flatten, state_names
-from .compare import ROUNDING_FACTOR, check_tolerance, compare_gradient, gradient_tolerance
-from .rounding import numpy_dtype
+from .compare import (
+    ROUNDING_FACTOR,
+    check_tolerance,
+    compare_gradient,
+    gradient_tolerance,
+    numpy_dtype,
+)
 
 __all__ = [
     "gradient_rows",

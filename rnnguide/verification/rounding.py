@@ -8,27 +8,9 @@ import numpy as np
 
 from ..reference.forward import prepare_reference, run_call
 from ..spec.returns import flatten
-from .compare import ROUNDING_FACTOR, compare, eps_of, sequences
+from .compare import ROUNDING_FACTOR, compare, eps_of, numpy_dtype, sequences
 
-__all__ = ["judge", "measured_rounding", "numpy_dtype", "rounding_of"]
-
-
-def numpy_dtype(obj) -> type:
-    """The numpy type of a compute dtype's name, or of a layer's compute dtype
-    (bfloat16 from ml_dtypes where it is installed)."""
-    name = obj if isinstance(obj, str) else str(obj.compute_dtype)
-    return _numpy_dtype(name)
-
-
-def _numpy_dtype(name: str):
-    if name == "bfloat16":
-        try:  # ships with TensorFlow and JAX; numpy has no bfloat16
-            import ml_dtypes
-
-            return ml_dtypes.bfloat16
-        except ImportError:  # pragma: no cover - without it the floor alone holds
-            return np.float32
-    return np.dtype(name).type
+__all__ = ["judge", "measured_rounding", "rounding_of"]
 
 
 def _per_step(diff, sequence):
@@ -54,7 +36,7 @@ def rounding_of(call, compute):
     """:func:`measured_rounding` of a prepared :class:`~rnnguide.spec.call.Call`."""
     with np.errstate(over="ignore", invalid="ignore"):
         exact = flatten(run_call(call, np.float64))
-        low = flatten(run_call(call, _numpy_dtype(compute)))
+        low = flatten(run_call(call, numpy_dtype(compute)))
         widen = [
             ROUNDING_FACTOR * _per_step(np.abs(np.asarray(lo, np.float64) - e), seq)
             for lo, e, seq in zip(low, exact, sequences(call.spec, exact))
