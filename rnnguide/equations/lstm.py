@@ -39,15 +39,19 @@ point, so ``a_i / 2`` etc. arrive already halved. ``tests/equations/test_engine.
 (``test_fast_path_and_recording_path_give_the_same_values``) checks that the fast
 path and the plain (recording) path give bit-identical values.
 
-ConvLSTM (``ConvLSTMCell.call`` in ``keras/src/layers/rnn/conv_lstm.py``) is the
-same step with convolutions in place of the two products: ``x_t W`` is the
-input's convolution with the kernel (its bias added) and ``h U`` the state's
-convolution ("same" padding, stride 1). The engine runs this module's functions
-for it unchanged, on ``batch * pixels`` rows: ``ConvRunner`` (in
-``rnnguide.equations.engine``) turns each convolution into a product of patches
-with the kernel reshaped to a matrix, and ``ConvRunner.state_back`` into its
-transpose for the backward step. It is here, not in a module of its own, because
-its equations are these.
+ConvLSTM (``ConvLSTMCell.call``, with ``ConvLSTMCell.input_conv`` and
+``ConvLSTMCell.recurrent_conv``, in ``keras/src/layers/rnn/conv_lstm.py``) is the
+same step with convolutions in place of the two products: ``x_t W`` is the input's
+convolution with the kernel (the layer's strides, padding and dilation), its bias
+added, and ``h U`` the state's convolution (stride 1, "same" padding). Keras
+convolves each gate block on its own; the engine runs this module's functions
+unchanged on ``batch * pixels`` rows, where ``ConvRunner`` (in
+``rnnguide.equations.engine``) makes each convolution one product of patches with
+the kernel reshaped to a matrix, all four blocks at once (one per block in
+training mode), and ``ConvRunner.state_back`` its transpose for the backward step.
+It is here, not in a module of its own, because its equations are these;
+``tests/test_conv_lstm.py`` (``test_outputs_and_gradients_match_keras``) checks
+them against Keras.
 
 Backward, with ``dh`` the loss's gradient on ``h'`` and ``dc`` on ``c'`` (from the
 later steps)::
