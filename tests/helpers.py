@@ -201,3 +201,17 @@ def skip_unless_channels_first_runs(rank: int) -> None:
             f"this backend cannot run a channels_first {rank}D convolution on this CPU "
             "(Keras itself fails the same way)"
         )
+
+
+def central_differences(f, arr, eps=1e-6):
+    """Central differences of f() with respect to every entry of ``arr`` (in place)."""
+    grad = np.zeros_like(arr)
+    for i in np.ndindex(arr.shape):
+        old = arr[i]
+        arr[i] = old + eps
+        up = f()
+        arr[i] = old - eps
+        down = f()
+        arr[i] = old
+        grad[i] = (up - down) / (2 * eps)
+    return grad

@@ -14,7 +14,14 @@ from rnnguide.reference.gradients import grad_spec
 from rnnguide.spec.build import layer_spec
 from rnnguide.spec.records import cells_of
 from rnnguide.verification.gradients import gradient_rows
-from tests.helpers import examples, flatten, keras_activation, random_case, randomize_weights
+from tests.helpers import (
+    central_differences,
+    examples,
+    flatten,
+    keras_activation,
+    random_case,
+    randomize_weights,
+)
 from tests.strategies import KINDS, configs
 
 pytestmark = pytest.mark.keras
@@ -213,20 +220,6 @@ def flatten_np(value):
     return [np.asarray(value)]
 
 
-def _numeric(f, arr, eps=1e-6):
-    """Central differences of f() with respect to every entry of ``arr`` (in place)."""
-    grad = np.zeros_like(arr)
-    for i in np.ndindex(arr.shape):
-        old = arr[i]
-        arr[i] = old + eps
-        up = f()
-        arr[i] = old - eps
-        down = f()
-        arr[i] = old
-        grad[i] = (up - down) / (2 * eps)
-    return grad
-
-
 def _close(got, want, loss=0.0):
     # central differences (eps = 1e-6) in float64 round at ~1e-16 |L| / eps = 1e-10 |L|:
     # an absolute floor that grows with the loss (unbounded gates reach |L| ~ 1e8)
@@ -248,15 +241,15 @@ def test_reference_grad_matches_finite_differences(case):
     def f():
         return _loss(spec, x, mask, state, upstream)
 
-    _close(g.inputs, _numeric(f, x), g.loss)
+    _close(g.inputs, central_differences(f, x), g.loss)
     for cell_grads, cell in zip(_per_cell(g.weights, spec), cells_of(spec)):
         for name, value in cell_grads.items():
-            _close(value, _numeric(f, getattr(cell, name)), g.loss)
+            _close(value, central_differences(f, getattr(cell, name)), g.loss)
     if state is not None:
         flat_state = flatten_np(state)
         # perturb the given arrays in place: flatten_np returns views of them
         for d, s in zip(g.initial_state, flat_state):
-            _close(d, _numeric(f, s), g.loss)
+            _close(d, central_differences(f, s), g.loss)
 
 
 def _per_cell(weights, spec):
@@ -274,7 +267,7 @@ def test_zero_initial_states_get_gradients_too():
     g = grad_spec(spec, x)
     zeros = [np.zeros((2, 3)), np.zeros((2, 3))]
     for d, s in zip(g.initial_state, zeros):
-        _close(d, _numeric(lambda: _loss(spec, x, None, zeros, [np.ones((2, 3))]), s))
+        _close(d, central_differences(lambda: _loss(spec, x, None, zeros, [np.ones((2, 3))]), s))
 
 
 # -- gradient_rows catches a layer that computes something else ------------------------

@@ -423,47 +423,33 @@ def _weight_pair_narrow(cv, y, kind, u, keras_letters, blocks, target_gate, k_la
     n = kind.n_gates
     x0, bw = 10, (min(80, 320 / n) if n > 1 else 140)
     cv.text(x0, y + 12, f"{k_label} {fmt_shape(k_shape)}", "", "start")
-    y += 18
-    k_at = {}
-    for b, gate in enumerate(kind.gates):
-        bx = x0 + b * bw
-        k_at[gate] = bx + (bw - 2) / 2
-        cols = f"{b * u}:{(b + 1) * u}"
-        cv.open("rgd-gate", keras=keras_name, block=keras_letters[gate], gate=gate, cols=cols,
-                bias_row="" if row is None else row)  # fmt: skip
-        cv.rect(bx, y, bw - 2, 20, rx=2)
-        letter = keras_letters[gate]
-        cv.text(k_at[gate], y + 14, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
-        where = f"[:, {cols}]" if len(k_shape) == 2 and row is None else f"[{cols}]"
-        if row is not None:
-            where = f"[{row}, {cols}]"
-        cv.text(k_at[gate], y + 32, where, "rgd-small")
-        cv.close()
-    for b, letter in enumerate(blocks):
-        gate = target_gate[letter]
-        bx = x0 + b * bw
-        rows = f"{b * u}:{(b + 1) * u}"
-        moved = kind.gates.index(gate) != b
-        cv.open("rgd-returned" if moved else "", torch=torch_name, gate=gate, rows=rows)
-        cv.wire([(k_at[gate], y + 36), (bx + (bw - 2) / 2, y + 58)], arrow=True)
-        cv.close()
-        cv.open("rgd-gate", torch=torch_name, block=letter, gate=gate, rows=rows)
-        cv.rect(bx, y + 60, bw - 2, 20, rx=2)
-        cx = bx + (bw - 2) / 2
-        cv.text(cx, y + 74, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
-        cv.text(cx, y + 92, f"[{rows}]", "rgd-small")
-        cv.close()
-    cv.text(x0, y + 110, f"{torch_name} {fmt_shape(t_shape)}", "", "start")
-    cv.text(x0, y + 123, how, "rgd-small", "start")
+    _block_rows(cv, y + 18, x0, bw, kind, u, keras_letters, blocks, target_gate, keras_name,
+                k_shape, row, torch_name)  # fmt: skip
+    cv.text(x0, y + 128, f"{torch_name} {fmt_shape(t_shape)}", "", "start")
+    cv.text(x0, y + 141, how, "rgd-small", "start")
 
 
 def _weight_pair(cv, y, kind, u, keras_letters, blocks, target_gate, k_label, keras_name,
                  k_shape, row, torch_name, t_shape, how):  # fmt: skip
+    """One Keras weight beside its PyTorch / ONNX weight, names on the left."""
     x0, bw = 230, 92
-    n = kind.n_gates
     cv.text(10, y + 16, f"{k_label} {fmt_shape(k_shape)}", "", "start")
     cv.text(10, y + 76, f"{torch_name} {fmt_shape(t_shape)}", "", "start")
     cv.text(10, y + 89, how, "rgd-small", "start")
+    _block_rows(cv, y + 2, x0, bw, kind, u, keras_letters, blocks, target_gate, keras_name,
+                k_shape, row, torch_name)  # fmt: skip
+    cv._grow(x0 + kind.n_gates * bw, y + 96)
+
+
+def _block_rows(cv, top, x0, bw, kind, u, keras_letters, blocks, target_gate, keras_name,
+                k_shape, row, torch_name):  # fmt: skip
+    """A Keras weight's gate blocks in a row at ``top``, the PyTorch / ONNX weight's
+    blocks in a row below, and an arrow from each Keras block to its gate's place."""
+    n = kind.n_gates
+
+    def label(letter, gate):
+        return letter if letter == gate or n == 1 else f"{letter} (= {gate})"
+
     k_at = {}
     for b, gate in enumerate(kind.gates):
         bx = x0 + b * bw
@@ -471,28 +457,27 @@ def _weight_pair(cv, y, kind, u, keras_letters, blocks, target_gate, k_label, ke
         cols = f"{b * u}:{(b + 1) * u}"
         cv.open("rgd-gate", keras=keras_name, block=keras_letters[gate], gate=gate, cols=cols,
                 bias_row="" if row is None else row)  # fmt: skip
-        cv.rect(bx, y + 2, bw - 2, 20, rx=2)
-        letter = keras_letters[gate]
-        cv.text(bx + 45, y + 16, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
+        cv.rect(bx, top, bw - 2, 20, rx=2)
+        cv.text(k_at[gate], top + 14, label(keras_letters[gate], gate))
         where = f"[:, {cols}]" if len(k_shape) == 2 and row is None else f"[{cols}]"
         if row is not None:
             where = f"[{row}, {cols}]"
-        cv.text(bx + 45, y + 34, where, "rgd-small")
+        cv.text(k_at[gate], top + 32, where, "rgd-small")
         cv.close()
     for b, letter in enumerate(blocks):
         gate = target_gate[letter]
         bx = x0 + b * bw
+        cx = bx + (bw - 2) / 2
         rows = f"{b * u}:{(b + 1) * u}"
         moved = kind.gates.index(gate) != b
         cv.open("rgd-returned" if moved else "", torch=torch_name, gate=gate, rows=rows)
-        cv.wire([(k_at[gate], y + 38), (bx + (bw - 2) / 2, y + 60)], arrow=True)
+        cv.wire([(k_at[gate], top + 36), (cx, top + 58)], arrow=True)
         cv.close()
         cv.open("rgd-gate", torch=torch_name, block=letter, gate=gate, rows=rows)
-        cv.rect(bx, y + 62, bw - 2, 20, rx=2)
-        cv.text(bx + 45, y + 76, letter if letter == gate or n == 1 else f"{letter} (= {gate})")
-        cv.text(bx + 45, y + 94, f"[{rows}]", "rgd-small")
+        cv.rect(bx, top + 60, bw - 2, 20, rx=2)
+        cv.text(cx, top + 74, label(letter, gate))
+        cv.text(cx, top + 92, f"[{rows}]", "rgd-small")
         cv.close()
-    cv._grow(x0 + n * bw, y + 96)
 
 
 # --------------------------------------------------------------------------- cell
@@ -560,23 +545,32 @@ def _formula_lines(cv, lines, y) -> float:
     return y + 15 * len(lines) - 15
 
 
+def _heading_and_shapes(cv: Canvas, cell: CellSpec, y0: float, x0: float) -> dict:
+    """Keras' weights' shapes by name (a ConvLSTM's kernels have the convolution
+    window first), under the heading both renderings of the weights give them."""
+    d, u = _dims(cell)
+    n = cell.kind.n_gates
+    shapes = {
+        "kernel": (*cell.window, d, n * u),
+        "recurrent_kernel": (*cell.window, u, n * u),
+    }
+    if cell.use_bias:
+        shapes["bias"] = cell.kind.bias_shape(u)
+    axis = "last axis" if cell.conv is not None else "columns"
+    cv.text(x0, y0, f"Keras weights ({axis}: gate blocks)", "rgd-small", "start")
+    return shapes
+
+
 def _weight_blocks(cv: Canvas, cell: CellSpec, y0: float, x0: float = 10) -> float:
     """Keras' weights as bars split into their gate blocks; returns the next y. On a
     narrow canvas each weight's name stands on its own line, above its blocks."""
     if cv.narrow:
         return _weight_blocks_narrow(cv, cell, y0, x0)
     kind = cell.kind
-    d, u = _dims(cell)
+    u = cell.units
     n = kind.n_gates
     width = 92 * n
-    shapes = {  # a ConvLSTM's kernels have the convolution window first
-        "kernel": (*cell.window, d, n * u),
-        "recurrent_kernel": (*cell.window, u, n * u),
-    }
-    if cell.use_bias:
-        shapes["bias"] = kind.bias_shape(u)
-    axis = "last axis" if cell.conv is not None else "columns"
-    cv.text(x0, y0, f"Keras weights ({axis}: gate blocks)", "rgd-small", "start")
+    shapes = _heading_and_shapes(cv, cell, y0, x0)
     y = y0 + 12
     for name, shp in shapes.items():
         rows = ["input", "recurrent"] if name == "bias" and kind.reset_after else [""]
@@ -603,16 +597,9 @@ def _weight_blocks(cv: Canvas, cell: CellSpec, y0: float, x0: float = 10) -> flo
 
 def _weight_blocks_narrow(cv: Canvas, cell: CellSpec, y0: float, x0: float) -> float:
     kind = cell.kind
-    d, u = _dims(cell)
+    u = cell.units
     n = kind.n_gates
-    shapes = {
-        "kernel": (*cell.window, d, n * u),
-        "recurrent_kernel": (*cell.window, u, n * u),
-    }
-    if cell.use_bias:
-        shapes["bias"] = kind.bias_shape(u)
-    axis = "last axis" if cell.conv is not None else "columns"
-    cv.text(x0, y0, f"Keras weights ({axis}: gate blocks)", "rgd-small", "start")
+    shapes = _heading_and_shapes(cv, cell, y0, x0)
     y = y0 + 8
     for name, shp in shapes.items():
         rows = ["input", "recurrent"] if name == "bias" and kind.reset_after else [""]

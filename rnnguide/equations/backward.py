@@ -9,22 +9,11 @@ default, so ``L`` is the sum of every returned entry). The forward pass is
 recomputed in float64 from the layer's own weights, keeping every
 pre-activation, gate and state; the backward pass then walks the steps in
 reverse. With ``a`` a pre-activation, ``dL/da`` is written ``da``; ``h_{t-1}``
-is the state before a step and ``dh`` what the later steps send back to it:
+is the state before a step and ``dh`` what the later steps send back to it.
 
-SimpleRNN
-    ``h_t = act(a_t)``, ``a_t = x_t W + b + h_{t-1} U``:
-    ``da_t = dh_t * act'(a_t)``; ``dh_{t-1} = da_t U^T``.
-LSTM
-    ``dc_t += dh_t * o_t * act'(c_t)`` (the cell state's own gradient plus what
-    ``h_t`` sends it); ``do_t = dh_t * act(c_t)``, ``di_t = dc_t * g_t``,
-    ``dg_t = dc_t * i_t``, ``df_t = dc_t * c_{t-1}``; then
-    ``dc_{t-1} = dc_t * f_t``: the additive path, scaled by the forget gate
-    only, with no matrix product and no activation derivative in between;
-    ``dh_{t-1} = da_t U^T`` with ``da_t`` the four gates' ``d* x rec'(.)`` /
-    ``act'(.)``.
-GRU
-    ``h_t = z h_{t-1} + (1 - z) g``: ``dz = dh (h_{t-1} - g)``,
-    ``dg = dh (1 - z)``, and ``dh_{t-1} = dh z + (the gates' da) U^T``.
+Each kind's backward step, with its equations, is in its module:
+``rnnguide.equations.simple_rnn``, ``rnnguide.equations.lstm`` (ConvLSTM too) and
+``rnnguide.equations.gru``; ``BACKWARD_STEPS`` picks one per kind.
 
 In training mode (a cell's ``masks``, :mod:`rnnguide.equations.dropout`) the dropout masks
 are constants of the call: gate block k multiplies ``x * m_k`` and ``h * r_k``, so
@@ -53,7 +42,10 @@ from .activations import Activation
 from .blocks import gate_pieces
 from .convolution import layer_layout
 from .engine import input_order, run_bidirectional, run_rnn
+from .gru import gru_reset_after_backward, gru_reset_before_backward
+from .lstm import lstm_backward
 from .merging import merge, merge_backward
+from .simple_rnn import simple_rnn_backward
 from .tape import Tape
 
 __all__ = [
@@ -238,72 +230,12 @@ class _CellBackward:
         return out
 
 
-def _bw_simple_rnn(b: _CellBackward, t, dh, dstates):
-    da = b.dA[t]
-    b.act.backward(b.pre(t), b.tape.acts[t], dh, da)
-    return [b.state_grad(da, b.UT)]
-
-
-def _bw_lstm(b: _CellBackward, t, dh, dstates):
-    u, tape = b.u, b.tape
-    a, da = tape.acts[t], b.dA[t]
-    i, f, o, g = a[:, :u], a[:, u : 2 * u], a[:, 2 * u : 3 * u], a[:, 3 * u :]
-    tc = tape.TC[t]
-    np.multiply(dh, tc, out=da[:, 2 * u : 3 * u])  # do
-    dc = b.act.backward(tape.C[t], tc, dh * o, np.empty_like(dh))
-    dc += dstates[1]
-    np.multiply(dc, g, out=da[:, :u])  # di
-    np.multiply(dc, tape.prev[1][t], out=da[:, u : 2 * u])  # df
-    np.multiply(dc, i, out=da[:, 3 * u :])  # dg
-    dc *= f  # the additive path: dc_{t-1} = dc_t * f_t
-    b.rec.backward(b.pre(t, slice(0, 3 * u)), a[:, : 3 * u], da[:, : 3 * u], da[:, : 3 * u])
-    b.act.backward(b.pre(t, slice(3 * u, None)), g, da[:, 3 * u :], da[:, 3 * u :])
-    # da U^T; a ConvLSTM's: the transpose of its recurrent convolution
-    return [b.state_grad(da, b.UT), dc]
-
-
-def _bw_gru_common(b: _CellBackward, t, dh):
-    """dz, the candidate's d pre-activation, and dh's path through z."""
-    u, tape = b.u, b.tape
-    a, da = tape.acts[t], b.dA[t]
-    z, g = a[:, :u], a[:, 2 * u :]
-    np.multiply(dh, tape.prev[0][t] - g, out=da[:, :u])  # dz
-    b.act.backward(b.pre(t, slice(2 * u, None)), g, dh * (1.0 - z), da[:, 2 * u :])  # d a_g
-    return a, da, dh * z
-
-
-def _bw_gru_reset_after(b: _CellBackward, t, dh, dstates):
-    u = b.u
-    a, da, dh_prev = _bw_gru_common(b, t, dh)
-    r, dag = a[:, u : 2 * u], da[:, 2 * u :]
-    np.multiply(dag, b.tape.aux[t], out=da[:, u : 2 * u])  # dr = d a_g * (h U_g + b')
-    b.rec.backward(b.pre(t, slice(0, 2 * u)), a[:, : 2 * u], da[:, : 2 * u], da[:, : 2 * u])
-    drec = b.dArec[t]
-    drec[:, : 2 * u] = da[:, : 2 * u]
-    np.multiply(dag, r, out=drec[:, 2 * u :])
-    dh_prev += b.state_grad(drec, b.UT)
-    return [dh_prev]
-
-
-def _bw_gru_reset_before(b: _CellBackward, t, dh, dstates):
-    u = b.u
-    a, da, dh_prev = _bw_gru_common(b, t, dh)
-    r = a[:, u : 2 * u]
-    drh = da[:, 2 * u :] @ b.UT_h  # d (r * h), h * m_g in training mode
-    h = b.runner.masked_state(b.tape.prev[0][t], 2)
-    np.multiply(drh, h, out=da[:, u : 2 * u])  # dr
-    dh_prev += b.runner.masked_state(drh * r, 2)
-    b.rec.backward(b.pre(t, slice(0, 2 * u)), a[:, : 2 * u], da[:, : 2 * u], da[:, : 2 * u])
-    dh_prev += b.state_grad(da[:, : 2 * u], b.UT_zr)
-    return [dh_prev]
-
-
 #: the backward step of each kind, keyed like ``equations.STEPS``
 BACKWARD_STEPS = {
-    ("SimpleRNN", None): _bw_simple_rnn,
-    ("LSTM", None): _bw_lstm,
-    ("GRU", True): _bw_gru_reset_after,
-    ("GRU", False): _bw_gru_reset_before,
+    ("SimpleRNN", None): simple_rnn_backward,
+    ("LSTM", None): lstm_backward,
+    ("GRU", True): gru_reset_after_backward,
+    ("GRU", False): gru_reset_before_backward,
 }
 
 

@@ -1,20 +1,10 @@
-"""The cell equations and the time loop, in numpy.
+"""The forward pass in numpy: a cell's weights made ready (the runners) and the time loop.
 
-Gate order and names follow ``rnnguide.spec.kinds`` (Keras' layout). With
-``x_t`` the step input, ``h`` the previous state, ``W``/``U``/``b`` the
-kernel, recurrent kernel and bias split per gate, ``act`` the activation and
-``rec`` the recurrent activation:
-
-SimpleRNN
-    ``h' = act(x_t W + b + h U)``; the output is ``h'``.
-LSTM (gates i, f, c, o)
-    ``i = rec(x_t W_i + h U_i + b_i)``, likewise ``f`` and ``o``;
-    ``c' = f * c + i * act(x_t W_c + h U_c + b_c)``; ``h' = o * act(c')``.
-GRU (gates z, r, h), ``reset_after=True`` (Keras' default)
-    ``z = rec(x_t W_z + b_z + h U_z + b'_z)``, likewise ``r``;
-    ``g = act(x_t W_h + b_h + r * (h U_h + b'_h))``; ``h' = z * h + (1 - z) * g``.
-GRU, ``reset_after=False``
-    as above but ``g = act(x_t W_h + b_h + (r * h) U_h)`` and one bias row.
+Each kind's step, with its equations as the code computes them, is in a module of
+its own: ``rnnguide.equations.simple_rnn``, ``rnnguide.equations.lstm`` (ConvLSTM
+too: the LSTM's step with convolutions, which ``ConvRunner`` here makes matrix
+products) and ``rnnguide.equations.gru``; ``STEPS`` picks one per kind. Gate order
+and names follow ``rnnguide.spec.kinds`` (Keras' layout).
 
 The loop projects every timestep's input at once (``x W + b``), then runs the
 recurrence; masked steps keep the previous state and repeat the previous output
@@ -42,6 +32,9 @@ from .convolution import (
     patches,
     patches_transpose,
 )
+from .gru import gru_reset_after_step, gru_reset_before_step
+from .lstm import lstm_step
+from .simple_rnn import simple_rnn_step
 from .tape import NO_TAPE, Tape
 
 __all__ = [
@@ -93,7 +86,7 @@ class CellRunner:
     their pre-activations arrive already halved. A runner that records a
     :class:`Tape` (``tape=True``) takes the plain path: the backward pass needs
     the pre-activations as the equations write them. Both give the same values
-    (``tests/test_engine.py`` checks it).
+    (``tests/equations/test_engine.py`` checks it).
     """
 
     #: a ConvLSTM's convolution (see :class:`ConvRunner`); None for matrix products
@@ -364,96 +357,14 @@ class ConvRunner(CellRunner):
         return layer_layout(a, self.conv, s.ndim - 1)
 
 
-# -- one step, per kind -------------------------------------------------------------------
-
-
-def _simple_rnn_step(c: CellRunner, xw, states, tape, t):
-    z = c.masked_state(states[0], 0) @ c.U
-    z += xw
-    tape.keep_pre(t, z)
-    h_new = c.act(z)
-    tape.keep_acts(t, h_new)
-    return h_new, (h_new,)
-
-
-def _lstm_step(c: CellRunner, xw, states, tape, t):
-    u = c.u
-    z = c.recurrent(states[0], c.U, tape, t)
-    z += xw
-    if c.fused:  # the fast path: one tanh for the four gates (see CellRunner)
-        np.tanh(z, out=z)
-        ifo = z[:, : 3 * u]
-        ifo += 1.0
-        ifo *= 0.5
-    else:
-        tape.keep_pre(t, z)
-        c.rec(z[:, : 3 * u])
-        c.act(z[:, 3 * u :])
-    i, f, o, g = z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :]
-    c_new = f * states[1]
-    c_new += i * g
-    h_new = c.act(tape.cell_state(t, c_new))  # act(c'), in a copy or in the tape's TC
-    if tape.recording:  # TC keeps act(c') for the backward pass: o * act(c') into H
-        h_new = np.multiply(h_new, o, out=tape.H[t])
-    else:
-        h_new *= o
-    return h_new, (h_new, c_new)
-
-
-def _gru_update(c: CellRunner, h, z, g, tape, t):
-    g = c.act(g)
-    # h' = z * h + (1 - z) * g  ==  g + z * (h - g)
-    h_new = h - g
-    h_new *= z
-    h_new += g
-    tape.keep_h(t, h_new)
-    return h_new, (h_new,)
-
-
-def _update_and_reset(c: CellRunner, zr, xw, tape, t):
-    """The GRU's z and r gates, in place in ``zr`` (which holds ``h U_zr``)."""
-    u = c.u
-    zr += xw[:, : 2 * u]
-    tape.keep_pre(t, zr, slice(0, 2 * u))
-    c.rec(zr)
-    return zr[:, :u], zr[:, u:]
-
-
-def _gru_reset_after_step(c: CellRunner, xw, states, tape, t):
-    u, h = c.u, states[0]
-    hu = c.recurrent(h, c.U, tape, t)  # recording: the tape's gate values at t
-    if c.b_rec is not None:
-        hu += c.b_rec
-    z, r = _update_and_reset(c, hu[:, : 2 * u], xw, tape, t)
-    g = hu[:, 2 * u :]
-    tape.keep_aux(t, g)
-    g *= r  # the reset gate scales h U_h + b'_h, after the product
-    g += xw[:, 2 * u :]
-    tape.keep_pre(t, g, slice(2 * u, None))
-    return _gru_update(c, h, z, g, tape, t)
-
-
-def _gru_reset_before_step(c: CellRunner, xw, states, tape, t):
-    u, h = c.u, states[0]
-    zr = c.recurrent(h, c.U_zr)
-    z, r = _update_and_reset(c, zr, xw, tape, t)
-    rh = r * c.masked_state(h, 2)  # the reset gate scales h, before the product
-    tape.keep_aux(t, rh)
-    g = rh @ c.U_h
-    g += xw[:, 2 * u :]
-    tape.keep_pre(t, g, slice(2 * u, None))
-    out = _gru_update(c, h, z, g, tape, t)
-    tape.keep_acts(t, zr, slice(0, 2 * u))
-    tape.keep_acts(t, g, slice(2 * u, None))  # activated in place by _gru_update
-    return out
-
+# -- one step, per kind: rnnguide.equations.simple_rnn, lstm, gru -----------------------
 
 #: the step function of each kind, keyed like ``KINDS``: ``(name, reset_after)``
 STEPS = {
-    ("SimpleRNN", None): _simple_rnn_step,
-    ("LSTM", None): _lstm_step,
-    ("GRU", True): _gru_reset_after_step,
-    ("GRU", False): _gru_reset_before_step,
+    ("SimpleRNN", None): simple_rnn_step,
+    ("LSTM", None): lstm_step,
+    ("GRU", True): gru_reset_after_step,
+    ("GRU", False): gru_reset_before_step,
 }
 
 
