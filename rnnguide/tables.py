@@ -19,31 +19,43 @@ class Printed:
 
     ``_parts()`` is ``(title, tables, lines)``: ``tables`` a list of
     ``(headers, rows, caption)`` (the first table's caption in HTML is the title
-    unless it has its own), ``lines`` what follows the tables.
+    unless it has its own), ``lines`` what follows the tables. A result made of
+    other results (a model's report: one per layer call) lists them in
+    :meth:`_sections`, ``(heading, Printed)`` pairs shown after its own lines.
     """
 
     def _parts(self) -> tuple[str, list, list]:
         raise NotImplementedError
+
+    def _sections(self) -> list:
+        return []
 
     def __repr__(self) -> str:
         title, tables, lines = self._parts()
         out = [title] if title else []
         for headers, rows, caption in tables:
             out += [caption] * bool(caption) + [text_table(headers, rows)]
-        return "\n".join(out + list(lines))
+        out += list(lines)
+        out += [f"\n[{heading}] {part!r}" for heading, part in self._sections()]
+        return "\n".join(out)
 
     def __str__(self) -> str:
         return repr(self)
 
     def _repr_html_(self) -> str:
         title, tables, lines = self._parts()
+        sections = self._sections()
         body = "".join(
             html_table(headers, rows, caption or (title if k == 0 else ""))
             for k, (headers, rows, caption) in enumerate(tables)
         )
-        if not tables and title:
-            body = f"<p>{html.escape(title)}</p>"
-        return body + "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+        if not tables and title:  # a title over sections is theirs: set in bold
+            shown = f"<b>{html.escape(title)}</b>" if sections else html.escape(title)
+            body = f"<p>{shown}</p>"
+        body += "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+        return body + "".join(
+            f"<h4>{html.escape(heading)}</h4>{part._repr_html_()}" for heading, part in sections
+        )
 
 
 @dataclass(repr=False)

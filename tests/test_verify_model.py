@@ -153,7 +153,13 @@ def test_model_report_prints_every_section(keras):
     text = repr(report)
     assert text.startswith(f"Sequential {model.name!r} matches its equations: 2 recurrent")
     assert text.count("matches its equations") == 3
-    assert report._repr_html_().count("<table") == 2
+    page = report._repr_html_()
+    assert page.count("<table") == 2
+    # the model's verdict in bold over one heading per layer, in the order they ran
+    assert page.startswith("<p><b>Sequential ") and page.count("<h4>") == 2
+    first, second = (model.layers[0].name, model.layers[1].name)
+    assert page.index(f"<h4>{first}</h4>") < page.index(f"<h4>{second}</h4>")
+    assert f"\n[{first}] SimpleRNN" in text and f"\n[{second}] GRU" in text
 
 
 @st.composite

@@ -9,7 +9,6 @@ what was found. :mod:`rnnguide.verification.checking` (``verify``, ``verify_mode
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 
@@ -144,8 +143,8 @@ class Report(Printed):
         return self._title(), tables, []
 
 
-@dataclass
-class ModelReport:
+@dataclass(repr=False)
+class ModelReport(Printed):
     """What :func:`verify_model` found: one :class:`Report` per recurrent layer call.
 
     ``sections`` pairs a title (``"lstm"``, or ``"lstm (call 2)"`` for a layer
@@ -201,26 +200,14 @@ class ModelReport:
             + (f"; {skipped} not checked" if skipped else "")
         )
 
-    def _not_called_line(self) -> str:
-        if not self.not_called:
-            return ""
-        return f"not called on this input, so not checked: {', '.join(self.not_called)}"
+    def _parts(self) -> tuple[str, list, list]:
+        lines = []
+        if self.not_called:
+            lines.append(f"not called on this input, so not checked: {', '.join(self.not_called)}")
+        return self._title(), [], lines
 
-    def __repr__(self) -> str:
-        parts = [self._title()] + [self._not_called_line()] * bool(self.not_called)
-        for title, report in self.sections:
-            parts.append(f"\n[{title}] {report!r}")
-        return "\n".join(parts)
-
-    __str__ = __repr__
-
-    def _repr_html_(self) -> str:
-        body = "".join(
-            f"<h4>{html.escape(title)}</h4>{report._repr_html_()}"
-            for title, report in self.sections
-        )
-        note = f"<p>{html.escape(self._not_called_line())}</p>" if self.not_called else ""
-        return f"<p><b>{html.escape(self._title())}</b></p>{note}{body}"
+    def _sections(self) -> list:
+        return list(self.sections)
 
 
 # -- tolerance -------------------------------------------------------------------
