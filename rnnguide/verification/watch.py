@@ -17,9 +17,11 @@ and ``on_train_batch_end``): not fit's shape inference before the first step (on
 PyTorch an eager call with tensors of ones), nor validation steps.
 
 TensorFlow's XLA (``jit_compile=True``) cannot compile ``tf.py_function``, and
-PyTorch's ``jit_compile=True`` runs the train step through ``torch.compile``, not
-eagerly: both refused, naming ``jit_compile=False``. On JAX the compiled step
-(``jit_compile=True``, the default) and the eager one are both watched.
+PyTorch's ``jit_compile=True`` runs the train step through ``torch.compile``, whose
+graph the hooks would break where they read the values (the watched step would not
+be the one compiled without them): both refused, naming ``jit_compile=False``. On
+JAX the compiled step (``jit_compile=True``, the default) and the eager one are
+both watched.
 """
 
 from __future__ import annotations
@@ -176,9 +178,10 @@ class watch:
             if getattr(model, "jit_compile", False) is True:
                 raise UnsupportedError(
                     f"watch({self.label}): the model is compiled with jit_compile=True, "
-                    "which runs the train step through torch.compile: the hooks read each "
-                    "call's values in Python as it runs, which only the eager train step "
-                    "does; expected model.compile(..., jit_compile=False) for the watched fit"
+                    "which runs the train step through torch.compile: the hooks, which read "
+                    "each call's values in Python, would break its graph where they run, so "
+                    "the watched step would not be the step the same fit compiles without "
+                    "them; expected model.compile(..., jit_compile=False) for the watched fit"
                 )
         if int(getattr(model, "steps_per_execution", 1) or 1) != 1:
             raise UnsupportedError(
