@@ -1,5 +1,7 @@
 """rg.watch: the recurrent layer calls of real fit steps, checked; the fit unchanged."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,19 @@ Y = np.random.default_rng(1).normal(size=(16, 1)).astype("float32")
 @pytest.fixture(autouse=True)
 def _keras_3_8():
     needs_keras_dropout()
+
+
+@pytest.fixture(autouse=True)
+def _torch_grad():
+    """fit needs gradients: on the torch backend, undo conftest's ``torch.no_grad()``
+    (this module's fixture runs inside it)."""
+    if os.environ.get("KERAS_BACKEND") != "torch":
+        yield
+        return
+    import torch
+
+    with torch.enable_grad():
+        yield
 
 
 def _model(keras, lstm=None, **compile_kwargs):
@@ -40,10 +55,18 @@ def _fit(model):
     return model.fit(X, Y, batch_size=4, epochs=1, verbose=0, shuffle=False).history["loss"]
 
 
-def test_watched_fit_is_checked_and_unchanged(keras):
-    plain = _model(keras)
+#: the compiled train step (TensorFlow: tf.function, py_function; JAX: jax.jit,
+#: jax.debug.callback; PyTorch runs it eagerly either way) and the eager one
+COMPILED_AND_EAGER = pytest.mark.parametrize(
+    "compile_kwargs", [{}, {"run_eagerly": True}], ids=["compiled", "eager"]
+)
+
+
+@COMPILED_AND_EAGER
+def test_watched_fit_is_checked_and_unchanged(keras, compile_kwargs):
+    plain = _model(keras, **compile_kwargs)
     want = _fit(plain)
-    model = _model(keras)
+    model = _model(keras, **compile_kwargs)
     with rg.watch(model, steps=3) as w:
         got = _fit(model)
     assert got == want  # bit-identical losses
@@ -78,14 +101,38 @@ def test_a_layer_off_in_training_is_caught_in_fit(keras):
     assert titles == {"bidirectional": True, "lstm": False}, w.report
 
 
-def test_xla_and_bad_arguments_are_refused(keras):
+def test_validation_steps_are_not_recorded(keras):
+    """Only train steps: 5 watched steps over 2 epochs of 4 batches, each epoch
+    followed by a validation pass, record 5 x 2 calls, all in training mode."""
+    model = _model(keras)
+    with rg.watch(model, steps=5) as w:
+        model.fit(X, Y, batch_size=4, epochs=2, verbose=0, shuffle=False, validation_data=(X, Y))
+    assert w.report.ok, w.report
+    assert w.report.n_calls == 10, w.report
+    assert all(r.masks for r in w.report.reports)  # training calls: dropout drawn
+
+
+def test_xla_is_refused(keras):
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("tf.py_function and jit_compile: TensorFlow")
+        pytest.skip("jit_compile=True is XLA, which cannot run tf.py_function: TensorFlow only")
     model = _model(keras, jit_compile=True)
     with pytest.raises(UnsupportedError, match=r"jit_compile=True \(XLA\).*jit_compile=False"):
         with rg.watch(model, steps=1):
             _fit(model)
     assert "call" not in model.layers[1].__dict__
+
+
+def test_torch_compile_is_refused(keras):
+    if keras.backend.backend() != "torch":
+        pytest.skip("jit_compile=True runs the train step through torch.compile: PyTorch only")
+    model = _model(keras, jit_compile=True)
+    with pytest.raises(UnsupportedError, match=r"torch\.compile.*jit_compile=False"):
+        with rg.watch(model, steps=1):
+            _fit(model)
+    assert "call" not in model.layers[1].__dict__ and "fit" not in model.__dict__
+
+
+def test_bad_arguments_are_refused(keras):
     with pytest.raises(RNNGuideError, match="steps to be a positive integer"):
         rg.watch(_model(keras), steps=0)
     dense = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])

@@ -12,7 +12,16 @@ hooks. After ``N`` steps the hooks are removed and the train function is traced
 again without them; leaving the block removes them for good. ``w.report`` is a
 :class:`~rnnguide.verification.ModelReport`: one section per layer.
 
-TensorFlow's XLA (``jit_compile=True``) cannot compile ``tf.py_function``: refused.
+Only the calls of the train steps are recorded (between ``on_train_batch_begin``
+and ``on_train_batch_end``): not fit's shape inference before the first step (on
+PyTorch an eager call with tensors of ones), nor validation steps.
+
+TensorFlow's XLA (``jit_compile=True``) cannot compile ``tf.py_function``, and
+PyTorch's ``jit_compile=True`` runs the train step through ``torch.compile``, whose
+graph the hooks would break where they read the values (the watched step would not
+be the one compiled without them): both refused, naming ``jit_compile=False``. On
+JAX the compiled step (``jit_compile=True``, the default) and the eager one are
+both watched.
 """
 
 from __future__ import annotations
@@ -120,6 +129,8 @@ class watch:
         self._hooked: list = []
         self._active: list = []
         self._fit = None
+        #: a train step runs (or is traced): between on_train_batch_begin and _end
+        self._in_step = False
 
     # -- the block ------------------------------------------------------------------------
 
@@ -163,6 +174,15 @@ class watch:
                     "of the train step; expected model.compile(..., jit_compile=False) for "
                     "the watched fit"
                 )
+        if getattr(model, "compiled", False) and self.backend == "torch":
+            if getattr(model, "jit_compile", False) is True:
+                raise UnsupportedError(
+                    f"watch({self.label}): the model is compiled with jit_compile=True, "
+                    "which runs the train step through torch.compile: the hooks, which read "
+                    "each call's values in Python, would break its graph where they run, so "
+                    "the watched step would not be the step the same fit compiles without "
+                    "them; expected model.compile(..., jit_compile=False) for the watched fit"
+                )
         if int(getattr(model, "steps_per_execution", 1) or 1) != 1:
             raise UnsupportedError(
                 f"watch({self.label}): expected steps_per_execution=1, got "
@@ -196,7 +216,11 @@ class watch:
         watcher = self
 
         class _Steps(keras.callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                watcher._in_step = True
+
             def on_train_batch_end(self, batch, logs=None):
+                watcher._in_step = False
                 watcher._end_step()
 
         return _Steps()
@@ -238,6 +262,9 @@ class watch:
             if (
                 watcher._active  # a cell run by its hooked layer: the layer's call is checked
                 or isinstance(seq, keras.KerasTensor)
+                # not a train step: fit's shape inference before the first one (on torch
+                # an eager call with tensors of ones), a validation or prediction step
+                or not watcher._in_step
                 or watcher._step >= watcher.steps
             ):
                 return original(*args, **kwargs)
