@@ -125,8 +125,8 @@ BACKEND_TESTS = [
     "tests/test_interop.py",
     "tests/test_reference_vs_keras.py",
     "tests/test_conv_lstm.py",
-    "tests/test_training.py",
-    "tests/test_watch.py",
+    "tests/verification/test_training.py",
+    "tests/verification/test_watch.py",
 ]
 BACKEND_TESTS += ["tests/test_gradients.py", "tests/test_verify.py", "-m", "backends"]
 BACKEND_TESTS += ["-p", "no:cacheprovider"]

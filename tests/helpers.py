@@ -164,7 +164,7 @@ def keras_has_activations(names) -> list[str]:
 def needs_keras_dropout():
     """Skip, naming the installed Keras, where its training-mode dropout is older than
     Keras 3.8's (one mask for all gates, GRU's carried state masked): rnnguide refuses
-    those versions (tests/test_training.py::test_older_keras_is_refused)."""
+    those versions (tests/verification/test_training.py::test_older_keras_is_refused)."""
     import keras
 
     major, minor = (int(p) for p in keras.version().split(".")[:2])

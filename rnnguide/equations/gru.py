@@ -38,7 +38,7 @@ whenever ``recurrent_dropout`` is set, ``GRUCell.__init__``) each block's ``x_t`
 and ``h`` by its own mask (``(r * (h * m_h)) U_h`` for the candidate with
 ``reset_after=False``); the engine then makes one product per block too, with the
 masks Keras drew.
-``tests/test_training.py`` (``test_training_mode_matches_keras_with_the_masks_it_drew``)
+``tests/verification/test_training.py`` (``test_training_mode_matches_keras_with_the_masks_it_drew``)
 checks both implementations against Keras.
 
 Backward, with ``dh`` the loss's gradient on ``h'``, ``a_*`` the pre-activations::

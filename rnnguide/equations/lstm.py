@@ -26,7 +26,7 @@ in training mode only: ``implementation=2`` multiplies ``x_t`` by one input drop
 mask, ``implementation=1`` (which Keras switches to whenever ``recurrent_dropout``
 is set, ``LSTMCell.__init__``) each block's ``x_t`` and ``h`` by its own mask; the
 engine then makes one product per block too, with the masks Keras drew.
-``tests/test_training.py``
+``tests/verification/test_training.py``
 (``test_training_mode_matches_keras_with_the_masks_it_drew``) checks both
 implementations against Keras.
 
