@@ -166,23 +166,20 @@ class watch:
 
     def _check_compiled(self):
         model = self.model
-        if getattr(model, "compiled", False) and self.backend == "tensorflow":
-            if getattr(model, "jit_compile", False) is True:
-                raise UnsupportedError(
-                    f"watch({self.label}): the model is compiled with jit_compile=True (XLA), "
-                    "which cannot run the tf.py_function that ships each call's values out "
-                    "of the train step; expected model.compile(..., jit_compile=False) for "
-                    "the watched fit"
-                )
-        if getattr(model, "compiled", False) and self.backend == "torch":
-            if getattr(model, "jit_compile", False) is True:
-                raise UnsupportedError(
-                    f"watch({self.label}): the model is compiled with jit_compile=True, "
-                    "which runs the train step through torch.compile: the hooks, which read "
-                    "each call's values in Python, would break its graph where they run, so "
-                    "the watched step would not be the step the same fit compiles without "
-                    "them; expected model.compile(..., jit_compile=False) for the watched fit"
-                )
+        why = {  # what jit_compile=True means on each backend, and why it cannot be watched
+            "tensorflow": "(XLA), which cannot run the tf.py_function that ships each "
+            "call's values out of the train step",
+            "torch": ", which runs the train step through torch.compile: the hooks, which "
+            "read each call's values in Python, would break its graph where they run, so "
+            "the watched step would not be the step the same fit compiles without them",
+        }
+        compiled = getattr(model, "compiled", False) and getattr(model, "jit_compile", False)
+        if compiled is True and self.backend in why:
+            raise UnsupportedError(
+                f"watch({self.label}): the model is compiled with jit_compile=True"
+                f"{why[self.backend]}; expected model.compile(..., jit_compile=False) for "
+                "the watched fit"
+            )
         if int(getattr(model, "steps_per_execution", 1) or 1) != 1:
             raise UnsupportedError(
                 f"watch({self.label}): expected steps_per_execution=1, got "
