@@ -167,7 +167,7 @@ class watch:
     def _check_compiled(self):
         model = self.model
         why = {  # what jit_compile=True means on each backend, and why it cannot be watched
-            "tensorflow": "(XLA), which cannot run the tf.py_function that ships each "
+            "tensorflow": " (XLA), which cannot run the tf.py_function that ships each "
             "call's values out of the train step",
             "torch": ", which runs the train step through torch.compile: the hooks, which "
             "read each call's values in Python, would break its graph where they run, so "
