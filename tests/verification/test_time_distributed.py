@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rnnguide as rg
-from tests.helpers import needs_keras_dropout
+from tests.helpers import needs_keras_dropout, off_in_training
 
 pytestmark = pytest.mark.keras
 
@@ -157,11 +157,7 @@ def test_training_mode_masks_placed_per_word_matter(keras, rng):
 def test_a_wrapped_layer_off_in_training_is_a_mismatch(keras, rng):
     needs_keras_dropout()
     L = keras.layers
-
-    class Off(L.LSTM):
-        def call(self, sequences, initial_state=None, mask=None, training=False):
-            out = super().call(sequences, initial_state, mask, training)
-            return out + 1e-3 if training else out
+    Off = off_in_training(L.LSTM)
 
     class Scaled(L.GRU):
         def call(self, *args, **kwargs):

@@ -19,6 +19,7 @@ from tests.helpers import (
     examples,
     flatten,
     needs_keras_dropout,
+    off_in_training,
     random_case,
     skip_unless_channels_first_runs,
 )
@@ -202,12 +203,7 @@ def test_a_cell_that_masks_its_carried_state_is_a_mismatch(keras):
 
 def test_a_layer_off_only_in_training_is_a_mismatch(keras):
     L = keras.layers
-
-    class Off(L.LSTM):
-        def call(self, sequences, initial_state=None, mask=None, training=False):
-            out = super().call(sequences, initial_state, mask, training)
-            return out + 1e-3 if training else out
-
+    Off = off_in_training(L.LSTM)
     x = np.random.default_rng(4).normal(size=(4, 5, 3)).astype("float32")
     layer = Off(4, dropout=0.2, recurrent_dropout=0.2)
     assert rg.verify(layer, x).ok
@@ -390,12 +386,7 @@ def test_verify_model_in_training_mode(keras):
 
 def test_verify_model_catches_a_layer_off_in_training(keras):
     L = keras.layers
-
-    class Off(L.GRU):
-        def call(self, sequences, initial_state=None, mask=None, training=False):
-            out = super().call(sequences, initial_state, mask, training)
-            return out + 1e-3 if training else out
-
+    Off = off_in_training(L.GRU)
     x = np.random.default_rng(8).normal(size=(3, 5, 2)).astype("float32")
     model = keras.Sequential([keras.Input((5, 2)), Off(3, recurrent_dropout=0.3)])
     assert rg.verify_model(model, x).ok

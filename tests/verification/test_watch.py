@@ -7,7 +7,7 @@ import pytest
 
 import rnnguide as rg
 from rnnguide.errors import RNNGuideError, UnsupportedError
-from tests.helpers import needs_keras_dropout
+from tests.helpers import needs_keras_dropout, off_in_training
 
 pytestmark = [pytest.mark.keras, pytest.mark.backends]
 
@@ -87,12 +87,7 @@ def test_watched_fit_is_checked_and_unchanged(keras, compile_kwargs):
 
 def test_a_layer_off_in_training_is_caught_in_fit(keras):
     L = keras.layers
-
-    class Off(L.LSTM):
-        def call(self, sequences, initial_state=None, mask=None, training=False):
-            out = super().call(sequences, initial_state, mask, training)
-            return out + 1e-3 if training else out
-
+    Off = off_in_training(L.LSTM)
     model = _model(keras, lstm=Off)
     with rg.watch(model, steps=1) as w:
         _fit(model)
