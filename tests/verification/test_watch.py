@@ -107,21 +107,19 @@ def test_validation_steps_are_not_recorded(keras):
     assert all(r.masks for r in w.report.reports)  # training calls: dropout drawn
 
 
-def test_xla_is_refused(keras):
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("jit_compile=True is XLA, which cannot run tf.py_function: TensorFlow only")
-    model = _model(keras, jit_compile=True)
-    with pytest.raises(UnsupportedError, match=r"jit_compile=True \(XLA\).*jit_compile=False"):
-        with rg.watch(model, steps=1):
-            _fit(model)
-    assert "call" not in model.layers[1].__dict__
+#: what jit_compile=True compiles with on each backend that watch refuses it on
+COMPILERS = {
+    "tensorflow": r"jit_compile=True \(XLA\).*jit_compile=False",  # no tf.py_function in XLA
+    "torch": r"torch\.compile.*jit_compile=False",  # the hooks would break its graph
+}
 
 
-def test_torch_compile_is_refused(keras):
-    if keras.backend.backend() != "torch":
-        pytest.skip("jit_compile=True runs the train step through torch.compile: PyTorch only")
+@pytest.mark.parametrize("backend", sorted(COMPILERS))
+def test_jit_compile_is_refused(keras, backend):
+    if keras.backend.backend() != backend:
+        pytest.skip(f"jit_compile=True as {backend} compiles it: the {backend} backend only")
     model = _model(keras, jit_compile=True)
-    with pytest.raises(UnsupportedError, match=r"torch\.compile.*jit_compile=False"):
+    with pytest.raises(UnsupportedError, match=COMPILERS[backend]):
         with rg.watch(model, steps=1):
             _fit(model)
     assert "call" not in model.layers[1].__dict__ and "fit" not in model.__dict__
